@@ -1,0 +1,132 @@
+//! The application a Lambda binary runs: shared resources built once per instance, and the
+//! request wrapper every route goes through (ids, errors, panics, the log line).
+
+use crate::auth::Authenticator;
+use crate::configuration::{ConfigError, Settings};
+use crate::error::ApiError;
+use crate::handlers::{self, Call};
+use crate::http::RequestIds;
+use crate::pagination::CursorCodec;
+use crate::routes::Route;
+use crate::store::GroupBuyStore;
+use crate::telemetry::{self, RequestLog};
+use aws_config::BehaviorVersion;
+use aws_config::retry::RetryConfig;
+use aws_config::timeout::TimeoutConfig;
+use aws_sdk_dynamodb::config::{Credentials, Region};
+use futures_util::FutureExt;
+use lambda_http::{Body, Request, Response, service_fn};
+use std::convert::Infallible;
+use std::panic::AssertUnwindSafe;
+use std::time::{Duration, Instant};
+
+pub struct App {
+    pub settings: Settings,
+    pub store: GroupBuyStore,
+    pub auth: Authenticator,
+    pub cursors: CursorCodec,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum InitError {
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    #[error(transparent)]
+    Keys(#[from] crate::auth::jwt::KeyError),
+}
+
+/// A DynamoDB client with tight timeouts: a Lambda behind API Gateway has seconds, not
+/// minutes, and an outage should become a quick 503 rather than a gateway timeout.
+pub async fn dynamodb_client(settings: &Settings) -> aws_sdk_dynamodb::Client {
+    let mut loader = aws_config::defaults(BehaviorVersion::latest())
+        .retry_config(RetryConfig::standard().with_max_attempts(3))
+        .timeout_config(
+            TimeoutConfig::builder()
+                .connect_timeout(Duration::from_secs(1))
+                .operation_attempt_timeout(Duration::from_secs(2))
+                .operation_timeout(Duration::from_secs(6))
+                .build(),
+        );
+    if let Some(endpoint) = &settings.dynamodb_endpoint {
+        // DynamoDB Local: no instance metadata to ask for a region or credentials.
+        let region = std::env::var("AWS_REGION").unwrap_or_else(|_| "us-east-1".into());
+        loader = loader.endpoint_url(endpoint).region(Region::new(region));
+        if std::env::var_os("AWS_ACCESS_KEY_ID").is_none() {
+            loader = loader.credentials_provider(Credentials::new(
+                "local",
+                "local",
+                None,
+                None,
+                "dynamodb-local",
+            ));
+        }
+    }
+    aws_sdk_dynamodb::Client::new(&loader.load().await)
+}
+
+impl App {
+    pub async fn new(settings: Settings) -> Result<Self, InitError> {
+        let client = dynamodb_client(&settings).await;
+        Ok(Self {
+            store: GroupBuyStore::new(client, &settings.table_name),
+            auth: Authenticator::new(&settings.jwt)?,
+            cursors: CursorCodec::new(settings.visitor_hash_key.expose().as_bytes()),
+            settings,
+        })
+    }
+
+    /// Serves one request of `route`. Never fails: every error, and even a panic, becomes a
+    /// problem+json response carrying the request id.
+    pub async fn handle(&self, route: Route, req: Request) -> Response<Body> {
+        let started = Instant::now();
+        let ids = RequestIds::of(&req);
+        let mut call = Call {
+            app: self,
+            req: &req,
+            route,
+            request_id: &ids.request_id,
+            log: RequestLog::default(),
+        };
+        let work = AssertUnwindSafe(handlers::dispatch(&mut call)).catch_unwind();
+        let (outcome, usage) = telemetry::measure(work).await;
+        let outcome =
+            outcome.unwrap_or_else(|_| Err(ApiError::Internal("the handler panicked".into())));
+        let error_code = outcome.as_ref().err().map(ApiError::code);
+        if let Err(e @ (ApiError::Internal(_) | ApiError::Dependency(_))) = &outcome {
+            tracing::error!(requestId = %ids.request_id, error = %e, "request failed");
+        }
+        let mut response = match outcome {
+            Ok(reply) => reply.into_response(),
+            Err(e) => e.into_response(&ids.request_id),
+        };
+        ids.stamp(&mut response);
+        let log = call.log;
+        tracing::info!(
+            requestId = %ids.request_id,
+            correlationId = ids.correlation_id.as_deref(),
+            route = route.function(),
+            method = route.method(),
+            status = response.status().as_u16(),
+            latencyMs = started.elapsed().as_secs_f64() * 1000.0,
+            handle = log.handle.as_deref(),
+            slug = log.slug.as_deref(),
+            caller = log.caller,
+            errorCode = error_code,
+            dynamodbCalls = usage.calls,
+            dynamodbCapacityUnits = usage.capacity_units,
+            "request"
+        );
+        response
+    }
+}
+
+/// The whole `main` of a route's Lambda binary.
+pub async fn run(route: Route) -> Result<(), lambda_http::Error> {
+    telemetry::init();
+    let app = App::new(Settings::from_env()?).await?;
+    let app = &app;
+    lambda_http::run(service_fn(move |req: Request| async move {
+        Ok::<_, Infallible>(app.handle(route, req).await)
+    }))
+    .await
+}

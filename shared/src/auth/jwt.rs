@@ -1,0 +1,272 @@
+//! JWT verification. Keys come from configuration: an HS256 secret (local and test stages) and
+//! a JWKS document of RS256/ES256 public keys selected by `kid`. A token is checked only with
+//! a key of its own algorithm, so `alg: none` and algorithm confusion fail by construction.
+
+use super::{CredentialKind, Principal};
+use crate::configuration::JwtSettings;
+use crate::error::ApiError;
+use jsonwebtoken::jwk::{AlgorithmParameters, EllipticCurve, JwkSet, KeyAlgorithm};
+use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
+use serde::{Deserialize, Serialize};
+use std::collections::HashMap;
+
+/// Clock skew tolerated on `exp` and `nbf`.
+const LEEWAY_SECONDS: u64 = 60;
+
+#[derive(Debug, thiserror::Error)]
+pub enum KeyError {
+    #[error("JWT_JWKS is not a valid JWKS document")]
+    InvalidJwks,
+    #[error("JWKS key {0} is not an RS256 or ES256 (P-256) public key")]
+    UnsupportedKey(String),
+    #[error("a JWKS key has no kid")]
+    MissingKid,
+}
+
+pub struct JwtVerifier {
+    hs256: Option<DecodingKey>,
+    by_kid: HashMap<String, (Algorithm, DecodingKey)>,
+    issuer: Option<String>,
+    audience: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct Claims {
+    sub: String,
+    scope: Option<String>,
+    scp: Option<Vec<String>>,
+    #[serde(default)]
+    handles: Vec<String>,
+    #[serde(default)]
+    roles: Vec<String>,
+}
+
+impl JwtVerifier {
+    pub fn new(settings: &JwtSettings) -> Result<Self, KeyError> {
+        let mut by_kid = HashMap::new();
+        if let Some(document) = &settings.jwks {
+            let set: JwkSet = serde_json::from_str(document).map_err(|_| KeyError::InvalidJwks)?;
+            for jwk in &set.keys {
+                let kid = jwk.common.key_id.clone().ok_or(KeyError::MissingKid)?;
+                let algorithm = match (&jwk.algorithm, jwk.common.key_algorithm) {
+                    (AlgorithmParameters::RSA(_), None | Some(KeyAlgorithm::RS256)) => {
+                        Algorithm::RS256
+                    }
+                    (AlgorithmParameters::EllipticCurve(ec), None | Some(KeyAlgorithm::ES256))
+                        if ec.curve == EllipticCurve::P256 =>
+                    {
+                        Algorithm::ES256
+                    }
+                    _ => return Err(KeyError::UnsupportedKey(kid)),
+                };
+                let key = DecodingKey::from_jwk(jwk)
+                    .map_err(|_| KeyError::UnsupportedKey(kid.clone()))?;
+                by_kid.insert(kid, (algorithm, key));
+            }
+        }
+        Ok(Self {
+            hs256: settings
+                .hs256_secret
+                .as_ref()
+                .map(|s| DecodingKey::from_secret(s.expose().as_bytes())),
+            by_kid,
+            issuer: settings.issuer.clone(),
+            audience: settings.audience.clone(),
+        })
+    }
+
+    pub fn verify(&self, token: &str) -> Result<Principal, ApiError> {
+        let header = jsonwebtoken::decode_header(token)
+            .map_err(|_| ApiError::Unauthenticated("the token is not a valid JWT"))?;
+        let (algorithm, key) = match header.alg {
+            Algorithm::HS256 => self.hs256.as_ref().map(|key| (Algorithm::HS256, key)),
+            Algorithm::RS256 | Algorithm::ES256 => header
+                .kid
+                .as_ref()
+                .and_then(|kid| self.by_kid.get(kid))
+                .filter(|(alg, _)| *alg == header.alg)
+                .map(|(alg, key)| (*alg, key)),
+            _ => None,
+        }
+        .ok_or(ApiError::Unauthenticated(
+            "the token is not signed with a configured key",
+        ))?;
+
+        let mut validation = Validation::new(algorithm);
+        validation.leeway = LEEWAY_SECONDS;
+        validation.validate_nbf = true;
+        let mut required = vec!["exp", "sub"];
+        // A configured issuer or audience must also be present, not merely right if present.
+        match &self.issuer {
+            Some(iss) => {
+                validation.set_issuer(&[iss]);
+                required.push("iss");
+            }
+            None => validation.iss = None,
+        }
+        match &self.audience {
+            Some(aud) => {
+                validation.set_audience(&[aud]);
+                required.push("aud");
+            }
+            None => validation.validate_aud = false,
+        }
+        validation.set_required_spec_claims(&required);
+        let claims = jsonwebtoken::decode::<Claims>(token, key, &validation)
+            .map_err(|_| ApiError::Unauthenticated("the token is invalid or expired"))?
+            .claims;
+        let scopes = match (claims.scope, claims.scp) {
+            (Some(scope), _) => scope.split_whitespace().map(str::to_owned).collect(),
+            (None, Some(scp)) => scp,
+            (None, None) => Vec::new(),
+        };
+        Ok(Principal {
+            subject: claims.sub,
+            kind: CredentialKind::Jwt,
+            scopes,
+            handles: claims.handles,
+            roles: claims.roles,
+        })
+    }
+}
+
+/// The claims of a token minted for local and test stages (see the operator tool).
+#[derive(Clone, Debug, Serialize)]
+pub struct DevClaims {
+    pub sub: String,
+    pub handles: Vec<String>,
+    pub scope: String,
+    pub roles: Vec<String>,
+    pub iat: i64,
+    pub exp: i64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub iss: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub aud: Option<String>,
+}
+
+impl DevClaims {
+    /// A token valid for `lifetime_seconds` from now.
+    pub fn new(sub: &str, handles: &[&str], scope: &str, lifetime_seconds: i64) -> Self {
+        let now = chrono::Utc::now().timestamp();
+        Self {
+            sub: sub.into(),
+            handles: handles.iter().map(|h| h.to_string()).collect(),
+            scope: scope.into(),
+            roles: Vec::new(),
+            iat: now,
+            exp: now + lifetime_seconds,
+            iss: None,
+            aud: None,
+        }
+    }
+
+    pub fn sign_hs256(&self, secret: &str) -> Result<String, jsonwebtoken::errors::Error> {
+        jsonwebtoken::encode(
+            &Header::new(Algorithm::HS256),
+            self,
+            &EncodingKey::from_secret(secret.as_bytes()),
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::configuration::Secret;
+
+    const SECRET: &str = "test-secret";
+
+    fn verifier(issuer: Option<&str>, audience: Option<&str>) -> JwtVerifier {
+        JwtVerifier::new(&JwtSettings {
+            hs256_secret: Some(Secret::new(SECRET)),
+            jwks: None,
+            issuer: issuer.map(String::from),
+            audience: audience.map(String::from),
+        })
+        .expect("verifier")
+    }
+
+    fn token(claims: &DevClaims) -> String {
+        claims.sign_hs256(SECRET).expect("signed")
+    }
+
+    fn claims() -> DevClaims {
+        DevClaims::new("alice", &["acme"], "group-buys:read group-buys:write", 600)
+    }
+
+    #[test]
+    fn accepts_a_valid_token_and_reads_its_claims() {
+        let principal = verifier(None, None)
+            .verify(&token(&claims()))
+            .expect("valid");
+        assert_eq!(principal.subject, "alice");
+        assert_eq!(principal.scopes, ["group-buys:read", "group-buys:write"]);
+        assert_eq!(principal.handles, ["acme"]);
+    }
+
+    #[test]
+    fn tolerates_a_minute_of_skew_and_no_more() {
+        let mut c = claims();
+        c.exp = chrono::Utc::now().timestamp() - 30;
+        assert!(verifier(None, None).verify(&token(&c)).is_ok());
+        c.exp = chrono::Utc::now().timestamp() - 120;
+        assert!(verifier(None, None).verify(&token(&c)).is_err());
+    }
+
+    #[test]
+    fn refuses_alg_none_and_bad_signatures() {
+        let signed = token(&claims());
+        let mut parts = signed.split('.');
+        let (_, payload) = (parts.next(), parts.next().unwrap_or_default());
+        let none_header = "eyJhbGciOiJub25lIiwidHlwIjoiSldUIn0"; // {"alg":"none","typ":"JWT"}
+        assert!(
+            verifier(None, None)
+                .verify(&format!("{none_header}.{payload}."))
+                .is_err()
+        );
+        let other = claims().sign_hs256("another-secret").expect("signed");
+        assert!(verifier(None, None).verify(&other).is_err());
+    }
+
+    #[test]
+    fn checks_issuer_and_audience_when_configured() {
+        let mut c = claims();
+        assert!(verifier(Some("gharart"), None).verify(&token(&c)).is_err());
+        c.iss = Some("gharart".into());
+        c.aud = Some("group-buys".into());
+        assert!(
+            verifier(Some("gharart"), Some("group-buys"))
+                .verify(&token(&c))
+                .is_ok()
+        );
+        assert!(
+            verifier(Some("gharart"), Some("other"))
+                .verify(&token(&c))
+                .is_err()
+        );
+    }
+
+    #[test]
+    fn reads_scp_arrays() {
+        #[derive(Serialize)]
+        struct ScpClaims {
+            sub: &'static str,
+            scp: [&'static str; 1],
+            exp: i64,
+        }
+        let t = jsonwebtoken::encode(
+            &Header::new(Algorithm::HS256),
+            &ScpClaims {
+                sub: "bob",
+                scp: ["group-buys:read"],
+                exp: chrono::Utc::now().timestamp() + 60,
+            },
+            &EncodingKey::from_secret(SECRET.as_bytes()),
+        )
+        .expect("signed");
+        let principal = verifier(None, None).verify(&t).expect("valid");
+        assert_eq!(principal.scopes, ["group-buys:read"]);
+        assert!(principal.handles.is_empty());
+    }
+}

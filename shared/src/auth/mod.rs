@@ -1,0 +1,101 @@
+//! Who is calling, and what they may do. Credentials are verified in the function itself,
+//! so a request behaves the same behind API Gateway, a Function URL and `cargo lambda watch`.
+
+pub mod jwt;
+
+use crate::configuration::JwtSettings;
+use crate::domain::Handle;
+use crate::error::ApiError;
+use lambda_http::http::{HeaderMap, header};
+
+pub use jwt::{DevClaims, JwtVerifier};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Scope {
+    GroupBuysRead,
+    GroupBuysWrite,
+}
+
+impl Scope {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::GroupBuysRead => "group-buys:read",
+            Self::GroupBuysWrite => "group-buys:write",
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CredentialKind {
+    Jwt,
+}
+
+impl CredentialKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Jwt => "jwt",
+        }
+    }
+}
+
+/// A verified caller.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Principal {
+    pub subject: String,
+    pub kind: CredentialKind,
+    pub scopes: Vec<String>,
+    pub handles: Vec<String>,
+    pub roles: Vec<String>,
+}
+
+impl Principal {
+    /// How the caller appears in a group-buy's history.
+    pub fn actor(&self) -> String {
+        format!("{}:{}", self.kind.as_str(), self.subject)
+    }
+
+    /// The caller may act on `handle` with `scope`: 403 `INSUFFICIENT_SCOPE` first, then
+    /// 403 `HANDLE_FORBIDDEN`.
+    pub fn authorize(&self, handle: &Handle, scope: Scope) -> Result<(), ApiError> {
+        if !self.scopes.iter().any(|s| s == scope.as_str()) {
+            return Err(ApiError::InsufficientScope(scope.as_str()));
+        }
+        if !self.handles.iter().any(|h| h == handle.as_str()) {
+            return Err(ApiError::HandleForbidden);
+        }
+        Ok(())
+    }
+}
+
+/// Verifies the credentials a request carries.
+pub struct Authenticator {
+    jwt: JwtVerifier,
+}
+
+impl Authenticator {
+    pub fn new(settings: &JwtSettings) -> Result<Self, jwt::KeyError> {
+        Ok(Self {
+            jwt: JwtVerifier::new(settings)?,
+        })
+    }
+
+    /// The caller behind `Authorization: Bearer …`; 401 when absent or not valid.
+    pub fn authenticate(&self, headers: &HeaderMap) -> Result<Principal, ApiError> {
+        let value = headers
+            .get(header::AUTHORIZATION)
+            .ok_or(ApiError::Unauthenticated("no Authorization header"))?;
+        let token = value
+            .to_str()
+            .ok()
+            .and_then(|v| {
+                v.strip_prefix("Bearer ")
+                    .or_else(|| v.strip_prefix("bearer "))
+            })
+            .map(str::trim)
+            .filter(|t| !t.is_empty())
+            .ok_or(ApiError::Unauthenticated(
+                "the Authorization header is not a Bearer token",
+            ))?;
+        self.jwt.verify(token)
+    }
+}

@@ -1,0 +1,191 @@
+//! Settings from environment variables, with the local defaults of API.md.
+//!
+//! The development defaults (DynamoDB Local endpoint, the documented dev secret and hash key)
+//! apply only when `STAGE` is unset, i.e. on a developer's machine or in the tests.
+//! `template.yaml` sets `STAGE` on every deployed function, so a deployed function that
+//! lacks a secret refuses to start instead of running with a public one.
+
+use std::time::Duration;
+
+/// The HS256 secret local runs and tests use. Public by design: never valid on a deployed stage.
+pub const DEV_JWT_HS256_SECRET: &str = "gharart-local-dev-secret-do-not-use-in-aws";
+/// The visitor hash key of local runs and tests. Public by design, like the dev JWT secret.
+pub const DEV_VISITOR_HASH_KEY: &str = "gharart-local-visitor-hash-key";
+
+#[derive(Clone, Debug)]
+pub struct Settings {
+    pub stage: Option<String>,
+    pub table_name: String,
+    pub dynamodb_endpoint: Option<String>,
+    pub jwt: JwtSettings,
+    /// Keys visitor-id hashes and (domain-separated) the MAC of pagination cursors.
+    pub visitor_hash_key: Secret,
+    pub limits: Limits,
+    pub stuck_draft_after: Duration,
+}
+
+#[derive(Clone, Debug)]
+pub struct JwtSettings {
+    pub hs256_secret: Option<Secret>,
+    /// A JWKS document (JSON) with RS256/ES256 public keys.
+    pub jwks: Option<String>,
+    pub issuer: Option<String>,
+    pub audience: Option<String>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Limits {
+    pub daily_writes_per_handle: u32,
+    pub daily_interest_writes_per_visitor: u32,
+    pub daily_support_reports_per_caller: u32,
+}
+
+/// A secret that never shows in `Debug` output, and so never in a log line.
+#[derive(Clone)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(value: impl Into<String>) -> Self {
+        Self(value.into())
+    }
+
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Secret(***)")
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("{name} is required on a deployed stage")]
+    Missing { name: &'static str },
+    #[error("{name} must be {expected}")]
+    Invalid {
+        name: &'static str,
+        expected: &'static str,
+    },
+}
+
+impl Settings {
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_lookup(|name| std::env::var(name).ok().filter(|v| !v.is_empty()))
+    }
+
+    /// Settings from any source of variables; `from_env` uses the process environment.
+    pub fn from_lookup(var: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let stage = var("STAGE");
+        let local = stage.is_none();
+        let with_dev_default = |name: &'static str, dev: &str| match (var(name), local) {
+            (Some(value), _) => Ok(value),
+            (None, true) => Ok(dev.to_owned()),
+            (None, false) => Err(ConfigError::Missing { name }),
+        };
+        let number = |name: &'static str, default: u32| match var(name) {
+            None => Ok(default),
+            Some(raw) => raw
+                .parse::<u32>()
+                .ok()
+                .filter(|n| *n > 0)
+                .ok_or(ConfigError::Invalid {
+                    name,
+                    expected: "a positive whole number",
+                }),
+        };
+        let jwks = var("JWT_JWKS");
+        let hs256_secret = match (var("JWT_HS256_SECRET"), local) {
+            (Some(secret), _) => Some(Secret::new(secret)),
+            (None, true) => Some(Secret::new(DEV_JWT_HS256_SECRET)),
+            (None, false) if jwks.is_some() => None,
+            (None, false) => {
+                return Err(ConfigError::Missing {
+                    name: "JWT_JWKS or JWT_HS256_SECRET",
+                });
+            }
+        };
+        Ok(Self {
+            table_name: with_dev_default("TABLE_NAME", "gharart-group-buys-local")?,
+            dynamodb_endpoint: var("DYNAMODB_ENDPOINT")
+                .or_else(|| local.then(|| "http://127.0.0.1:8000".to_owned())),
+            jwt: JwtSettings {
+                hs256_secret,
+                jwks,
+                issuer: var("JWT_ISSUER"),
+                audience: var("JWT_AUDIENCE"),
+            },
+            visitor_hash_key: Secret::new(with_dev_default(
+                "VISITOR_HASH_KEY",
+                DEV_VISITOR_HASH_KEY,
+            )?),
+            limits: Limits {
+                daily_writes_per_handle: number("DAILY_WRITE_LIMIT_PER_HANDLE", 1000)?,
+                daily_interest_writes_per_visitor: number(
+                    "DAILY_INTEREST_WRITES_PER_VISITOR",
+                    100,
+                )?,
+                daily_support_reports_per_caller: number("DAILY_SUPPORT_REPORTS_PER_CALLER", 20)?,
+            },
+            stuck_draft_after: Duration::from_secs(
+                u64::from(number("STUCK_DRAFT_HOURS", 24)?) * 3600,
+            ),
+            stage,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn settings(vars: &[(&str, &str)]) -> Result<Settings, ConfigError> {
+        let vars: HashMap<String, String> = vars
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        Settings::from_lookup(|name| vars.get(name).cloned())
+    }
+
+    #[test]
+    fn local_runs_get_the_documented_defaults() {
+        let s = settings(&[]).expect("local defaults");
+        assert_eq!(s.table_name, "gharart-group-buys-local");
+        assert_eq!(
+            s.dynamodb_endpoint.as_deref(),
+            Some("http://127.0.0.1:8000")
+        );
+        assert_eq!(s.limits.daily_writes_per_handle, 1000);
+        assert_eq!(s.stuck_draft_after, Duration::from_secs(24 * 3600));
+    }
+
+    #[test]
+    fn deployed_stages_never_fall_back_to_dev_secrets() {
+        let err = settings(&[("STAGE", "prod"), ("TABLE_NAME", "t")]).expect_err("no keys");
+        assert!(matches!(err, ConfigError::Missing { .. }));
+        let s = settings(&[
+            ("STAGE", "prod"),
+            ("TABLE_NAME", "t"),
+            ("JWT_JWKS", "{\"keys\":[]}"),
+            ("VISITOR_HASH_KEY", "k"),
+        ])
+        .expect("deployed settings");
+        assert!(s.jwt.hs256_secret.is_none());
+        assert!(s.dynamodb_endpoint.is_none());
+    }
+
+    #[test]
+    fn secrets_do_not_print() {
+        let s = settings(&[("JWT_HS256_SECRET", "hunter2")]).expect("settings");
+        assert!(!format!("{s:?}").contains("hunter2"));
+    }
+
+    #[test]
+    fn limits_must_be_positive_numbers() {
+        assert!(settings(&[("DAILY_WRITE_LIMIT_PER_HANDLE", "0")]).is_err());
+        assert!(settings(&[("STUCK_DRAFT_HOURS", "soon")]).is_err());
+    }
+}

@@ -1,0 +1,330 @@
+//! The group-buy resource, how a new one is parsed from a request, and its two views.
+
+use super::identifiers::{Handle, Slug};
+use super::lifecycle::{CloseOutcome, LifecycleState, Status, Transition};
+use super::timestamp::Timestamp;
+use crate::validation::{FieldError, Fields, integer, string, text};
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+pub const MAX_PARTICIPANTS_LIMIT: i64 = 100_000;
+const MAX_UNIT_PRICE_MINOR: i64 = 1_000_000_000_000;
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct GroupBuy {
+    pub handle: Handle,
+    pub slug: Slug,
+    pub title: String,
+    pub description: String,
+    pub currency: String,
+    pub unit_price_minor: i64,
+    pub min_participants: u32,
+    pub max_participants: Option<u32>,
+    pub max_quantity_per_participant: u32,
+    pub closes_at: Option<Timestamp>,
+    pub status: Status,
+    pub close_outcome: Option<CloseOutcome>,
+    pub participant_count: u32,
+    pub unit_count: u64,
+    pub version: u64,
+    pub created_at: Timestamp,
+    pub updated_at: Timestamp,
+    pub published_at: Option<Timestamp>,
+    pub closed_at: Option<Timestamp>,
+}
+
+/// Who sees a group-buy: owners see everything, the public sees no `version`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Audience {
+    Owner,
+    Public,
+}
+
+impl GroupBuy {
+    pub fn draft(handle: Handle, new: NewGroupBuy, now: Timestamp) -> Self {
+        Self {
+            handle,
+            slug: new.slug,
+            title: new.title,
+            description: new.description,
+            currency: new.currency,
+            unit_price_minor: new.unit_price_minor,
+            min_participants: new.min_participants,
+            max_participants: new.max_participants,
+            max_quantity_per_participant: new.max_quantity_per_participant,
+            closes_at: new.closes_at,
+            status: Status::Draft,
+            close_outcome: None,
+            participant_count: 0,
+            unit_count: 0,
+            version: 1,
+            created_at: now,
+            updated_at: now,
+            published_at: None,
+            closed_at: None,
+        }
+    }
+
+    pub fn lifecycle(&self) -> LifecycleState {
+        LifecycleState {
+            status: self.status,
+            close_outcome: self.close_outcome,
+            participant_count: self.participant_count,
+            min_participants: self.min_participants,
+            closes_at: self.closes_at,
+        }
+    }
+
+    pub fn threshold_met(&self) -> bool {
+        self.participant_count >= self.min_participants
+    }
+
+    /// The group-buy as it is once `transition` has been written at `now`.
+    pub fn after(&self, transition: &Transition, now: Timestamp) -> Self {
+        let mut next = self.clone();
+        next.status = transition.to;
+        next.close_outcome = transition.outcome;
+        next.version += 1;
+        next.updated_at = now;
+        if transition.to == Status::Published && next.published_at.is_none() {
+            next.published_at = Some(now);
+        }
+        if transition.to == Status::Closed {
+            next.closed_at = Some(now);
+        }
+        next
+    }
+
+    pub fn view(&self, audience: Audience) -> Value {
+        let mut view = serde_json::to_value(self).unwrap_or(Value::Null);
+        if let Value::Object(fields) = &mut view {
+            fields.insert("thresholdMet".into(), self.threshold_met().into());
+            if audience == Audience::Public {
+                fields.remove("version");
+            }
+        }
+        view
+    }
+
+    /// The strong `ETag` of this version.
+    pub fn etag(&self) -> String {
+        format!("\"{}\"", self.version)
+    }
+}
+
+/// A valid request to create a draft.
+#[derive(Clone, Debug, PartialEq)]
+pub struct NewGroupBuy {
+    pub slug: Slug,
+    pub title: String,
+    pub description: String,
+    pub currency: String,
+    pub unit_price_minor: i64,
+    pub min_participants: u32,
+    pub max_participants: Option<u32>,
+    pub max_quantity_per_participant: u32,
+    pub closes_at: Option<Timestamp>,
+}
+
+const NEW_GROUP_BUY_FIELDS: [&str; 9] = [
+    "slug",
+    "title",
+    "description",
+    "currency",
+    "unitPriceMinor",
+    "minParticipants",
+    "maxParticipants",
+    "maxQuantityPerParticipant",
+    "closesAt",
+];
+
+fn count(value: &Value, min: i64, max: i64) -> Result<u32, String> {
+    integer(value, min, max).map(|n| n as u32)
+}
+
+fn currency(value: &Value) -> Result<String, String> {
+    let code = string(value)?;
+    match iso_currency::Currency::from_code(code) {
+        Some(_) => Ok(code.to_owned()),
+        None => Err("must be an ISO 4217 currency code in upper case, e.g. INR".into()),
+    }
+}
+
+impl NewGroupBuy {
+    pub fn parse(body: Map<String, Value>, now: Timestamp) -> Result<Self, Vec<FieldError>> {
+        let mut f = Fields::new(body, &NEW_GROUP_BUY_FIELDS);
+        let slug = f.optional("slug", |v| Slug::parse(string(v)?));
+        let title = f.required("title", |v| text(v, 1, 120));
+        let description = f.optional("description", |v| text(v, 0, 4000));
+        let currency = f.required("currency", currency);
+        let unit_price_minor =
+            f.required("unitPriceMinor", |v| integer(v, 0, MAX_UNIT_PRICE_MINOR));
+        let min_participants =
+            f.required("minParticipants", |v| count(v, 1, MAX_PARTICIPANTS_LIMIT));
+        let max_participants = f.optional("maxParticipants", |v| {
+            let max = count(v, 1, MAX_PARTICIPANTS_LIMIT)?;
+            match min_participants {
+                Some(min) if max < min => Err("must not be less than minParticipants".into()),
+                _ => Ok(max),
+            }
+        });
+        let max_quantity = f.optional("maxQuantityPerParticipant", |v| count(v, 1, 100));
+        let closes_at = f.optional("closesAt", |v| {
+            let at = Timestamp::parse(string(v)?)?;
+            if at <= now {
+                return Err("must be in the future".into());
+            }
+            Ok(at)
+        });
+        let slug = match (slug, &title) {
+            (Ok(Some(slug)), _) => Some(slug),
+            (Ok(None), Some(title)) => {
+                let derived = Slug::derive_from(title);
+                if derived.is_none() {
+                    f.reject("slug", "cannot be derived from this title; send a slug");
+                }
+                derived
+            }
+            _ => None,
+        };
+        f.finish()?;
+        match (
+            slug,
+            title,
+            description,
+            currency,
+            unit_price_minor,
+            min_participants,
+            max_participants,
+            max_quantity,
+            closes_at,
+        ) {
+            (
+                Some(slug),
+                Some(title),
+                Ok(description),
+                Some(currency),
+                Some(unit_price_minor),
+                Some(min_participants),
+                Ok(max_participants),
+                Ok(max_quantity),
+                Ok(closes_at),
+            ) => Ok(Self {
+                slug,
+                title,
+                description: description.unwrap_or_default(),
+                currency,
+                unit_price_minor,
+                min_participants,
+                max_participants,
+                max_quantity_per_participant: max_quantity.unwrap_or(1),
+                closes_at,
+            }),
+            // `finish` returned Ok, so every field parsed; kept total rather than unwrapped.
+            _ => Err(vec![FieldError::new("body", "could not be read")]),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn now() -> Timestamp {
+        Timestamp::parse("2026-11-24T18:00:00.000Z").expect("valid time")
+    }
+
+    fn parse(body: Value) -> Result<NewGroupBuy, Vec<FieldError>> {
+        let Value::Object(map) = body else {
+            unreachable!("test bodies are objects")
+        };
+        NewGroupBuy::parse(map, now())
+    }
+
+    fn bad_fields(body: Value) -> Vec<String> {
+        parse(body)
+            .expect_err("invalid body")
+            .into_iter()
+            .map(|e| e.field)
+            .collect()
+    }
+
+    #[test]
+    fn parses_a_minimal_body_with_defaults() {
+        let new = parse(json!({
+            "title": "Brass lamp, limited edition",
+            "currency": "INR",
+            "unitPriceMinor": 249900,
+            "minParticipants": 25
+        }))
+        .expect("valid body");
+        assert_eq!(new.slug.as_str(), "brass-lamp-limited-edition");
+        assert_eq!(new.max_quantity_per_participant, 1);
+        assert_eq!(new.description, "");
+        assert_eq!(new.max_participants, None);
+    }
+
+    #[test]
+    fn names_every_bad_field() {
+        let fields = bad_fields(json!({
+            "slug": "Bad Slug",
+            "title": "",
+            "description": "x".repeat(4001),
+            "currency": "inr",
+            "unitPriceMinor": -1,
+            "minParticipants": 0,
+            "maxQuantityPerParticipant": 101,
+            "closesAt": "2026-11-24T17:59:59.999Z",
+            "colour": "red"
+        }));
+        assert_eq!(
+            fields,
+            [
+                "colour",
+                "slug",
+                "title",
+                "description",
+                "currency",
+                "unitPriceMinor",
+                "minParticipants",
+                "maxQuantityPerParticipant",
+                "closesAt"
+            ]
+        );
+    }
+
+    #[test]
+    fn max_participants_must_cover_the_threshold() {
+        let fields = bad_fields(json!({
+            "title": "Lamp", "currency": "INR", "unitPriceMinor": 1,
+            "minParticipants": 10, "maxParticipants": 9
+        }));
+        assert_eq!(fields, ["maxParticipants"]);
+    }
+
+    #[test]
+    fn a_title_without_a_slug_in_it_needs_a_slug() {
+        let fields = bad_fields(json!({
+            "title": "!!", "currency": "INR", "unitPriceMinor": 1, "minParticipants": 1
+        }));
+        assert_eq!(fields, ["slug"]);
+    }
+
+    #[test]
+    fn the_public_view_has_no_version() {
+        let new = parse(json!({
+            "title": "Lamp", "currency": "INR", "unitPriceMinor": 1, "minParticipants": 1
+        }))
+        .expect("valid body");
+        let gb = GroupBuy::draft(Handle::parse("acme").expect("handle"), new, now());
+        assert_eq!(gb.view(Audience::Owner)["version"], json!(1));
+        assert!(gb.view(Audience::Public).get("version").is_none());
+        assert_eq!(gb.view(Audience::Public)["thresholdMet"], json!(false));
+        assert_eq!(
+            gb.view(Audience::Owner)["createdAt"],
+            json!("2026-11-24T18:00:00.000Z")
+        );
+    }
+}

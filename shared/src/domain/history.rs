@@ -1,0 +1,90 @@
+//! What happened to a group-buy: every transition and every refused attempt, with who asked,
+//! when, and the request id a support engineer can look up in the logs.
+
+use super::lifecycle::{Action, CloseOutcome, Rejection, Status, Transition};
+use super::timestamp::Timestamp;
+use serde::{Deserialize, Serialize};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum HistoryResult {
+    Applied,
+    Rejected,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct HistoryEntry {
+    pub at: Timestamp,
+    /// `create`, `publish`, `pause`, `close` or `expire`.
+    pub action: String,
+    pub actor: String,
+    pub from: Option<Status>,
+    pub to: Option<Status>,
+    pub outcome: Option<CloseOutcome>,
+    pub result: HistoryResult,
+    /// The error code of a refused attempt.
+    pub reason: Option<String>,
+    pub request_id: String,
+}
+
+impl HistoryEntry {
+    pub fn created(actor: &str, request_id: &str, at: Timestamp) -> Self {
+        Self {
+            at,
+            action: "create".into(),
+            actor: actor.into(),
+            from: None,
+            to: Some(Status::Draft),
+            outcome: None,
+            result: HistoryResult::Applied,
+            reason: None,
+            request_id: request_id.into(),
+        }
+    }
+
+    pub fn applied(
+        action: Action,
+        transition: &Transition,
+        actor: &str,
+        request_id: &str,
+        at: Timestamp,
+    ) -> Self {
+        Self {
+            at,
+            action: action.name().into(),
+            actor: actor.into(),
+            from: Some(transition.from),
+            to: Some(transition.to),
+            outcome: transition.outcome,
+            result: HistoryResult::Applied,
+            reason: None,
+            request_id: request_id.into(),
+        }
+    }
+
+    pub fn rejected(
+        action: Action,
+        current: Status,
+        rejection: &Rejection,
+        actor: &str,
+        request_id: &str,
+        at: Timestamp,
+    ) -> Self {
+        let outcome = match action {
+            Action::Close(outcome) => Some(outcome),
+            _ => None,
+        };
+        Self {
+            at,
+            action: action.name().into(),
+            actor: actor.into(),
+            from: Some(current),
+            to: None,
+            outcome,
+            result: HistoryResult::Rejected,
+            reason: Some(rejection.code().into()),
+            request_id: request_id.into(),
+        }
+    }
+}

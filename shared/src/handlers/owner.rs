@@ -1,0 +1,186 @@
+//! The owner side of the lifecycle: create, list, read, publish, pause, close.
+
+use super::{Call, OwnerTarget};
+use crate::auth::Scope;
+use crate::domain::{
+    Action, Audience, CloseOutcome, Decision, GroupBuy, HistoryEntry, NewGroupBuy, Slug, Status,
+    Timestamp,
+};
+use crate::error::ApiError;
+use crate::http::{IfMatch, Reply, json_object, query_param};
+use crate::pagination::PageRequest;
+use crate::routes::Route;
+use crate::store::StoreError;
+use crate::validation::{FieldError, Fields, string};
+use lambda_http::http::{StatusCode, header};
+use serde_json::{Value, json};
+
+/// How often a transition re-reads and re-decides after losing a race; each loss means
+/// another transition was applied, so a handful always suffices in practice.
+const TRANSITION_ATTEMPTS: usize = 5;
+
+fn one(gb: &GroupBuy, status: StatusCode) -> Reply {
+    Reply::json(status, &gb.view(Audience::Owner))
+        .private()
+        .header(header::ETAG, &gb.etag())
+}
+
+fn target_slug(target: &OwnerTarget) -> Result<&Slug, ApiError> {
+    target.slug.as_ref().ok_or(ApiError::RouteNotFound)
+}
+
+pub(super) async fn create(call: &mut Call<'_>) -> Result<Reply, ApiError> {
+    let target = call.owner(Scope::GroupBuysWrite)?;
+    let body = json_object(call.req)?.unwrap_or_default();
+    let now = Timestamp::now();
+    let new = NewGroupBuy::parse(body, now)?;
+    let gb = GroupBuy::draft(target.handle, new, now);
+    call.log.slug = Some(gb.slug.to_string());
+    let entry = HistoryEntry::created(&target.principal.actor(), call.request_id, now);
+    match call.app.store.create(&gb, &entry).await {
+        Ok(()) => {}
+        Err(StoreError::ConditionFailed) => return Err(ApiError::SlugTaken(gb.slug)),
+        Err(e) => return Err(e.into()),
+    }
+    let location = format!("/v2/handles/{}/group-buys/{}", gb.handle, gb.slug);
+    Ok(one(&gb, StatusCode::CREATED).header(header::LOCATION, &location))
+}
+
+pub(super) async fn list(call: &mut Call<'_>) -> Result<Reply, ApiError> {
+    let target = call.owner(Scope::GroupBuysRead)?;
+    let status = query_param(call.req, "status")
+        .map(|raw| Status::parse(&raw))
+        .transpose()
+        .map_err(|message| ApiError::Validation(vec![FieldError::new("status", message)]))?;
+    let page = PageRequest::of(call.req)?;
+    let list_id = format!(
+        "owner:{}:{}",
+        target.handle,
+        status.map_or("*", Status::as_str)
+    );
+    let start = page
+        .cursor
+        .map(|cursor| call.app.cursors.decode(&list_id, &cursor))
+        .transpose()?;
+    let found = call
+        .app
+        .store
+        .list(&target.handle, status, page.limit, start)
+        .await?;
+    let items: Vec<Value> = found
+        .items
+        .iter()
+        .map(|gb| gb.view(Audience::Owner))
+        .collect();
+    let next = found
+        .last_key
+        .map(|key| call.app.cursors.encode(&list_id, key));
+    Ok(Reply::json(StatusCode::OK, &json!({"items": items, "nextCursor": next})).private())
+}
+
+pub(super) async fn get(call: &mut Call<'_>) -> Result<Reply, ApiError> {
+    let target = call.owner(Scope::GroupBuysRead)?;
+    let slug = target_slug(&target)?;
+    let store = &call.app.store;
+    match query_param(call.req, "include").as_deref() {
+        None => {
+            let gb = store
+                .get(&target.handle, slug)
+                .await?
+                .ok_or(ApiError::GroupBuyNotFound)?;
+            Ok(one(&gb, StatusCode::OK))
+        }
+        Some("history") => {
+            let (gb, history) = store
+                .get_with_history(&target.handle, slug)
+                .await?
+                .ok_or(ApiError::GroupBuyNotFound)?;
+            let mut body = gb.view(Audience::Owner);
+            if let Value::Object(fields) = &mut body {
+                fields.insert("history".into(), json!(history));
+            }
+            Ok(Reply::json(StatusCode::OK, &body)
+                .private()
+                .header(header::ETAG, &gb.etag()))
+        }
+        Some(_) => Err(ApiError::Validation(vec![FieldError::new(
+            "include",
+            "must be history",
+        )])),
+    }
+}
+
+/// The action a transition route asks for, from its route and body.
+fn requested_action(call: &Call<'_>) -> Result<Action, ApiError> {
+    let body = json_object(call.req)?.unwrap_or_default();
+    match call.route {
+        Route::CloseGroupBuy => {
+            let mut fields = Fields::new(body, &["outcome"]);
+            let outcome = fields.optional("outcome", |v| match string(v)? {
+                "fulfilled" => Ok(CloseOutcome::Fulfilled),
+                "cancelled" => Ok(CloseOutcome::Cancelled),
+                _ => Err("must be fulfilled or cancelled".into()),
+            });
+            fields.finish()?;
+            Ok(Action::Close(
+                outcome.ok().flatten().unwrap_or(CloseOutcome::Fulfilled),
+            ))
+        }
+        route => {
+            // publish and pause take no body, but an empty object is fine.
+            Fields::new(body, &[]).finish()?;
+            Ok(if route == Route::PauseGroupBuy {
+                Action::Pause
+            } else {
+                Action::Publish
+            })
+        }
+    }
+}
+
+/// publish, pause and close: read, decide with the lifecycle rules, write conditionally;
+/// on a lost race, read and decide again.
+pub(super) async fn transition(call: &mut Call<'_>) -> Result<Reply, ApiError> {
+    let target = call.owner(Scope::GroupBuysWrite)?;
+    let slug = target_slug(&target)?;
+    let action = requested_action(call)?;
+    let if_match = IfMatch::of(call.req.headers());
+    let actor = target.principal.actor();
+    let store = &call.app.store;
+    for _ in 0..TRANSITION_ATTEMPTS {
+        let current = store
+            .get(&target.handle, slug)
+            .await?
+            .ok_or(ApiError::GroupBuyNotFound)?;
+        if_match.check(current.version)?;
+        let now = Timestamp::now();
+        match current.lifecycle().decide(action, now) {
+            Decision::AlreadyThere => return Ok(one(&current, StatusCode::OK)),
+            Decision::Reject(rejection) => {
+                let entry = HistoryEntry::rejected(
+                    action,
+                    current.status,
+                    &rejection,
+                    &actor,
+                    call.request_id,
+                    now,
+                );
+                store.record(&target.handle, slug, &entry).await?;
+                return Err(ApiError::Lifecycle(rejection));
+            }
+            Decision::Apply(transition) => {
+                let next = current.after(&transition, now);
+                let entry =
+                    HistoryEntry::applied(action, &transition, &actor, call.request_id, now);
+                match store.apply(&current, &next, &transition, &entry).await {
+                    Ok(()) => return Ok(one(&next, StatusCode::OK)),
+                    Err(StoreError::ConditionFailed | StoreError::TransactionConflict) => continue,
+                    Err(e) => return Err(e.into()),
+                }
+            }
+        }
+    }
+    Err(ApiError::Dependency(
+        "the group-buy kept changing during the transition".into(),
+    ))
+}

@@ -1,0 +1,18 @@
+//! The group-buy service of Gharart.com: everything the per-route Lambda binaries share.
+
+pub mod app;
+pub mod auth;
+pub mod configuration;
+pub mod domain;
+pub mod error;
+pub mod handlers;
+pub mod http;
+pub mod pagination;
+pub mod routes;
+pub mod store;
+pub mod table;
+pub mod telemetry;
+pub mod validation;
+
+pub use app::{App, run};
+pub use routes::Route;

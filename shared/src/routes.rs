@@ -1,0 +1,116 @@
+//! Every route of the API, once. The Lambda binaries, `template.yaml` and the
+//! `cargo lambda watch` router in `Cargo.toml` are checked against this list by a test.
+
+use std::collections::HashMap;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Route {
+    CreateGroupBuy,
+    ListGroupBuys,
+    GetGroupBuy,
+    PublishGroupBuy,
+    PauseGroupBuy,
+    CloseGroupBuy,
+}
+
+impl Route {
+    pub const ALL: [Route; 6] = [
+        Self::CreateGroupBuy,
+        Self::ListGroupBuys,
+        Self::GetGroupBuy,
+        Self::PublishGroupBuy,
+        Self::PauseGroupBuy,
+        Self::CloseGroupBuy,
+    ];
+
+    pub fn method(self) -> &'static str {
+        match self {
+            Self::ListGroupBuys | Self::GetGroupBuy => "GET",
+            Self::CreateGroupBuy
+            | Self::PublishGroupBuy
+            | Self::PauseGroupBuy
+            | Self::CloseGroupBuy => "POST",
+        }
+    }
+
+    /// The path template, in the `{param}` syntax API Gateway and the watch router share.
+    pub fn path(self) -> &'static str {
+        match self {
+            Self::CreateGroupBuy | Self::ListGroupBuys => "/v2/handles/{handle}/group-buys",
+            Self::GetGroupBuy => "/v2/handles/{handle}/group-buys/{groupBuySlug}",
+            Self::PublishGroupBuy => "/v2/handles/{handle}/group-buys/{groupBuySlug}/publish",
+            Self::PauseGroupBuy => "/v2/handles/{handle}/group-buys/{groupBuySlug}/pause",
+            Self::CloseGroupBuy => "/v2/handles/{handle}/group-buys/{groupBuySlug}/close",
+        }
+    }
+
+    /// The Lambda binary (and `cargo lambda watch` function) that serves the route.
+    pub fn function(self) -> &'static str {
+        match self {
+            Self::CreateGroupBuy => "create-group-buy",
+            Self::ListGroupBuys => "list-group-buys",
+            Self::GetGroupBuy => "get-group-buy",
+            Self::PublishGroupBuy => "publish-group-buy",
+            Self::PauseGroupBuy => "pause-group-buy",
+            Self::CloseGroupBuy => "close-group-buy",
+        }
+    }
+
+    /// Matches a concrete path against the template, yielding its parameters. Used when no
+    /// API Gateway path parameters came with the event (Function URLs, `cargo lambda watch`).
+    pub fn match_path(self, path: &str) -> Option<HashMap<String, String>> {
+        let template: Vec<&str> = self.path().split('/').collect();
+        let actual: Vec<&str> = path.trim_end_matches('/').split('/').collect();
+        if template.len() != actual.len() {
+            return None;
+        }
+        let mut params = HashMap::new();
+        for (t, a) in template.iter().zip(&actual) {
+            match t.strip_prefix('{').and_then(|t| t.strip_suffix('}')) {
+                Some(name) if !a.is_empty() => {
+                    params.insert(name.to_owned(), (*a).to_owned());
+                }
+                None if t == a => {}
+                _ => return None,
+            }
+        }
+        Some(params)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn matches_concrete_paths() {
+        let params = Route::PublishGroupBuy
+            .match_path("/v2/handles/acme/group-buys/lamp/publish")
+            .expect("matches");
+        assert_eq!(params["handle"], "acme");
+        assert_eq!(params["groupBuySlug"], "lamp");
+        assert!(
+            Route::PublishGroupBuy
+                .match_path("/v2/handles/acme/group-buys/lamp/pause")
+                .is_none()
+        );
+        assert!(
+            Route::GetGroupBuy
+                .match_path("/v2/handles//group-buys/lamp")
+                .is_none()
+        );
+        assert!(
+            Route::ListGroupBuys
+                .match_path("/v2/handles/acme/group-buys/")
+                .is_some()
+        );
+    }
+
+    #[test]
+    fn function_names_are_unique() {
+        let mut names: Vec<_> = Route::ALL.iter().map(|r| r.function()).collect();
+        names.sort_unstable();
+        names.dedup();
+        assert_eq!(names.len(), Route::ALL.len());
+    }
+}

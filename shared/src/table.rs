@@ -1,0 +1,108 @@
+//! The one DynamoDB table, defined once. Local runs and tests create it from this module;
+//! a test checks that `template.yaml` declares exactly the same keys and indexes.
+//!
+//! | item | PK | SK | GSI1 (by handle, newest first) | GSI2 (by handle and status) |
+//! |---|---|---|---|---|
+//! | group-buy | `GB#{handle}#{slug}` | `GB` | `HANDLE#{handle}` / `{createdAt}#{slug}` | `HANDLE#{handle}#{status}` / `{createdAt}#{slug}` |
+//! | history entry | `GB#{handle}#{slug}` | `HIST#{at}#{requestId}` | – | – |
+
+use aws_sdk_dynamodb::Client;
+use aws_sdk_dynamodb::error::SdkError;
+use aws_sdk_dynamodb::operation::create_table::CreateTableError;
+use aws_sdk_dynamodb::types::{
+    AttributeDefinition, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType, Projection,
+    ProjectionType, ScalarAttributeType,
+};
+
+pub const PARTITION_KEY: &str = "PK";
+pub const SORT_KEY: &str = "SK";
+
+/// A global secondary index; every one projects all attributes.
+#[derive(Clone, Copy, Debug)]
+pub struct Index {
+    pub name: &'static str,
+    pub partition_key: &'static str,
+    pub sort_key: &'static str,
+}
+
+/// A handle's group-buys, newest first.
+pub const BY_HANDLE: Index = Index {
+    name: "GSI1",
+    partition_key: "GSI1PK",
+    sort_key: "GSI1SK",
+};
+
+/// A handle's group-buys in one status, newest first.
+pub const BY_HANDLE_AND_STATUS: Index = Index {
+    name: "GSI2",
+    partition_key: "GSI2PK",
+    sort_key: "GSI2SK",
+};
+
+pub const INDEXES: [Index; 2] = [BY_HANDLE, BY_HANDLE_AND_STATUS];
+
+/// Every key attribute of the table and its indexes; all are strings.
+pub fn key_attributes() -> Vec<&'static str> {
+    let mut names = vec![PARTITION_KEY, SORT_KEY];
+    for index in INDEXES {
+        names.extend([index.partition_key, index.sort_key]);
+    }
+    names
+}
+
+fn key(
+    name: &str,
+    key_type: KeyType,
+) -> Result<KeySchemaElement, aws_sdk_dynamodb::error::BuildError> {
+    KeySchemaElement::builder()
+        .attribute_name(name)
+        .key_type(key_type)
+        .build()
+}
+
+/// Creates the table (on-demand billing); succeeds when it already exists.
+pub async fn create(client: &Client, table_name: &str) -> Result<(), SdkError<CreateTableError>> {
+    let build = |e: aws_sdk_dynamodb::error::BuildError| SdkError::construction_failure(e);
+    let mut request = client
+        .create_table()
+        .table_name(table_name)
+        .billing_mode(BillingMode::PayPerRequest)
+        .key_schema(key(PARTITION_KEY, KeyType::Hash).map_err(build)?)
+        .key_schema(key(SORT_KEY, KeyType::Range).map_err(build)?);
+    for name in key_attributes() {
+        request = request.attribute_definitions(
+            AttributeDefinition::builder()
+                .attribute_name(name)
+                .attribute_type(ScalarAttributeType::S)
+                .build()
+                .map_err(build)?,
+        );
+    }
+    for index in INDEXES {
+        request = request.global_secondary_indexes(
+            GlobalSecondaryIndex::builder()
+                .index_name(index.name)
+                .key_schema(key(index.partition_key, KeyType::Hash).map_err(build)?)
+                .key_schema(key(index.sort_key, KeyType::Range).map_err(build)?)
+                .projection(
+                    Projection::builder()
+                        .projection_type(ProjectionType::All)
+                        .build(),
+                )
+                .build()
+                .map_err(build)?,
+        );
+    }
+    match request.send().await {
+        Ok(_) => Ok(()),
+        Err(e)
+            if matches!(
+                e.as_service_error(),
+                Some(CreateTableError::ResourceInUseException(_))
+            ) =>
+        {
+            Ok(())
+        }
+        Err(e) => Err(e),
+    }
+}
