@@ -23,13 +23,15 @@ pub struct HistoryEntry {
     pub to: Option<Status>,
     pub outcome: Option<CloseOutcome>,
     pub result: HistoryResult,
+    /// The version the entry produced (applied) or was decided on (rejected).
+    pub version: u64,
     /// The error code of a refused attempt.
     pub reason: Option<String>,
     pub request_id: String,
 }
 
 impl HistoryEntry {
-    pub fn created(actor: &str, request_id: &str, at: Timestamp) -> Self {
+    pub fn created(actor: &str, request_id: &str, version: u64, at: Timestamp) -> Self {
         Self {
             at,
             action: "create".into(),
@@ -38,6 +40,7 @@ impl HistoryEntry {
             to: Some(Status::Draft),
             outcome: None,
             result: HistoryResult::Applied,
+            version,
             reason: None,
             request_id: request_id.into(),
         }
@@ -46,6 +49,7 @@ impl HistoryEntry {
     pub fn applied(
         action: Action,
         transition: &Transition,
+        version: u64,
         actor: &str,
         request_id: &str,
         at: Timestamp,
@@ -58,6 +62,7 @@ impl HistoryEntry {
             to: Some(transition.to),
             outcome: transition.outcome,
             result: HistoryResult::Applied,
+            version,
             reason: None,
             request_id: request_id.into(),
         }
@@ -66,6 +71,7 @@ impl HistoryEntry {
     pub fn rejected(
         action: Action,
         current: Status,
+        version: u64,
         rejection: &Rejection,
         actor: &str,
         request_id: &str,
@@ -83,6 +89,7 @@ impl HistoryEntry {
             to: None,
             outcome,
             result: HistoryResult::Rejected,
+            version,
             reason: Some(rejection.code().into()),
             request_id: request_id.into(),
         }

@@ -36,7 +36,7 @@ pub(super) async fn create(call: &mut Call<'_>) -> Result<Reply, ApiError> {
     let new = NewGroupBuy::parse(body, now)?;
     let gb = GroupBuy::draft(target.handle, new, now);
     call.log.slug = Some(gb.slug.to_string());
-    let entry = HistoryEntry::created(&target.principal.actor(), call.request_id, now);
+    let entry = HistoryEntry::created(&target.principal.actor(), call.request_id, gb.version, now);
     match call.app.store.create(&gb, &entry).await {
         Ok(()) => {}
         Err(StoreError::ConditionFailed) => return Err(ApiError::SlugTaken(gb.slug)),
@@ -160,6 +160,7 @@ pub(super) async fn transition(call: &mut Call<'_>) -> Result<Reply, ApiError> {
                 let entry = HistoryEntry::rejected(
                     action,
                     current.status,
+                    current.version,
                     &rejection,
                     &actor,
                     call.request_id,
@@ -170,8 +171,14 @@ pub(super) async fn transition(call: &mut Call<'_>) -> Result<Reply, ApiError> {
             }
             Decision::Apply(transition) => {
                 let next = current.after(&transition, now);
-                let entry =
-                    HistoryEntry::applied(action, &transition, &actor, call.request_id, now);
+                let entry = HistoryEntry::applied(
+                    action,
+                    &transition,
+                    next.version,
+                    &actor,
+                    call.request_id,
+                    now,
+                );
                 match store.apply(&current, &next, &transition, &entry).await {
                     Ok(()) => return Ok(one(&next, StatusCode::OK)),
                     Err(StoreError::ConditionFailed | StoreError::TransactionConflict) => continue,

@@ -1,0 +1,288 @@
+//! Spawns the application against a fresh table in DynamoDB Local and drives its handlers
+//! with real API Gateway (HTTP API, payload 2.0) events.
+
+use aws_sdk_dynamodb::types::AttributeValue;
+use group_buy::app::{App, dynamodb_client};
+use group_buy::auth::DevClaims;
+use group_buy::configuration::{DEV_JWT_HS256_SECRET, Settings};
+use group_buy::{Route, table};
+use lambda_http::Body;
+use serde_json::{Value, json};
+use std::collections::HashMap;
+
+pub const HANDLE: &str = "acme-decor";
+pub const OWNER_SCOPES: &str = "group-buys:read group-buys:write";
+
+pub fn dynamodb_endpoint() -> String {
+    std::env::var("DYNAMODB_ENDPOINT").unwrap_or_else(|_| "http://127.0.0.1:8000".into())
+}
+
+pub struct TestApp {
+    pub app: App,
+    pub table: String,
+    pub dynamodb: aws_sdk_dynamodb::Client,
+}
+
+pub struct TestResponse {
+    pub status: u16,
+    pub headers: lambda_http::http::HeaderMap,
+    pub body: Value,
+}
+
+impl TestResponse {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+
+    /// The problem+json `code`, for error assertions.
+    pub fn code(&self) -> &str {
+        self.body["code"].as_str().unwrap_or_default()
+    }
+}
+
+/// Settings for a test: the documented local defaults, a fresh table, and `overrides`.
+pub fn test_settings(overrides: &[(&str, &str)]) -> Settings {
+    let table = format!("test-{}", uuid::Uuid::new_v4());
+    let mut vars: HashMap<String, String> = HashMap::from([
+        ("TABLE_NAME".into(), table),
+        ("DYNAMODB_ENDPOINT".into(), dynamodb_endpoint()),
+    ]);
+    vars.extend(
+        overrides
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string())),
+    );
+    Settings::from_lookup(|name| vars.get(name).cloned()).expect("test settings")
+}
+
+pub async fn spawn_app() -> TestApp {
+    spawn_app_with(test_settings(&[])).await
+}
+
+pub async fn spawn_app_with(settings: Settings) -> TestApp {
+    let dynamodb = dynamodb_client(&settings).await;
+    table::create(&dynamodb, &settings.table_name)
+        .await
+        .expect("DynamoDB Local is running (see README: Tests)");
+    let table = settings.table_name.clone();
+    TestApp {
+        app: App::new(settings).await.expect("app"),
+        table,
+        dynamodb,
+    }
+}
+
+pub fn token(sub: &str, handles: &[&str], scope: &str) -> String {
+    DevClaims::new(sub, handles, scope, 600)
+        .sign_hs256(DEV_JWT_HS256_SECRET)
+        .expect("signed token")
+}
+
+pub fn owner_token() -> String {
+    token("owner-1", &[HANDLE], OWNER_SCOPES)
+}
+
+/// A request to send through a route's handler.
+pub struct Call {
+    route: Route,
+    path: String,
+    query: String,
+    headers: Vec<(String, String)>,
+    body: Option<String>,
+    gateway_path_parameters: bool,
+}
+
+impl Call {
+    pub fn new(route: Route, path: impl Into<String>) -> Self {
+        Self {
+            route,
+            path: path.into(),
+            query: String::new(),
+            headers: Vec::new(),
+            body: None,
+            gateway_path_parameters: true,
+        }
+    }
+
+    pub fn query(mut self, query: &str) -> Self {
+        self.query = query.into();
+        self
+    }
+
+    pub fn header(mut self, name: &str, value: &str) -> Self {
+        self.headers.push((name.into(), value.into()));
+        self
+    }
+
+    pub fn bearer(self, token: &str) -> Self {
+        self.header("authorization", &format!("Bearer {token}"))
+    }
+
+    pub fn json(self, body: &Value) -> Self {
+        self.raw_body("application/json", &body.to_string())
+    }
+
+    pub fn raw_body(mut self, content_type: &str, body: &str) -> Self {
+        self.body = Some(body.into());
+        self.header("content-type", content_type)
+    }
+
+    /// Leave out `pathParameters`, as a Function URL or `cargo lambda watch` does.
+    pub fn without_gateway_path_parameters(mut self) -> Self {
+        self.gateway_path_parameters = false;
+        self
+    }
+
+    pub fn event(&self, request_id: &str) -> Value {
+        let path_parameters = if self.gateway_path_parameters {
+            json!(self.route.match_path(&self.path).unwrap_or_default())
+        } else {
+            Value::Null
+        };
+        let headers: serde_json::Map<String, Value> = self
+            .headers
+            .iter()
+            .map(|(k, v)| (k.clone(), json!(v)))
+            .collect();
+        let route_key = format!("{} {}", self.route.method(), self.route.path());
+        json!({
+            "version": "2.0",
+            "routeKey": route_key,
+            "rawPath": self.path,
+            "rawQueryString": self.query,
+            "headers": headers,
+            "pathParameters": path_parameters,
+            "requestContext": {
+                "accountId": "123456789012",
+                "apiId": "testapi",
+                "domainName": "testapi.execute-api.eu-west-1.amazonaws.com",
+                "domainPrefix": "testapi",
+                "http": {
+                    "method": self.route.method(),
+                    "path": self.path,
+                    "protocol": "HTTP/1.1",
+                    "sourceIp": "192.0.2.1",
+                    "userAgent": "group-buy-tests"
+                },
+                "requestId": request_id,
+                "routeKey": route_key,
+                "stage": "$default",
+                "time": "24/Nov/2026:18:00:00 +0000",
+                "timeEpoch": 1795629600000u64
+            },
+            "body": self.body,
+            "isBase64Encoded": false
+        })
+    }
+}
+
+/// Sends `call` through `app` as API Gateway would, checking the request id it answers with.
+pub async fn send(app: &App, call: Call) -> TestResponse {
+    let request_id = uuid::Uuid::new_v4().to_string();
+    let event = call.event(&request_id).to_string();
+    let request = lambda_http::request::from_str(&event).expect("a valid API Gateway event");
+    let response = app.handle(call.route, request).await;
+    let status = response.status().as_u16();
+    let headers = response.headers().clone();
+    let body = match response.body() {
+        Body::Empty => Value::Null,
+        other => serde_json::from_slice(other.as_ref()).expect("JSON response body"),
+    };
+    assert_eq!(
+        headers.get("x-request-id").and_then(|v| v.to_str().ok()),
+        Some(request_id.as_str()),
+        "every response carries the API Gateway request id"
+    );
+    TestResponse {
+        status,
+        headers,
+        body,
+    }
+}
+
+impl TestApp {
+    pub async fn send(&self, call: Call) -> TestResponse {
+        send(&self.app, call).await
+    }
+
+    pub async fn create(&self, body: &Value) -> TestResponse {
+        self.send(
+            Call::new(
+                Route::CreateGroupBuy,
+                format!("/v2/handles/{HANDLE}/group-buys"),
+            )
+            .bearer(&owner_token())
+            .json(body),
+        )
+        .await
+    }
+
+    /// Creates a draft with `slug` and a threshold of `min` participants.
+    pub async fn draft(&self, slug: &str, min: u32) -> Value {
+        let created = self
+            .create(&json!({
+                "slug": slug,
+                "title": format!("Limited edition {slug}"),
+                "currency": "INR",
+                "unitPriceMinor": 249900,
+                "minParticipants": min
+            }))
+            .await;
+        assert_eq!(created.status, 201, "{}", created.body);
+        created.body
+    }
+
+    pub async fn get(&self, slug: &str, query: &str) -> TestResponse {
+        self.send(
+            Call::new(
+                Route::GetGroupBuy,
+                format!("/v2/handles/{HANDLE}/group-buys/{slug}"),
+            )
+            .query(query)
+            .bearer(&owner_token()),
+        )
+        .await
+    }
+
+    /// POSTs `publish`, `pause` or `close` (with `body`) for `slug`.
+    pub async fn transition(&self, slug: &str, route: Route, body: Option<&Value>) -> TestResponse {
+        let verb = route.path().rsplit('/').next().unwrap_or_default();
+        let call = Call::new(
+            route,
+            format!("/v2/handles/{HANDLE}/group-buys/{slug}/{verb}"),
+        )
+        .bearer(&owner_token());
+        self.send(match body {
+            Some(body) => call.json(body),
+            None => call,
+        })
+        .await
+    }
+
+    /// Sets the participant count directly, standing in for interest registrations.
+    pub async fn set_participants(&self, slug: &str, count: u32) {
+        self.dynamodb
+            .update_item()
+            .table_name(&self.table)
+            .key("PK", AttributeValue::S(format!("GB#{HANDLE}#{slug}")))
+            .key("SK", AttributeValue::S("GB".into()))
+            .update_expression("SET participantCount = :n")
+            .expression_attribute_values(":n", AttributeValue::N(count.to_string()))
+            .send()
+            .await
+            .expect("participant count set");
+    }
+
+    /// Every item in the table, to assert that a refused request changed nothing.
+    pub async fn all_items(&self) -> Vec<HashMap<String, AttributeValue>> {
+        self.dynamodb
+            .scan()
+            .table_name(&self.table)
+            .consistent_read(true)
+            .send()
+            .await
+            .expect("scan")
+            .items
+            .unwrap_or_default()
+    }
+}

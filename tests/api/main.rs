@@ -1,0 +1,10 @@
+//! Integration tests, grouped by route. Each test gets a fresh table in DynamoDB Local.
+
+mod auth;
+mod deployment;
+mod group_buy_create;
+mod group_buy_get;
+mod group_buy_list;
+mod group_buy_transitions;
+mod helpers;
+mod http_conventions;

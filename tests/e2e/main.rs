@@ -1,0 +1,182 @@
+//! End-to-end: the real Lambda binaries behind `cargo lambda watch`, over HTTP.
+//! `scripts/test.sh` starts the server and runs these with `E2E_BASE_URL` set; they are
+//! ignored by a plain `cargo test`.
+
+use group_buy::auth::DevClaims;
+use group_buy::configuration::DEV_JWT_HS256_SECRET;
+use reqwest::header::HeaderMap;
+use reqwest::{Client, Method};
+use serde_json::{Value, json};
+
+struct Api {
+    http: Client,
+    base: String,
+    token: String,
+    handle: String,
+}
+
+impl Api {
+    fn new() -> Self {
+        let base = std::env::var("E2E_BASE_URL").expect("E2E_BASE_URL (set by scripts/test.sh)");
+        let secret =
+            std::env::var("JWT_HS256_SECRET").unwrap_or_else(|_| DEV_JWT_HS256_SECRET.into());
+        let handle = format!("e2e-{}", &uuid::Uuid::new_v4().simple().to_string()[..12]);
+        let token = DevClaims::new(
+            "e2e-owner",
+            &[&handle],
+            "group-buys:read group-buys:write",
+            600,
+        )
+        .sign_hs256(&secret)
+        .expect("token");
+        Self {
+            http: Client::new(),
+            base,
+            token,
+            handle,
+        }
+    }
+
+    async fn call(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> (u16, Value, HeaderMap) {
+        let url = format!("{}/v2/handles/{}/group-buys{path}", self.base, self.handle);
+        let mut request = self
+            .http
+            .request(method, url)
+            .bearer_auth(&self.token)
+            .header("x-correlation-id", "e2e-walkthrough");
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        let response = request.send().await.expect("the local API answers");
+        let status = response.status().as_u16();
+        let headers = response.headers().clone();
+        let body: Value = response.json().await.unwrap_or(Value::Null);
+        assert!(
+            headers.contains_key("x-request-id"),
+            "x-request-id on every response"
+        );
+        assert_eq!(
+            headers
+                .get("x-correlation-id")
+                .and_then(|v| v.to_str().ok()),
+            Some("e2e-walkthrough")
+        );
+        (status, body, headers)
+    }
+}
+
+#[tokio::test]
+#[ignore = "needs cargo lambda watch; run by scripts/test.sh"]
+async fn the_owner_lifecycle_walkthrough_over_http() {
+    let api = Api::new();
+    let (status, created, response) = api
+        .call(
+            Method::POST,
+            "",
+            Some(json!({
+                "slug": "brass-lamp-drop",
+                "title": "Brass lamp, limited edition",
+                "currency": "INR",
+                "unitPriceMinor": 249900,
+                "minParticipants": 1
+            })),
+        )
+        .await;
+    assert_eq!(status, 201, "{created}");
+    assert!(response.contains_key("location"));
+
+    for (verb, expected) in [
+        ("publish", "published"),
+        ("pause", "paused"),
+        ("publish", "published"),
+    ] {
+        let (status, body, _) = api
+            .call(Method::POST, &format!("/brass-lamp-drop/{verb}"), None)
+            .await;
+        assert_eq!(
+            (status, body["status"].as_str()),
+            (200, Some(expected)),
+            "{verb}: {body}"
+        );
+    }
+    let (status, refused, _) = api
+        .call(
+            Method::POST,
+            "/brass-lamp-drop/close",
+            Some(json!({"outcome": "fulfilled"})),
+        )
+        .await;
+    assert_eq!(
+        (status, refused["code"].as_str()),
+        (409, Some("THRESHOLD_NOT_MET"))
+    );
+    let (status, closed, _) = api
+        .call(
+            Method::POST,
+            "/brass-lamp-drop/close",
+            Some(json!({"outcome": "cancelled"})),
+        )
+        .await;
+    assert_eq!(
+        (status, closed["closeOutcome"].as_str()),
+        (200, Some("cancelled"))
+    );
+
+    let (status, view, _) = api
+        .call(Method::GET, "/brass-lamp-drop?include=history", None)
+        .await;
+    assert_eq!(status, 200);
+    let steps: Vec<String> = view["history"]
+        .as_array()
+        .expect("history")
+        .iter()
+        .map(|h| {
+            format!(
+                "{} {}",
+                h["action"].as_str().unwrap_or("?"),
+                h["result"].as_str().unwrap_or("?")
+            )
+        })
+        .collect();
+    assert_eq!(
+        steps,
+        [
+            "create applied",
+            "publish applied",
+            "pause applied",
+            "publish applied",
+            "close rejected",
+            "close applied"
+        ]
+    );
+    let (status, list, _) = api.call(Method::GET, "?status=closed", None).await;
+    assert_eq!(status, 200);
+    assert_eq!(list["items"][0]["slug"], "brass-lamp-drop");
+}
+
+#[tokio::test]
+#[ignore = "needs cargo lambda watch; run by scripts/test.sh"]
+async fn errors_over_http_are_problem_json() {
+    let api = Api::new();
+    let response = api
+        .http
+        .get(format!("{}/v2/handles/{}/group-buys", api.base, api.handle))
+        .send()
+        .await
+        .expect("the local API answers");
+    assert_eq!(response.status().as_u16(), 401);
+    assert_eq!(
+        response
+            .headers()
+            .get("content-type")
+            .and_then(|v| v.to_str().ok()),
+        Some("application/problem+json")
+    );
+    let body: Value = response.json().await.expect("problem body");
+    assert_eq!(body["code"], "UNAUTHENTICATED");
+}
