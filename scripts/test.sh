@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# The one test command (README, .ci/run): installs what is missing, checks formatting, lints,
+# lints the SAM template, then runs every test against its own DynamoDB Local on a free port:
+# unit and integration tests (handlers in-process), then end-to-end tests over HTTP through
+# `cargo lambda watch`.
+set -euo pipefail
+source "$(dirname "$0")/lib.sh"
+cd "$ROOT"
+
+"$ROOT/scripts/bootstrap.sh"
+
+trap stop_services EXIT
+
+log "cargo fmt --check"
+cargo fmt --all -- --check
+log "cargo clippy --all-targets -- -D warnings"
+cargo clippy --workspace --all-targets --quiet -- -D warnings
+log "cfn-lint template.yaml"
+cfn-lint template.yaml
+
+DYNAMODB_PORT=$(free_port)
+log "DynamoDB Local on port $DYNAMODB_PORT (in memory)"
+start_dynamodb_local "$DYNAMODB_PORT"
+export DYNAMODB_ENDPOINT="http://127.0.0.1:$DYNAMODB_PORT"
+
+log "unit and integration tests"
+cargo test --workspace
+
+log "end-to-end tests through cargo lambda watch"
+export TABLE_NAME="e2e-$(date +%s)"
+cargo build --quiet -p group-buy-functions -p gharart-operator
+cargo run --quiet -p gharart-operator -- create-table
+API_PORT=$(free_port)
+API_LOG="${TMPDIR:-/tmp}/gharart-api-$API_PORT.log"
+start_api "$API_PORT" "$API_LOG" || { tail -n 50 "$API_LOG"; exit 1; }
+if ! E2E_BASE_URL="http://127.0.0.1:$API_PORT" cargo test -p group-buy-tests --test e2e -- --ignored; then
+  log "end-to-end tests failed; the API log follows"
+  tail -n 100 "$API_LOG"
+  exit 1
+fi
