@@ -6,9 +6,10 @@ use crate::configuration::{ConfigError, Settings};
 use crate::error::ApiError;
 use crate::handlers::{self, Call};
 use crate::http::RequestIds;
+use crate::keys::ServerKey;
 use crate::pagination::CursorCodec;
 use crate::routes::Route;
-use crate::store::GroupBuyStore;
+use crate::store::Store;
 use crate::telemetry::{self, RequestLog};
 use aws_config::BehaviorVersion;
 use aws_config::retry::RetryConfig;
@@ -22,8 +23,9 @@ use std::time::{Duration, Instant};
 
 pub struct App {
     pub settings: Settings,
-    pub store: GroupBuyStore,
+    pub store: Store,
     pub auth: Authenticator,
+    pub server_key: ServerKey,
     pub cursors: CursorCodec,
 }
 
@@ -67,10 +69,12 @@ pub async fn dynamodb_client(settings: &Settings) -> aws_sdk_dynamodb::Client {
 impl App {
     pub async fn new(settings: Settings) -> Result<Self, InitError> {
         let client = dynamodb_client(&settings).await;
+        let server_key = ServerKey::new(settings.visitor_hash_key.expose().as_bytes());
         Ok(Self {
-            store: GroupBuyStore::new(client, &settings.table_name),
+            store: Store::new(client, &settings.table_name),
             auth: Authenticator::new(&settings.jwt)?,
-            cursors: CursorCodec::new(settings.visitor_hash_key.expose().as_bytes()),
+            cursors: CursorCodec::new(&server_key.cursor_key()),
+            server_key,
             settings,
         })
     }
@@ -87,7 +91,9 @@ impl App {
             request_id: &ids.request_id,
             log: RequestLog::default(),
         };
-        let work = AssertUnwindSafe(handlers::dispatch(&mut call)).catch_unwind();
+        // Boxed: handler futures hold AWS SDK futures, which are large; on the heap they
+        // cannot overflow the stack of whatever polls this one.
+        let work = AssertUnwindSafe(Box::pin(handlers::dispatch(&mut call))).catch_unwind();
         let (outcome, usage) = telemetry::measure(work).await;
         let outcome =
             outcome.unwrap_or_else(|_| Err(ApiError::Internal("the handler panicked".into())));

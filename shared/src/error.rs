@@ -1,6 +1,6 @@
 //! The one error type of the API and the one place it becomes `application/problem+json`.
 
-use crate::domain::{Rejection, Slug};
+use crate::domain::{InterestRejection, Rejection, Slug};
 use crate::validation::FieldError;
 use lambda_http::http::{HeaderValue, StatusCode, header};
 use lambda_http::{Body, Response};
@@ -24,8 +24,14 @@ pub enum ApiError {
     InsufficientScope(&'static str),
     #[error("handle forbidden")]
     HandleForbidden,
+    #[error("visitor id required")]
+    VisitorIdRequired,
     #[error("group-buy not found")]
     GroupBuyNotFound,
+    #[error("interest not found")]
+    InterestNotFound,
+    #[error("interest refused: {0:?}")]
+    Interest(InterestRejection),
     #[error("slug taken")]
     SlugTaken(Slug),
     #[error("lifecycle rejection: {0:?}")]
@@ -53,9 +59,14 @@ impl ApiError {
             }
             Self::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
-            Self::Unauthenticated(_) => StatusCode::UNAUTHORIZED,
+            Self::Unauthenticated(_) | Self::VisitorIdRequired => StatusCode::UNAUTHORIZED,
             Self::InsufficientScope(_) | Self::HandleForbidden => StatusCode::FORBIDDEN,
-            Self::GroupBuyNotFound | Self::RouteNotFound => StatusCode::NOT_FOUND,
+            Self::GroupBuyNotFound
+            | Self::InterestNotFound
+            | Self::RouteNotFound
+            | Self::Interest(InterestRejection::NotFound) => StatusCode::NOT_FOUND,
+            Self::Interest(InterestRejection::QuantityNotAllowed { .. }) => StatusCode::BAD_REQUEST,
+            Self::Interest(_) => StatusCode::CONFLICT,
             Self::SlugTaken(_) | Self::Lifecycle(_) => StatusCode::CONFLICT,
             Self::VersionMismatch { .. } => StatusCode::PRECONDITION_FAILED,
             Self::Dependency(_) => StatusCode::SERVICE_UNAVAILABLE,
@@ -73,7 +84,16 @@ impl ApiError {
             Self::Unauthenticated(_) => "UNAUTHENTICATED",
             Self::InsufficientScope(_) => "INSUFFICIENT_SCOPE",
             Self::HandleForbidden => "HANDLE_FORBIDDEN",
-            Self::GroupBuyNotFound => "GROUP_BUY_NOT_FOUND",
+            Self::VisitorIdRequired => "VISITOR_ID_REQUIRED",
+            Self::GroupBuyNotFound | Self::Interest(InterestRejection::NotFound) => {
+                "GROUP_BUY_NOT_FOUND"
+            }
+            Self::InterestNotFound => "INTEREST_NOT_FOUND",
+            Self::Interest(InterestRejection::Paused) => "GROUP_BUY_PAUSED",
+            Self::Interest(InterestRejection::Closed) => "GROUP_BUY_CLOSED",
+            Self::Interest(InterestRejection::DeadlinePassed { .. }) => "DEADLINE_PASSED",
+            Self::Interest(InterestRejection::Full) => "GROUP_BUY_FULL",
+            Self::Interest(InterestRejection::QuantityNotAllowed { .. }) => "QUANTITY_NOT_ALLOWED",
             Self::SlugTaken(_) => "SLUG_TAKEN",
             Self::Lifecycle(rejection) => rejection.code(),
             Self::VersionMismatch { .. } => "VERSION_MISMATCH",
@@ -93,7 +113,16 @@ impl ApiError {
             Self::Unauthenticated(_) => "Unauthenticated",
             Self::InsufficientScope(_) => "Insufficient scope",
             Self::HandleForbidden => "Handle forbidden",
-            Self::GroupBuyNotFound => "Group-buy not found",
+            Self::VisitorIdRequired => "Visitor id required",
+            Self::GroupBuyNotFound | Self::Interest(InterestRejection::NotFound) => {
+                "Group-buy not found"
+            }
+            Self::InterestNotFound => "Interest not found",
+            Self::Interest(InterestRejection::Paused) => "Group-buy paused",
+            Self::Interest(InterestRejection::Closed) => "Group-buy closed",
+            Self::Interest(InterestRejection::DeadlinePassed { .. }) => "Deadline passed",
+            Self::Interest(InterestRejection::Full) => "Group-buy full",
+            Self::Interest(InterestRejection::QuantityNotAllowed { .. }) => "Quantity not allowed",
             Self::SlugTaken(_) => "Slug taken",
             Self::Lifecycle(Rejection::InvalidTransition { .. }) => "Invalid transition",
             Self::Lifecycle(Rejection::ThresholdNotMet { .. }) => "Threshold not met",
@@ -127,7 +156,32 @@ impl ApiError {
                 format!("The credentials lack the scope {scope}.")
             }
             Self::HandleForbidden => "The credentials do not grant access to this handle.".into(),
-            Self::GroupBuyNotFound => "No such group-buy.".into(),
+            Self::VisitorIdRequired => {
+                "Identify as a signed-in user (Authorization: Bearer) or send X-Visitor-Id: \
+                 22 to 128 characters of A-Z a-z 0-9 _ -."
+                    .into()
+            }
+            Self::GroupBuyNotFound | Self::Interest(InterestRejection::NotFound) => {
+                "No such group-buy.".into()
+            }
+            Self::InterestNotFound => "You have not registered interest in this group-buy.".into(),
+            Self::Interest(InterestRejection::Paused) => {
+                "The group-buy is paused; try again when it is published.".into()
+            }
+            Self::Interest(InterestRejection::Closed) => {
+                "The group-buy is closed; interest can no longer change.".into()
+            }
+            Self::Interest(InterestRejection::DeadlinePassed { closes_at }) => {
+                members.insert("closesAt".into(), json!(closes_at));
+                format!("The group-buy closed for participation at {closes_at}.")
+            }
+            Self::Interest(InterestRejection::Full) => {
+                "The group-buy has reached its maximum number of participants.".into()
+            }
+            Self::Interest(InterestRejection::QuantityNotAllowed { max }) => {
+                members.insert("maxQuantityPerParticipant".into(), json!(max));
+                format!("quantity must be a whole number from 1 to {max}.")
+            }
             Self::SlugTaken(slug) => {
                 members.insert("slug".into(), json!(slug));
                 format!("The handle already has a group-buy with slug {slug}.")
@@ -196,6 +250,12 @@ impl ApiError {
             _ => {}
         }
         response
+    }
+}
+
+impl From<InterestRejection> for ApiError {
+    fn from(rejection: InterestRejection) -> Self {
+        Self::Interest(rejection)
     }
 }
 

@@ -184,6 +184,17 @@ impl Reply {
         self.header(header::CACHE_CONTROL, "no-store")
     }
 
+    /// Public group-buy reads may be cached briefly by browsers and CDNs.
+    pub fn public_cache(self) -> Self {
+        self.header(header::CACHE_CONTROL, "public, max-age=10")
+    }
+
+    pub fn no_content() -> Self {
+        let mut response = Response::new(Body::Empty);
+        *response.status_mut() = StatusCode::NO_CONTENT;
+        Self(response)
+    }
+
     pub fn header(mut self, name: HeaderName, value: &str) -> Self {
         if let Ok(value) = HeaderValue::from_str(value) {
             self.0.headers_mut().insert(name, value);

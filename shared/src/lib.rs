@@ -7,12 +7,14 @@ pub mod domain;
 pub mod error;
 pub mod handlers;
 pub mod http;
+pub mod keys;
 pub mod pagination;
 pub mod routes;
 pub mod store;
 pub mod table;
 pub mod telemetry;
 pub mod validation;
+pub mod visitor;
 
 pub use app::{App, run};
-pub use routes::Route;
+pub use routes::{Access, Route};

@@ -4,16 +4,14 @@
 
 use crate::error::ApiError;
 use crate::http::query_param;
+use crate::keys::HmacSha256;
 use crate::validation::FieldError;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use hmac::{Hmac, Mac};
+use hmac::Mac;
 use lambda_http::Request;
 use serde::{Deserialize, Serialize};
-use sha2::Sha256;
 use std::collections::BTreeMap;
-
-type HmacSha256 = Hmac<Sha256>;
 
 pub const DEFAULT_LIMIT: i32 = 25;
 pub const MAX_LIMIT: i32 = 100;
@@ -32,14 +30,10 @@ pub struct CursorCodec {
 }
 
 impl CursorCodec {
-    pub fn new(server_key: &[u8]) -> Self {
-        // Domain separation: the same server key also hashes visitor ids.
-        let mut derive = <HmacSha256 as Mac>::new_from_slice(server_key)
-            .unwrap_or_else(|_| unreachable!("HMAC accepts keys of any length"));
-        derive.update(b"gharart/pagination-cursor/v1");
-        let cursor_key = derive.finalize().into_bytes();
+    /// `key` is `ServerKey::cursor_key`.
+    pub fn new(key: &[u8]) -> Self {
         Self {
-            mac: <HmacSha256 as Mac>::new_from_slice(&cursor_key)
+            mac: <HmacSha256 as Mac>::new_from_slice(key)
                 .unwrap_or_else(|_| unreachable!("HMAC accepts keys of any length")),
         }
     }

@@ -1,7 +1,19 @@
 //! Every route of the API, once. The Lambda binaries, `template.yaml` and the
 //! `cargo lambda watch` router in `Cargo.toml` are checked against this list by a test.
 
+use crate::auth::Scope;
 use std::collections::HashMap;
+
+/// Who may call a route.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Access {
+    /// A handle owner's JWT with this scope and the handle in its `handles` claim.
+    Owner(Scope),
+    /// Anyone, no credentials.
+    Public,
+    /// A public visitor: a signed-in user's JWT or `X-Visitor-Id`.
+    Visitor,
+}
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Route {
@@ -11,25 +23,60 @@ pub enum Route {
     PublishGroupBuy,
     PauseGroupBuy,
     CloseGroupBuy,
+    ListInterests,
+    ListPublicGroupBuys,
+    GetPublicGroupBuy,
+    RegisterInterest,
+    GetMyInterest,
+    WithdrawInterest,
 }
 
 impl Route {
-    pub const ALL: [Route; 6] = [
+    pub const ALL: [Route; 12] = [
         Self::CreateGroupBuy,
         Self::ListGroupBuys,
         Self::GetGroupBuy,
         Self::PublishGroupBuy,
         Self::PauseGroupBuy,
         Self::CloseGroupBuy,
+        Self::ListInterests,
+        Self::ListPublicGroupBuys,
+        Self::GetPublicGroupBuy,
+        Self::RegisterInterest,
+        Self::GetMyInterest,
+        Self::WithdrawInterest,
     ];
 
     pub fn method(self) -> &'static str {
         match self {
-            Self::ListGroupBuys | Self::GetGroupBuy => "GET",
+            Self::ListGroupBuys
+            | Self::GetGroupBuy
+            | Self::ListInterests
+            | Self::ListPublicGroupBuys
+            | Self::GetPublicGroupBuy
+            | Self::GetMyInterest => "GET",
             Self::CreateGroupBuy
             | Self::PublishGroupBuy
             | Self::PauseGroupBuy
             | Self::CloseGroupBuy => "POST",
+            Self::RegisterInterest => "PUT",
+            Self::WithdrawInterest => "DELETE",
+        }
+    }
+
+    pub fn access(self) -> Access {
+        match self {
+            Self::ListGroupBuys | Self::GetGroupBuy | Self::ListInterests => {
+                Access::Owner(Scope::GroupBuysRead)
+            }
+            Self::CreateGroupBuy
+            | Self::PublishGroupBuy
+            | Self::PauseGroupBuy
+            | Self::CloseGroupBuy => Access::Owner(Scope::GroupBuysWrite),
+            Self::ListPublicGroupBuys | Self::GetPublicGroupBuy => Access::Public,
+            Self::RegisterInterest | Self::GetMyInterest | Self::WithdrawInterest => {
+                Access::Visitor
+            }
         }
     }
 
@@ -41,6 +88,12 @@ impl Route {
             Self::PublishGroupBuy => "/v2/handles/{handle}/group-buys/{groupBuySlug}/publish",
             Self::PauseGroupBuy => "/v2/handles/{handle}/group-buys/{groupBuySlug}/pause",
             Self::CloseGroupBuy => "/v2/handles/{handle}/group-buys/{groupBuySlug}/close",
+            Self::ListInterests => "/v2/handles/{handle}/group-buys/{groupBuySlug}/interests",
+            Self::ListPublicGroupBuys => "/v2/public/group-buys/{handle}",
+            Self::GetPublicGroupBuy => "/v2/public/group-buys/{handle}/{groupBuySlug}",
+            Self::RegisterInterest | Self::GetMyInterest | Self::WithdrawInterest => {
+                "/v2/public/group-buys/{handle}/{groupBuySlug}/my-interest"
+            }
         }
     }
 
@@ -53,6 +106,12 @@ impl Route {
             Self::PublishGroupBuy => "publish-group-buy",
             Self::PauseGroupBuy => "pause-group-buy",
             Self::CloseGroupBuy => "close-group-buy",
+            Self::ListInterests => "list-interests",
+            Self::ListPublicGroupBuys => "list-public-group-buys",
+            Self::GetPublicGroupBuy => "get-public-group-buy",
+            Self::RegisterInterest => "register-interest",
+            Self::GetMyInterest => "get-my-interest",
+            Self::WithdrawInterest => "withdraw-interest",
         }
     }
 

@@ -5,6 +5,10 @@
 //! |---|---|---|---|---|
 //! | group-buy | `GB#{handle}#{slug}` | `GB` | `HANDLE#{handle}` / `{createdAt}#{slug}` | `HANDLE#{handle}#{status}` / `{createdAt}#{slug}` |
 //! | history entry | `GB#{handle}#{slug}` | `HIST#{at}#{requestId}` | – | – |
+//! | interest | `GB#{handle}#{slug}` | `INT#{visitorKey}` | – | – |
+//!
+//! GSI3 (public, sparse): `PUBLIC#{handle}` / `{createdAt}#{slug}`, only on group-buys that
+//! were ever published.
 
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::error::SdkError;
@@ -39,7 +43,15 @@ pub const BY_HANDLE_AND_STATUS: Index = Index {
     sort_key: "GSI2SK",
 };
 
-pub const INDEXES: [Index; 2] = [BY_HANDLE, BY_HANDLE_AND_STATUS];
+/// A handle's group-buys that were ever published (published, paused, closed), newest first.
+/// Sparse: drafts have no key in it, so no public list can ever show one.
+pub const PUBLIC_BY_HANDLE: Index = Index {
+    name: "GSI3",
+    partition_key: "GSI3PK",
+    sort_key: "GSI3SK",
+};
+
+pub const INDEXES: [Index; 3] = [BY_HANDLE, BY_HANDLE_AND_STATUS, PUBLIC_BY_HANDLE];
 
 /// Every key attribute of the table and its indexes; all are strings.
 pub fn key_attributes() -> Vec<&'static str> {

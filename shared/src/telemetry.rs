@@ -30,14 +30,22 @@ tokio::task_local! {
     static USAGE: Cell<DynamoUsage>;
 }
 
-/// Runs `work`, counting the DynamoDB calls made while it runs.
+/// Runs `work`, counting the DynamoDB calls made while it runs. Nested measurements also
+/// count towards the enclosing one (a benchmark measuring a whole request, say).
 pub async fn measure<T>(work: impl Future<Output = T>) -> (T, DynamoUsage) {
-    USAGE
+    let (out, usage) = USAGE
         .scope(Cell::new(DynamoUsage::default()), async {
             let out = work.await;
             (out, USAGE.with(Cell::get))
         })
-        .await
+        .await;
+    let _ = USAGE.try_with(|outer| {
+        let mut total = outer.get();
+        total.calls += usage.calls;
+        total.capacity_units += usage.capacity_units;
+        outer.set(total);
+    });
+    (out, usage)
 }
 
 /// Records one DynamoDB call; a no-op outside `measure` (operator tools, table set-up).

@@ -60,6 +60,10 @@ pub async fn spawn_app() -> TestApp {
 }
 
 pub async fn spawn_app_with(settings: Settings) -> TestApp {
+    // As in zero2prod: logs only when asked for (`TEST_LOG=1 cargo test …`).
+    if std::env::var_os("TEST_LOG").is_some() {
+        group_buy::telemetry::init();
+    }
     let dynamodb = dynamodb_client(&settings).await;
     table::create(&dynamodb, &settings.table_name)
         .await
@@ -80,6 +84,30 @@ pub fn token(sub: &str, handles: &[&str], scope: &str) -> String {
 
 pub fn owner_token() -> String {
     token("owner-1", &[HANDLE], OWNER_SCOPES)
+}
+
+/// A public visitor, as the tests play one.
+#[derive(Clone, Debug)]
+pub enum Visitor {
+    Anonymous(String),
+    User(String),
+}
+
+impl Visitor {
+    pub fn anonymous() -> Self {
+        Self::Anonymous(uuid::Uuid::new_v4().to_string())
+    }
+
+    pub fn user(sub: &str) -> Self {
+        Self::User(token(sub, &[], ""))
+    }
+
+    pub fn identify(&self, call: Call) -> Call {
+        match self {
+            Self::Anonymous(id) => call.header("x-visitor-id", id),
+            Self::User(token) => call.bearer(token),
+        }
+    }
 }
 
 /// A request to send through a route's handler.
@@ -257,6 +285,88 @@ impl TestApp {
             None => call,
         })
         .await
+    }
+
+    /// Creates a group-buy from `overrides` on a minimal body and publishes it.
+    pub async fn published(&self, slug: &str, overrides: Value) -> Value {
+        let mut body = json!({
+            "slug": slug, "title": format!("Limited edition {slug}"), "currency": "INR",
+            "unitPriceMinor": 249900, "minParticipants": 1, "maxQuantityPerParticipant": 5
+        });
+        if let (Some(body), Value::Object(overrides)) = (body.as_object_mut(), overrides) {
+            body.extend(overrides);
+        }
+        let created = self.create(&body).await;
+        assert_eq!(created.status, 201, "{}", created.body);
+        let published = self.transition(slug, Route::PublishGroupBuy, None).await;
+        assert_eq!(published.status, 200, "{}", published.body);
+        published.body
+    }
+
+    /// A `my-interest` request for `slug` by `visitor`.
+    pub fn my_interest(route: Route, slug: &str, visitor: &Visitor) -> Call {
+        let call = Call::new(
+            route,
+            format!("/v2/public/group-buys/{HANDLE}/{slug}/my-interest"),
+        );
+        visitor.identify(call)
+    }
+
+    pub async fn register(
+        &self,
+        slug: &str,
+        visitor: &Visitor,
+        quantity: Option<u32>,
+    ) -> TestResponse {
+        let call = Self::my_interest(Route::RegisterInterest, slug, visitor);
+        self.send(match quantity {
+            Some(q) => call.json(&json!({ "quantity": q })),
+            None => call,
+        })
+        .await
+    }
+
+    pub async fn withdraw(&self, slug: &str, visitor: &Visitor) -> TestResponse {
+        self.send(Self::my_interest(Route::WithdrawInterest, slug, visitor))
+            .await
+    }
+
+    /// Every interest record of `slug`, through the owner route, all pages.
+    pub async fn interests(&self, slug: &str) -> Vec<Value> {
+        let mut all = Vec::new();
+        let mut query = "limit=100".to_owned();
+        loop {
+            let page = self
+                .send(
+                    Call::new(
+                        Route::ListInterests,
+                        format!("/v2/handles/{HANDLE}/group-buys/{slug}/interests"),
+                    )
+                    .query(&query)
+                    .bearer(&owner_token()),
+                )
+                .await;
+            assert_eq!(page.status, 200, "{}", page.body);
+            all.extend(page.body["items"].as_array().cloned().unwrap_or_default());
+            match page.body["nextCursor"].as_str() {
+                Some(cursor) => query = format!("limit=100&cursor={cursor}"),
+                None => return all,
+            }
+        }
+    }
+
+    /// Asserts the counters of `slug` equal a recount of its interest records.
+    pub async fn assert_counters_match_records(&self, slug: &str) -> (u64, u64) {
+        let records = self.interests(slug).await;
+        let units: u64 = records.iter().filter_map(|r| r["quantity"].as_u64()).sum();
+        let gb = self.get(slug, "").await.body;
+        assert_eq!(
+            gb["participantCount"].as_u64(),
+            Some(records.len() as u64),
+            "participants"
+        );
+        assert_eq!(gb["unitCount"].as_u64(), Some(units), "units");
+        (records.len() as u64, units)
     }
 
     /// Sets the participant count directly, standing in for interest registrations.

@@ -1,11 +1,13 @@
 pub mod group_buy;
 pub mod history;
 pub mod identifiers;
+pub mod interest;
 pub mod lifecycle;
 pub mod timestamp;
 
 pub use group_buy::{Audience, GroupBuy, NewGroupBuy};
 pub use history::{HistoryEntry, HistoryResult};
 pub use identifiers::{Handle, Slug};
+pub use interest::{InterestRejection, Registration};
 pub use lifecycle::{Action, CloseOutcome, CountGuard, Decision, Rejection, Status, Transition};
 pub use timestamp::Timestamp;

@@ -2,17 +2,20 @@
 //! `app` turns errors into problem+json and writes the log line.
 
 mod owner;
+mod public;
 
 use crate::app::App;
-use crate::auth::{Principal, Scope};
+use crate::auth::Principal;
 use crate::domain::{Handle, Slug};
 use crate::error::ApiError;
 use crate::http::{Reply, path_params};
-use crate::routes::Route;
+use crate::pagination::{Key, PageRequest};
+use crate::routes::{Access, Route};
 use crate::telemetry::RequestLog;
 use crate::validation::FieldError;
+use crate::visitor::Visitor;
 use lambda_http::Request;
-use std::collections::HashMap;
+use serde_json::{Value, json};
 
 /// One request being served.
 pub struct Call<'a> {
@@ -31,46 +34,92 @@ pub async fn dispatch(call: &mut Call<'_>) -> Result<Reply, ApiError> {
         Route::PublishGroupBuy | Route::PauseGroupBuy | Route::CloseGroupBuy => {
             owner::transition(call).await
         }
+        Route::ListInterests => owner::interests(call).await,
+        Route::ListPublicGroupBuys => public::list(call).await,
+        Route::GetPublicGroupBuy => public::get(call).await,
+        Route::RegisterInterest => public::register(call).await,
+        Route::GetMyInterest => public::my_interest(call).await,
+        Route::WithdrawInterest => public::withdraw(call).await,
     }
 }
 
-/// A path parameter parsed into its domain type; 400 naming the parameter otherwise.
-fn path_param<T>(
-    params: &HashMap<String, String>,
-    name: &str,
-    parse: impl FnOnce(&str) -> Result<T, String>,
-) -> Result<T, ApiError> {
-    let raw = params.get(name).map(String::as_str).unwrap_or_default();
-    parse(raw).map_err(|message| ApiError::Validation(vec![FieldError::new(name, message)]))
-}
-
-/// An owner route's caller and target: authenticated (401), then the path read (400), then
-/// authorized for the handle with `scope` (403).
-pub(crate) struct OwnerTarget {
-    pub principal: Principal,
+/// The group-buy a route addresses: its handle and, on routes below one group-buy, its slug.
+pub(crate) struct Target {
     pub handle: Handle,
     pub slug: Option<Slug>,
 }
 
+impl Target {
+    pub fn slug(&self) -> Result<&Slug, ApiError> {
+        self.slug.as_ref().ok_or(ApiError::RouteNotFound)
+    }
+}
+
+/// An owner route's caller and target.
+pub(crate) struct OwnerTarget {
+    pub principal: Principal,
+    pub target: Target,
+}
+
+fn invalid(name: &str, message: String) -> ApiError {
+    ApiError::Validation(vec![FieldError::new(name, message)])
+}
+
 impl Call<'_> {
-    pub(crate) fn owner(&mut self, scope: Scope) -> Result<OwnerTarget, ApiError> {
+    /// The path's handle and slug, parsed (400 naming the parameter otherwise).
+    pub(crate) fn target(&mut self) -> Result<Target, ApiError> {
+        let params = path_params(self.req, self.route)?;
+        let raw = |name: &str| params.get(name).map(String::as_str).unwrap_or_default();
+        let handle = Handle::parse(raw("handle")).map_err(|m| invalid("handle", m))?;
+        self.log.handle = Some(handle.to_string());
+        let slug = match params.contains_key("groupBuySlug") {
+            true => {
+                let slug =
+                    Slug::parse(raw("groupBuySlug")).map_err(|m| invalid("groupBuySlug", m))?;
+                self.log.slug = Some(slug.to_string());
+                Some(slug)
+            }
+            false => None,
+        };
+        Ok(Target { handle, slug })
+    }
+
+    /// An owner route: authenticated (401), then the path read (400), then authorized for
+    /// the handle with the route's scope (403).
+    pub(crate) fn owner(&mut self) -> Result<OwnerTarget, ApiError> {
+        let Access::Owner(scope) = self.route.access() else {
+            return Err(ApiError::Internal(format!(
+                "{:?} is not an owner route",
+                self.route
+            )));
+        };
         let principal = self.app.auth.authenticate(self.req.headers())?;
         self.log.caller = Some(principal.kind.as_str());
-        let params = path_params(self.req, self.route)?;
-        let handle = path_param(&params, "handle", Handle::parse)?;
-        self.log.handle = Some(handle.to_string());
-        let slug = if params.contains_key("groupBuySlug") {
-            let slug = path_param(&params, "groupBuySlug", Slug::parse)?;
-            self.log.slug = Some(slug.to_string());
-            Some(slug)
-        } else {
-            None
-        };
-        principal.authorize(&handle, scope)?;
-        Ok(OwnerTarget {
-            principal,
-            handle,
-            slug,
-        })
+        let target = self.target()?;
+        principal.authorize(&target.handle, scope)?;
+        Ok(OwnerTarget { principal, target })
+    }
+
+    /// The public visitor behind a `my-interest` request (401 when unidentified).
+    pub(crate) fn visitor(&mut self) -> Result<Visitor, ApiError> {
+        let visitor = Visitor::identify(self.req.headers(), &self.app.auth, &self.app.server_key)?;
+        self.log.caller = Some(visitor.kind.as_str());
+        Ok(visitor)
+    }
+
+    /// `?limit=` and the key `?cursor=` resumes from, for the list named `list_id`.
+    pub(crate) fn page(&self, list_id: &str) -> Result<(i32, Option<Key>), ApiError> {
+        let page = PageRequest::of(self.req)?;
+        let start = page
+            .cursor
+            .map(|cursor| self.app.cursors.decode(list_id, &cursor))
+            .transpose()?;
+        Ok((page.limit, start))
+    }
+
+    /// A list body: `{"items": [...], "nextCursor": ... or null}`.
+    pub(crate) fn page_body(&self, list_id: &str, items: Vec<Value>, last: Option<Key>) -> Value {
+        let next = last.map(|key| self.app.cursors.encode(list_id, key));
+        json!({"items": items, "nextCursor": next})
     }
 }

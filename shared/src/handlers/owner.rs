@@ -1,16 +1,14 @@
 //! The owner side of the lifecycle: create, list, read, publish, pause, close.
 
-use super::{Call, OwnerTarget};
-use crate::auth::Scope;
+use super::Call;
 use crate::domain::{
-    Action, Audience, CloseOutcome, Decision, GroupBuy, HistoryEntry, NewGroupBuy, Slug, Status,
+    Action, Audience, CloseOutcome, Decision, GroupBuy, HistoryEntry, NewGroupBuy, Status,
     Timestamp,
 };
 use crate::error::ApiError;
 use crate::http::{IfMatch, Reply, json_object, query_param};
-use crate::pagination::PageRequest;
 use crate::routes::Route;
-use crate::store::StoreError;
+use crate::store::{Listing, StoreError};
 use crate::validation::{FieldError, Fields, string};
 use lambda_http::http::{StatusCode, header};
 use serde_json::{Value, json};
@@ -25,21 +23,17 @@ fn one(gb: &GroupBuy, status: StatusCode) -> Reply {
         .header(header::ETAG, &gb.etag())
 }
 
-fn target_slug(target: &OwnerTarget) -> Result<&Slug, ApiError> {
-    target.slug.as_ref().ok_or(ApiError::RouteNotFound)
-}
-
 pub(super) async fn create(call: &mut Call<'_>) -> Result<Reply, ApiError> {
-    let target = call.owner(Scope::GroupBuysWrite)?;
+    let owner = call.owner()?;
     let body = json_object(call.req)?.unwrap_or_default();
     let now = Timestamp::now();
     let new = NewGroupBuy::parse(body, now)?;
-    let gb = GroupBuy::draft(target.handle, new, now);
+    let gb = GroupBuy::draft(owner.target.handle, new, now);
     call.log.slug = Some(gb.slug.to_string());
-    let entry = HistoryEntry::created(&target.principal.actor(), call.request_id, gb.version, now);
+    let entry = HistoryEntry::created(&owner.principal.actor(), call.request_id, gb.version, now);
     match call.app.store.create(&gb, &entry).await {
         Ok(()) => {}
-        Err(StoreError::ConditionFailed) => return Err(ApiError::SlugTaken(gb.slug)),
+        Err(StoreError::ConditionFailed(_)) => return Err(ApiError::SlugTaken(gb.slug)),
         Err(e) => return Err(e.into()),
     }
     let location = format!("/v2/handles/{}/group-buys/{}", gb.handle, gb.slug);
@@ -47,40 +41,30 @@ pub(super) async fn create(call: &mut Call<'_>) -> Result<Reply, ApiError> {
 }
 
 pub(super) async fn list(call: &mut Call<'_>) -> Result<Reply, ApiError> {
-    let target = call.owner(Scope::GroupBuysRead)?;
+    let handle = call.owner()?.target.handle;
     let status = query_param(call.req, "status")
         .map(|raw| Status::parse(&raw))
         .transpose()
         .map_err(|message| ApiError::Validation(vec![FieldError::new("status", message)]))?;
-    let page = PageRequest::of(call.req)?;
-    let list_id = format!(
-        "owner:{}:{}",
-        target.handle,
-        status.map_or("*", Status::as_str)
-    );
-    let start = page
-        .cursor
-        .map(|cursor| call.app.cursors.decode(&list_id, &cursor))
-        .transpose()?;
+    let list_id = format!("owner:{handle}:{}", status.map_or("*", Status::as_str));
+    let (limit, start) = call.page(&list_id)?;
     let found = call
         .app
         .store
-        .list(&target.handle, status, page.limit, start)
+        .list(&handle, Listing::Owner(status), limit, start)
         .await?;
-    let items: Vec<Value> = found
+    let items = found
         .items
         .iter()
         .map(|gb| gb.view(Audience::Owner))
         .collect();
-    let next = found
-        .last_key
-        .map(|key| call.app.cursors.encode(&list_id, key));
-    Ok(Reply::json(StatusCode::OK, &json!({"items": items, "nextCursor": next})).private())
+    let body = call.page_body(&list_id, items, found.last_key);
+    Ok(Reply::json(StatusCode::OK, &body).private())
 }
 
 pub(super) async fn get(call: &mut Call<'_>) -> Result<Reply, ApiError> {
-    let target = call.owner(Scope::GroupBuysRead)?;
-    let slug = target_slug(&target)?;
+    let target = call.owner()?.target;
+    let slug = target.slug()?;
     let store = &call.app.store;
     match query_param(call.req, "include").as_deref() {
         None => {
@@ -141,11 +125,11 @@ fn requested_action(call: &Call<'_>) -> Result<Action, ApiError> {
 /// publish, pause and close: read, decide with the lifecycle rules, write conditionally;
 /// on a lost race, read and decide again.
 pub(super) async fn transition(call: &mut Call<'_>) -> Result<Reply, ApiError> {
-    let target = call.owner(Scope::GroupBuysWrite)?;
-    let slug = target_slug(&target)?;
+    let owner = call.owner()?;
+    let (target, actor) = (owner.target, owner.principal.actor());
+    let slug = target.slug()?;
     let action = requested_action(call)?;
     let if_match = IfMatch::of(call.req.headers());
-    let actor = target.principal.actor();
     let store = &call.app.store;
     for _ in 0..TRANSITION_ATTEMPTS {
         let current = store
@@ -181,7 +165,9 @@ pub(super) async fn transition(call: &mut Call<'_>) -> Result<Reply, ApiError> {
                 );
                 match store.apply(&current, &next, &transition, &entry).await {
                     Ok(()) => return Ok(one(&next, StatusCode::OK)),
-                    Err(StoreError::ConditionFailed | StoreError::TransactionConflict) => continue,
+                    Err(StoreError::ConditionFailed(_) | StoreError::TransactionConflict) => {
+                        continue;
+                    }
                     Err(e) => return Err(e.into()),
                 }
             }
@@ -190,4 +176,25 @@ pub(super) async fn transition(call: &mut Call<'_>) -> Result<Reply, ApiError> {
     Err(ApiError::Dependency(
         "the group-buy kept changing during the transition".into(),
     ))
+}
+
+/// The participants of a group-buy, pseudonymous, paginated.
+pub(super) async fn interests(call: &mut Call<'_>) -> Result<Reply, ApiError> {
+    let target = call.owner()?.target;
+    let slug = target.slug()?;
+    let list_id = format!("interests:{}:{slug}", target.handle);
+    let (limit, start) = call.page(&list_id)?;
+    let first_page = start.is_none();
+    let store = &call.app.store;
+    let found = store
+        .list_interests(&target.handle, slug, limit, start)
+        .await?;
+    // An empty first page is either no interest yet or no such group-buy; only then is it
+    // worth a read to tell which.
+    if first_page && found.items.is_empty() && store.get(&target.handle, slug).await?.is_none() {
+        return Err(ApiError::GroupBuyNotFound);
+    }
+    let items = found.items.iter().map(|i| json!(i)).collect();
+    let body = call.page_body(&list_id, items, found.last_key);
+    Ok(Reply::json(StatusCode::OK, &body).private())
 }

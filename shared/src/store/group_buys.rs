@@ -1,171 +1,24 @@
-//! DynamoDB access for group-buys. Every rule that could race is a condition of the write
-//! that applies it; nothing here reads and then writes unconditionally.
+//! Group-buys and their history.
 
+use super::{
+    GROUP_BUY_SK, Store, StoreError, classify, classify_transaction, decode, encode,
+    from_cursor_key, group_buy_item, group_buy_pk, handle_partition, handle_status_partition, n,
+    observed, public_index_keys, public_partition, s, set_all, to_cursor_key,
+};
 use crate::domain::{CountGuard, GroupBuy, Handle, HistoryEntry, Slug, Status, Transition};
 use crate::pagination::{Key, Page};
-use crate::table::{BY_HANDLE, BY_HANDLE_AND_STATUS, Index, PARTITION_KEY, SORT_KEY};
-use crate::telemetry::record_call;
-use aws_sdk_dynamodb::Client;
-use aws_sdk_dynamodb::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
-use aws_sdk_dynamodb::operation::get_item::GetItemOutput;
-use aws_sdk_dynamodb::operation::put_item::PutItemOutput;
-use aws_sdk_dynamodb::operation::query::QueryOutput;
-use aws_sdk_dynamodb::operation::transact_write_items::{
-    TransactWriteItemsError, TransactWriteItemsOutput,
+use crate::table::{
+    BY_HANDLE, BY_HANDLE_AND_STATUS, Index, PARTITION_KEY, PUBLIC_BY_HANDLE, SORT_KEY,
 };
 use aws_sdk_dynamodb::types::{
     AttributeValue, Put, ReturnConsumedCapacity, TransactWriteItem, Update,
 };
-use std::collections::HashMap;
 
-type Item = HashMap<String, AttributeValue>;
-
-const GROUP_BUY_SK: &str = "GB";
 const HISTORY_PREFIX: &str = "HIST#";
 /// Sorts after every `HIST#…` key: `$` follows `#` in ASCII.
 const HISTORY_END: &str = "HIST$";
 /// A group-buy's history is read whole; this bounds the pages of one read.
 const MAX_HISTORY_PAGES: usize = 20;
-
-#[derive(Debug, thiserror::Error)]
-pub enum StoreError {
-    /// A condition of the write did not hold.
-    #[error("a write condition did not hold")]
-    ConditionFailed,
-    /// Another transaction touched the same items at the same moment.
-    #[error("transaction conflict")]
-    TransactionConflict,
-    #[error("DynamoDB unavailable: {0}")]
-    Unavailable(String),
-    /// A request DynamoDB refused as malformed, or an item that does not decode: a bug.
-    #[error("bad request or item: {0}")]
-    Corrupt(String),
-}
-
-impl From<StoreError> for crate::error::ApiError {
-    fn from(e: StoreError) -> Self {
-        match e {
-            StoreError::Unavailable(why) => Self::Dependency(why),
-            StoreError::TransactionConflict => {
-                Self::Dependency("transaction conflicts persisted".into())
-            }
-            other => Self::Internal(other.to_string()),
-        }
-    }
-}
-
-fn classify<E>(operation: &str, err: SdkError<E>) -> StoreError
-where
-    E: ProvideErrorMetadata + std::error::Error + 'static,
-{
-    let why = || format!("{operation}: {}", DisplayErrorContext(&err));
-    match err.code() {
-        Some("ConditionalCheckFailedException") => StoreError::ConditionFailed,
-        Some("ValidationException" | "SerializationException") => StoreError::Corrupt(why()),
-        _ => StoreError::Unavailable(why()),
-    }
-}
-
-fn classify_transaction(err: SdkError<TransactWriteItemsError>) -> StoreError {
-    if let Some(TransactWriteItemsError::TransactionCanceledException(cancelled)) =
-        err.as_service_error()
-    {
-        let codes: Vec<&str> = cancelled
-            .cancellation_reasons()
-            .iter()
-            .filter_map(|reason| reason.code())
-            .collect();
-        if codes.contains(&"ConditionalCheckFailed") {
-            return StoreError::ConditionFailed;
-        }
-        if codes.contains(&"TransactionConflict") {
-            return StoreError::TransactionConflict;
-        }
-    }
-    classify("TransactWriteItems", err)
-}
-
-/// The capacity an output reports, for the per-request log line.
-trait Consumed {
-    fn capacity_units(&self) -> Option<f64>;
-}
-
-macro_rules! consumed_single {
-    ($($output:ty),*) => {$(
-        impl Consumed for $output {
-            fn capacity_units(&self) -> Option<f64> {
-                self.consumed_capacity().and_then(|c| c.capacity_units())
-            }
-        }
-    )*};
-}
-consumed_single!(GetItemOutput, PutItemOutput, QueryOutput);
-
-impl Consumed for TransactWriteItemsOutput {
-    fn capacity_units(&self) -> Option<f64> {
-        Some(
-            self.consumed_capacity()
-                .iter()
-                .filter_map(|c| c.capacity_units())
-                .sum(),
-        )
-    }
-}
-
-fn observed<T: Consumed, E>(result: Result<T, E>) -> Result<T, E> {
-    record_call(result.as_ref().ok().and_then(Consumed::capacity_units));
-    result
-}
-
-fn s(value: impl Into<String>) -> AttributeValue {
-    AttributeValue::S(value.into())
-}
-
-fn group_buy_pk(handle: &Handle, slug: &Slug) -> String {
-    format!("GB#{handle}#{slug}")
-}
-
-fn handle_partition(handle: &Handle) -> String {
-    format!("HANDLE#{handle}")
-}
-
-fn handle_status_partition(handle: &Handle, status: Status) -> String {
-    format!("HANDLE#{handle}#{status}")
-}
-
-fn newest_first_key(gb: &GroupBuy) -> String {
-    format!("{}#{}", gb.created_at, gb.slug)
-}
-
-fn encode<T: serde::Serialize>(value: &T) -> Result<Item, StoreError> {
-    serde_dynamo::to_item(value).map_err(|e| StoreError::Corrupt(e.to_string()))
-}
-
-fn decode<T: serde::de::DeserializeOwned>(item: Item) -> Result<T, StoreError> {
-    serde_dynamo::from_item(item).map_err(|e| StoreError::Corrupt(e.to_string()))
-}
-
-fn group_buy_item(gb: &GroupBuy) -> Result<Item, StoreError> {
-    let mut item = encode(gb)?;
-    item.extend([
-        (PARTITION_KEY.into(), s(group_buy_pk(&gb.handle, &gb.slug))),
-        (SORT_KEY.into(), s(GROUP_BUY_SK)),
-        (
-            BY_HANDLE.partition_key.into(),
-            s(handle_partition(&gb.handle)),
-        ),
-        (BY_HANDLE.sort_key.into(), s(newest_first_key(gb))),
-        (
-            BY_HANDLE_AND_STATUS.partition_key.into(),
-            s(handle_status_partition(&gb.handle, gb.status)),
-        ),
-        (
-            BY_HANDLE_AND_STATUS.sort_key.into(),
-            s(newest_first_key(gb)),
-        ),
-    ]);
-    Ok(item)
-}
 
 fn history_put(
     table: &str,
@@ -190,29 +43,16 @@ fn history_put(
         .map_err(|e| StoreError::Corrupt(e.to_string()))
 }
 
-fn to_cursor_key(key: Item) -> Key {
-    key.into_iter()
-        .filter_map(|(name, value)| match value {
-            AttributeValue::S(v) => Some((name, v)),
-            _ => None,
-        })
-        .collect()
+/// Where a list of group-buys is read from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Listing {
+    /// All of a handle's group-buys, drafts included.
+    Owner(Option<Status>),
+    /// Those ever published: published, paused and closed.
+    Public,
 }
 
-#[derive(Clone)]
-pub struct GroupBuyStore {
-    client: Client,
-    table: String,
-}
-
-impl GroupBuyStore {
-    pub fn new(client: Client, table: impl Into<String>) -> Self {
-        Self {
-            client,
-            table: table.into(),
-        }
-    }
-
+impl Store {
     /// Creates a draft and its first history entry; `ConditionFailed` when the slug is taken.
     pub async fn create(&self, gb: &GroupBuy, entry: &HistoryEntry) -> Result<(), StoreError> {
         let put = Put::builder()
@@ -297,22 +137,23 @@ impl GroupBuyStore {
         Ok(group_buy.map(|gb| (gb, history)))
     }
 
-    /// A handle's group-buys, newest first, optionally only those in `status`.
+    /// A handle's group-buys, newest first.
     pub async fn list(
         &self,
         handle: &Handle,
-        status: Option<Status>,
+        listing: Listing,
         limit: i32,
         start: Option<Key>,
     ) -> Result<Page<GroupBuy>, StoreError> {
-        let (index, partition): (Index, String) = match status {
-            Some(status) => (
+        let (index, partition): (Index, String) = match listing {
+            Listing::Owner(Some(status)) => (
                 BY_HANDLE_AND_STATUS,
                 handle_status_partition(handle, status),
             ),
-            None => (BY_HANDLE, handle_partition(handle)),
+            Listing::Owner(None) => (BY_HANDLE, handle_partition(handle)),
+            Listing::Public => (PUBLIC_BY_HANDLE, public_partition(handle)),
         };
-        let start = start.map(|key| key.into_iter().map(|(k, v)| (k, s(v))).collect());
+        let start = from_cursor_key(start);
         let out = observed(
             self.client
                 .query()
@@ -365,44 +206,34 @@ impl GroupBuyStore {
             Some(t) => s(t.to_string()),
             None => AttributeValue::Null(true),
         };
-        let mut update = Update::builder()
+        let mut assignments: Vec<(String, AttributeValue)> = vec![
+            ("status".into(), s(next.status.as_str())),
+            (
+                "closeOutcome".into(),
+                next.close_outcome
+                    .map_or(AttributeValue::Null(true), |o| s(o.as_str())),
+            ),
+            ("version".into(), n(next.version)),
+            ("updatedAt".into(), s(next.updated_at.to_string())),
+            ("publishedAt".into(), optional_time(next.published_at)),
+            ("closedAt".into(), optional_time(next.closed_at)),
+            (
+                BY_HANDLE_AND_STATUS.partition_key.into(),
+                s(handle_status_partition(&next.handle, next.status)),
+            ),
+        ];
+        assignments.extend(public_index_keys(next).into_iter().flatten());
+        let update = Update::builder()
             .table_name(&self.table)
             .key(
                 PARTITION_KEY,
                 s(group_buy_pk(&current.handle, &current.slug)),
             )
             .key(SORT_KEY, s(GROUP_BUY_SK))
-            .update_expression(
-                "SET #status = :status, #outcome = :outcome, #version = :next, \
-                 #updatedAt = :updatedAt, #publishedAt = :publishedAt, #closedAt = :closedAt, \
-                 #byStatus = :byStatus",
-            )
             .condition_expression(condition)
             .expression_attribute_names("#version", "version")
-            .expression_attribute_names("#status", "status")
-            .expression_attribute_names("#outcome", "closeOutcome")
-            .expression_attribute_names("#updatedAt", "updatedAt")
-            .expression_attribute_names("#publishedAt", "publishedAt")
-            .expression_attribute_names("#closedAt", "closedAt")
-            .expression_attribute_names("#byStatus", BY_HANDLE_AND_STATUS.partition_key)
-            .expression_attribute_values(
-                ":expected",
-                AttributeValue::N(current.version.to_string()),
-            )
-            .expression_attribute_values(":next", AttributeValue::N(next.version.to_string()))
-            .expression_attribute_values(":status", s(next.status.as_str()))
-            .expression_attribute_values(
-                ":outcome",
-                next.close_outcome
-                    .map_or(AttributeValue::Null(true), |o| s(o.as_str())),
-            )
-            .expression_attribute_values(":updatedAt", s(next.updated_at.to_string()))
-            .expression_attribute_values(":publishedAt", optional_time(next.published_at))
-            .expression_attribute_values(":closedAt", optional_time(next.closed_at))
-            .expression_attribute_values(
-                ":byStatus",
-                s(handle_status_partition(&next.handle, next.status)),
-            );
+            .expression_attribute_values(":expected", n(current.version));
+        let mut update = set_all(update, assignments);
         if transition.count_guard.is_some() {
             update = update
                 .expression_attribute_names("#participants", "participantCount")

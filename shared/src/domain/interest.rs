@@ -1,0 +1,186 @@
+//! The rules of registering and withdrawing interest, as pure decisions on what was read.
+//! The store applies each decision in one transaction whose conditions carry the same rules,
+//! so a decision made on a stale read can never be written.
+
+use super::group_buy::GroupBuy;
+use super::lifecycle::Status;
+use super::timestamp::Timestamp;
+
+/// Why an interest write is refused.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum InterestRejection {
+    /// Unknown, or a draft: drafts are never public.
+    NotFound,
+    Paused,
+    Closed,
+    DeadlinePassed {
+        closes_at: Timestamp,
+    },
+    Full,
+    QuantityNotAllowed {
+        max: u32,
+    },
+}
+
+/// What registering `quantity` means for a visitor who already has `existing` (or none).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Registration {
+    New,
+    Unchanged,
+    Changed { from: u32 },
+}
+
+/// The group-buy as the public may see it: `None` for unknown and for drafts.
+pub fn public(gb: Option<&GroupBuy>) -> Option<&GroupBuy> {
+    gb.filter(|gb| gb.status != Status::Draft)
+}
+
+/// Registering (or changing to) `quantity`: only while published and before `closesAt`;
+/// a new participant only below `maxParticipants`.
+pub fn decide_registration(
+    gb: Option<&GroupBuy>,
+    existing: Option<u32>,
+    quantity: i64,
+    now: Timestamp,
+) -> Result<Registration, InterestRejection> {
+    let gb = public(gb).ok_or(InterestRejection::NotFound)?;
+    let max = gb.max_quantity_per_participant;
+    if quantity < 1 || quantity > i64::from(max) {
+        return Err(InterestRejection::QuantityNotAllowed { max });
+    }
+    match gb.status {
+        Status::Published => {}
+        Status::Paused => return Err(InterestRejection::Paused),
+        Status::Closed => return Err(InterestRejection::Closed),
+        Status::Draft => return Err(InterestRejection::NotFound),
+    }
+    if let Some(closes_at) = gb.closes_at.filter(|at| *at <= now) {
+        return Err(InterestRejection::DeadlinePassed { closes_at });
+    }
+    match existing {
+        Some(current) if i64::from(current) == quantity => Ok(Registration::Unchanged),
+        Some(current) => Ok(Registration::Changed { from: current }),
+        None if gb
+            .max_participants
+            .is_some_and(|cap| gb.participant_count >= cap) =>
+        {
+            Err(InterestRejection::Full)
+        }
+        None => Ok(Registration::New),
+    }
+}
+
+/// Withdrawing: allowed while published or paused; nothing to do without an interest.
+/// `Some(quantity)` is what the withdrawal removes.
+pub fn decide_withdrawal(
+    gb: Option<&GroupBuy>,
+    existing: Option<u32>,
+) -> Result<Option<u32>, InterestRejection> {
+    let gb = public(gb).ok_or(InterestRejection::NotFound)?;
+    match existing {
+        None => Ok(None),
+        Some(_) if gb.status == Status::Closed => Err(InterestRejection::Closed),
+        Some(quantity) => Ok(Some(quantity)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::{Handle, NewGroupBuy, Slug};
+
+    fn now() -> Timestamp {
+        Timestamp::parse("2026-11-24T18:00:00.000Z").expect("time")
+    }
+
+    fn group_buy(status: Status, participants: u32) -> GroupBuy {
+        let mut gb = GroupBuy::draft(
+            Handle::parse("acme").expect("handle"),
+            NewGroupBuy {
+                slug: Slug::parse("lamp").expect("slug"),
+                title: "Lamp".into(),
+                description: String::new(),
+                currency: "INR".into(),
+                unit_price_minor: 1,
+                min_participants: 1,
+                max_participants: Some(2),
+                max_quantity_per_participant: 3,
+                closes_at: Some(now().plus_millis(1000)),
+            },
+            now(),
+        );
+        gb.status = status;
+        gb.participant_count = participants;
+        gb
+    }
+
+    #[test]
+    fn registration_follows_the_status() {
+        let decide = |status| decide_registration(Some(&group_buy(status, 0)), None, 1, now());
+        assert_eq!(decide(Status::Published), Ok(Registration::New));
+        assert_eq!(decide(Status::Paused), Err(InterestRejection::Paused));
+        assert_eq!(decide(Status::Closed), Err(InterestRejection::Closed));
+        assert_eq!(decide(Status::Draft), Err(InterestRejection::NotFound));
+        assert_eq!(
+            decide_registration(None, None, 1, now()),
+            Err(InterestRejection::NotFound)
+        );
+    }
+
+    #[test]
+    fn quantity_is_bounded_by_the_group_buy() {
+        let gb = group_buy(Status::Published, 0);
+        for bad in [0, -1, 4] {
+            assert_eq!(
+                decide_registration(Some(&gb), None, bad, now()),
+                Err(InterestRejection::QuantityNotAllowed { max: 3 })
+            );
+        }
+        assert_eq!(
+            decide_registration(Some(&gb), None, 3, now()),
+            Ok(Registration::New)
+        );
+    }
+
+    #[test]
+    fn the_cap_stops_new_participants_only() {
+        let full = group_buy(Status::Published, 2);
+        assert_eq!(
+            decide_registration(Some(&full), None, 1, now()),
+            Err(InterestRejection::Full)
+        );
+        assert_eq!(
+            decide_registration(Some(&full), Some(1), 2, now()),
+            Ok(Registration::Changed { from: 1 })
+        );
+        assert_eq!(
+            decide_registration(Some(&full), Some(2), 2, now()),
+            Ok(Registration::Unchanged)
+        );
+    }
+
+    #[test]
+    fn nothing_registers_after_the_deadline() {
+        let gb = group_buy(Status::Published, 0);
+        assert!(matches!(
+            decide_registration(Some(&gb), None, 1, now().plus_millis(1000)),
+            Err(InterestRejection::DeadlinePassed { .. })
+        ));
+    }
+
+    #[test]
+    fn withdrawal_while_open_only() {
+        let decide = |status, existing| decide_withdrawal(Some(&group_buy(status, 1)), existing);
+        assert_eq!(decide(Status::Published, Some(2)), Ok(Some(2)));
+        assert_eq!(decide(Status::Paused, Some(2)), Ok(Some(2)));
+        assert_eq!(
+            decide(Status::Closed, Some(2)),
+            Err(InterestRejection::Closed)
+        );
+        assert_eq!(decide(Status::Closed, None), Ok(None));
+        assert_eq!(
+            decide(Status::Draft, None),
+            Err(InterestRejection::NotFound)
+        );
+    }
+}

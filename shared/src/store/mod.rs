@@ -1,0 +1,252 @@
+//! DynamoDB access. Every rule that could race is a condition of the write that applies it;
+//! nothing here reads and then writes unconditionally. Key design: `table.rs` and the README.
+
+mod group_buys;
+mod interests;
+
+use crate::domain::{GroupBuy, Handle, Slug, Status};
+use crate::pagination::Key;
+use crate::table::{BY_HANDLE, BY_HANDLE_AND_STATUS, PARTITION_KEY, PUBLIC_BY_HANDLE, SORT_KEY};
+use crate::telemetry::record_call;
+use aws_sdk_dynamodb::Client;
+use aws_sdk_dynamodb::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
+use aws_sdk_dynamodb::operation::batch_get_item::BatchGetItemOutput;
+use aws_sdk_dynamodb::operation::get_item::GetItemOutput;
+use aws_sdk_dynamodb::operation::put_item::PutItemOutput;
+use aws_sdk_dynamodb::operation::query::QueryOutput;
+use aws_sdk_dynamodb::operation::transact_write_items::{
+    TransactWriteItemsError, TransactWriteItemsOutput,
+};
+use aws_sdk_dynamodb::types::builders::UpdateBuilder;
+use aws_sdk_dynamodb::types::{AttributeValue, ConsumedCapacity};
+use std::collections::HashMap;
+
+pub use group_buys::Listing;
+pub use interests::{InterestRecord, InterestSnapshot, InterestWrite};
+
+type Item = HashMap<String, AttributeValue>;
+
+const GROUP_BUY_SK: &str = "GB";
+
+/// How one item of a cancelled transaction fared.
+#[derive(Clone, Debug, PartialEq)]
+pub enum ItemCheck {
+    Passed,
+    /// Its condition failed; the item as it was (`ReturnValuesOnConditionCheckFailure`),
+    /// `None` when it did not exist.
+    Failed(Option<Item>),
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// A condition of the write did not hold; for a transaction, how each item fared.
+    #[error("a write condition did not hold")]
+    ConditionFailed(Vec<ItemCheck>),
+    /// Another transaction touched the same items at the same moment.
+    #[error("transaction conflict")]
+    TransactionConflict,
+    #[error("DynamoDB unavailable: {0}")]
+    Unavailable(String),
+    /// A request DynamoDB refused as malformed, or an item that does not decode: a bug.
+    #[error("bad request or item: {0}")]
+    Corrupt(String),
+}
+
+impl From<StoreError> for crate::error::ApiError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::Unavailable(why) => Self::Dependency(why),
+            StoreError::TransactionConflict => {
+                Self::Dependency("transaction conflicts persisted".into())
+            }
+            other => Self::Internal(other.to_string()),
+        }
+    }
+}
+
+fn classify<E>(operation: &str, err: SdkError<E>) -> StoreError
+where
+    E: ProvideErrorMetadata + std::error::Error + 'static,
+{
+    let why = || format!("{operation}: {}", DisplayErrorContext(&err));
+    match err.code() {
+        Some("ConditionalCheckFailedException") => StoreError::ConditionFailed(Vec::new()),
+        Some("ValidationException" | "SerializationException") => StoreError::Corrupt(why()),
+        _ => StoreError::Unavailable(why()),
+    }
+}
+
+fn classify_transaction(err: SdkError<TransactWriteItemsError>) -> StoreError {
+    if let Some(TransactWriteItemsError::TransactionCanceledException(cancelled)) =
+        err.as_service_error()
+    {
+        let reasons = cancelled.cancellation_reasons();
+        if reasons
+            .iter()
+            .any(|r| r.code() == Some("ConditionalCheckFailed"))
+        {
+            return StoreError::ConditionFailed(
+                reasons
+                    .iter()
+                    .map(|r| match r.code() {
+                        Some("ConditionalCheckFailed") => ItemCheck::Failed(r.item().cloned()),
+                        _ => ItemCheck::Passed,
+                    })
+                    .collect(),
+            );
+        }
+        if reasons
+            .iter()
+            .any(|r| r.code() == Some("TransactionConflict"))
+        {
+            return StoreError::TransactionConflict;
+        }
+    }
+    classify("TransactWriteItems", err)
+}
+
+/// The capacity an output reports, for the per-request log line.
+trait Consumed {
+    fn capacity_units(&self) -> Option<f64>;
+}
+
+macro_rules! consumed_single {
+    ($($output:ty),*) => {$(
+        impl Consumed for $output {
+            fn capacity_units(&self) -> Option<f64> {
+                self.consumed_capacity().and_then(|c| c.capacity_units())
+            }
+        }
+    )*};
+}
+consumed_single!(GetItemOutput, PutItemOutput, QueryOutput);
+
+macro_rules! consumed_many {
+    ($($output:ty),*) => {$(
+        impl Consumed for $output {
+            fn capacity_units(&self) -> Option<f64> {
+                Some(self.consumed_capacity().iter().filter_map(ConsumedCapacity::capacity_units).sum())
+            }
+        }
+    )*};
+}
+consumed_many!(TransactWriteItemsOutput, BatchGetItemOutput);
+
+fn observed<T: Consumed, E>(result: Result<T, E>) -> Result<T, E> {
+    record_call(result.as_ref().ok().and_then(Consumed::capacity_units));
+    result
+}
+
+fn s(value: impl Into<String>) -> AttributeValue {
+    AttributeValue::S(value.into())
+}
+
+fn n(value: impl ToString) -> AttributeValue {
+    AttributeValue::N(value.to_string())
+}
+
+fn group_buy_pk(handle: &Handle, slug: &Slug) -> String {
+    format!("GB#{handle}#{slug}")
+}
+
+fn handle_partition(handle: &Handle) -> String {
+    format!("HANDLE#{handle}")
+}
+
+fn handle_status_partition(handle: &Handle, status: Status) -> String {
+    format!("HANDLE#{handle}#{status}")
+}
+
+fn public_partition(handle: &Handle) -> String {
+    format!("PUBLIC#{handle}")
+}
+
+fn newest_first_key(gb: &GroupBuy) -> String {
+    format!("{}#{}", gb.created_at, gb.slug)
+}
+
+fn encode<T: serde::Serialize>(value: &T) -> Result<Item, StoreError> {
+    serde_dynamo::to_item(value).map_err(|e| StoreError::Corrupt(e.to_string()))
+}
+
+fn decode<T: serde::de::DeserializeOwned>(item: Item) -> Result<T, StoreError> {
+    serde_dynamo::from_item(item).map_err(|e| StoreError::Corrupt(e.to_string()))
+}
+
+fn group_buy_item(gb: &GroupBuy) -> Result<Item, StoreError> {
+    let mut item = encode(gb)?;
+    item.extend([
+        (PARTITION_KEY.into(), s(group_buy_pk(&gb.handle, &gb.slug))),
+        (SORT_KEY.into(), s(GROUP_BUY_SK)),
+        (
+            BY_HANDLE.partition_key.into(),
+            s(handle_partition(&gb.handle)),
+        ),
+        (BY_HANDLE.sort_key.into(), s(newest_first_key(gb))),
+        (
+            BY_HANDLE_AND_STATUS.partition_key.into(),
+            s(handle_status_partition(&gb.handle, gb.status)),
+        ),
+        (
+            BY_HANDLE_AND_STATUS.sort_key.into(),
+            s(newest_first_key(gb)),
+        ),
+    ]);
+    Ok(item)
+}
+
+fn to_cursor_key(key: Item) -> Key {
+    key.into_iter()
+        .filter_map(|(name, value)| match value {
+            AttributeValue::S(v) => Some((name, v)),
+            _ => None,
+        })
+        .collect()
+}
+
+fn from_cursor_key(key: Option<Key>) -> Option<Item> {
+    key.map(|key| key.into_iter().map(|(k, v)| (k, s(v))).collect())
+}
+
+/// The attributes that put a group-buy in the public index: set from its first publication
+/// on, since a group-buy never returns to draft.
+fn public_index_keys(gb: &GroupBuy) -> Option<[(String, AttributeValue); 2]> {
+    (gb.status != Status::Draft).then(|| {
+        [
+            (
+                PUBLIC_BY_HANDLE.partition_key.into(),
+                s(public_partition(&gb.handle)),
+            ),
+            (PUBLIC_BY_HANDLE.sort_key.into(), s(newest_first_key(gb))),
+        ]
+    })
+}
+
+/// Adds `SET` of every attribute in `assignments` to an update, with placeholders `#setN`
+/// and `:setN` so that no attribute name can clash with a reserved word.
+fn set_all(mut update: UpdateBuilder, assignments: Vec<(String, AttributeValue)>) -> UpdateBuilder {
+    let mut clauses = Vec::with_capacity(assignments.len());
+    for (i, (name, value)) in assignments.into_iter().enumerate() {
+        clauses.push(format!("#set{i} = :set{i}"));
+        update = update
+            .expression_attribute_names(format!("#set{i}"), name)
+            .expression_attribute_values(format!(":set{i}"), value);
+    }
+    update.update_expression(format!("SET {}", clauses.join(", ")))
+}
+
+/// The one DynamoDB table of the service.
+#[derive(Clone)]
+pub struct Store {
+    client: Client,
+    table: String,
+}
+
+impl Store {
+    pub fn new(client: Client, table: impl Into<String>) -> Self {
+        Self {
+            client,
+            table: table.into(),
+        }
+    }
+}
