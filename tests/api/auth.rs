@@ -1,7 +1,7 @@
 //! Every owner route refuses every kind of bad credential with the status API.md gives.
 
-use crate::helpers::{Call, HANDLE, OWNER_SCOPES, spawn_app, token};
 use group_buy::{Access, Route};
+use group_buy_tests::{Call, HANDLE, OWNER_SCOPES, spawn_app, token};
 
 fn owner_routes() -> impl Iterator<Item = Route> {
     Route::ALL

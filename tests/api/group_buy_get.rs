@@ -1,5 +1,5 @@
-use crate::helpers::spawn_app;
 use group_buy::Route;
+use group_buy_tests::spawn_app;
 use serde_json::json;
 
 #[tokio::test]

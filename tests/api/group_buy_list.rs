@@ -1,5 +1,5 @@
-use crate::helpers::{Call, HANDLE, owner_token, spawn_app};
 use group_buy::Route;
+use group_buy_tests::{Call, HANDLE, owner_token, spawn_app};
 use serde_json::Value;
 
 fn slugs(body: &Value) -> Vec<String> {

@@ -1,7 +1,7 @@
-use crate::helpers::{Call, HANDLE, owner_token, spawn_app};
 use group_buy::Route;
 use group_buy::domain::lifecycle::LifecycleState;
 use group_buy::domain::{Action, CloseOutcome, Decision, Status, Timestamp};
+use group_buy_tests::{Call, HANDLE, owner_token, spawn_app};
 use serde_json::{Value, json};
 
 const FULFILLED: Option<&Value> = None;

@@ -6,8 +6,6 @@ mod group_buy_create;
 mod group_buy_get;
 mod group_buy_list;
 mod group_buy_transitions;
-mod helpers;
 mod http_conventions;
-mod interest_concurrency;
 mod my_interest;
 mod public_group_buys;

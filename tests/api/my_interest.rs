@@ -1,7 +1,7 @@
-use crate::helpers::{HANDLE, TestApp, Visitor, spawn_app};
 use group_buy::Route;
 use group_buy::domain::Timestamp;
 use group_buy::telemetry::measure;
+use group_buy_tests::{HANDLE, TestApp, Visitor, spawn_app};
 use serde_json::json;
 
 #[tokio::test]
@@ -107,7 +107,7 @@ async fn visitors_must_identify_themselves() {
         Route::WithdrawInterest,
     ] {
         for (authorization, visitor_id, code) in cases {
-            let mut call = crate::helpers::Call::new(
+            let mut call = group_buy_tests::Call::new(
                 route,
                 format!("/v2/public/group-buys/{HANDLE}/lamp-drop/my-interest"),
             );

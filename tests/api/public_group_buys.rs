@@ -1,5 +1,5 @@
-use crate::helpers::{Call, HANDLE, spawn_app};
 use group_buy::Route;
+use group_buy_tests::{Call, HANDLE, spawn_app};
 use serde_json::{Value, json};
 
 fn public_list() -> Call {
@@ -87,7 +87,7 @@ async fn public_lists_paginate_with_their_own_cursors() {
                 Route::ListGroupBuys,
                 format!("/v2/handles/{HANDLE}/group-buys"),
             )
-            .bearer(&crate::helpers::owner_token())
+            .bearer(&group_buy_tests::owner_token())
             .query(&format!("cursor={cursor}")),
         )
         .await;

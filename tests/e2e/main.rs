@@ -37,6 +37,7 @@ impl Api {
         }
     }
 
+    /// An owner call below `/v2/handles/{handle}/group-buys`.
     async fn call(
         &self,
         method: Method,
@@ -44,11 +45,35 @@ impl Api {
         body: Option<Value>,
     ) -> (u16, Value, HeaderMap) {
         let url = format!("{}/v2/handles/{}/group-buys{path}", self.base, self.handle);
-        let mut request = self
+        let request = self.http.request(method, url).bearer_auth(&self.token);
+        self.send(request, body).await
+    }
+
+    /// A visitor's call to `my-interest` of `slug`.
+    async fn visit(
+        &self,
+        method: Method,
+        slug: &str,
+        visitor_id: &str,
+        body: Option<Value>,
+    ) -> (u16, Value, HeaderMap) {
+        let url = format!(
+            "{}/v2/public/group-buys/{}/{slug}/my-interest",
+            self.base, self.handle
+        );
+        let request = self
             .http
             .request(method, url)
-            .bearer_auth(&self.token)
-            .header("x-correlation-id", "e2e-walkthrough");
+            .header("x-visitor-id", visitor_id);
+        self.send(request, body).await
+    }
+
+    async fn send(
+        &self,
+        request: reqwest::RequestBuilder,
+        body: Option<Value>,
+    ) -> (u16, Value, HeaderMap) {
+        let mut request = request.header("x-correlation-id", "e2e-walkthrough");
         if let Some(body) = body {
             request = request.json(&body);
         }
@@ -179,4 +204,82 @@ async fn errors_over_http_are_problem_json() {
     );
     let body: Value = response.json().await.expect("problem body");
     assert_eq!(body["code"], "UNAUTHENTICATED");
+}
+
+#[tokio::test]
+#[ignore = "needs cargo lambda watch; run by scripts/test.sh"]
+async fn the_public_walkthrough_over_http() {
+    let api = Api::new();
+    let (status, _, _) = api
+        .call(
+            Method::POST,
+            "",
+            Some(json!({
+                "slug": "vase-drop", "title": "Vase", "currency": "INR",
+                "unitPriceMinor": 99900, "minParticipants": 1, "maxQuantityPerParticipant": 3
+            })),
+        )
+        .await;
+    assert_eq!(status, 201);
+    let public = format!("{}/v2/public/group-buys/{}/vase-drop", api.base, api.handle);
+    let draft = api.http.get(&public).send().await.expect("answer");
+    assert_eq!(draft.status().as_u16(), 404, "drafts are not public");
+    api.call(Method::POST, "/vase-drop/publish", None).await;
+    let page = api.http.get(&public).send().await.expect("answer");
+    assert_eq!(page.status().as_u16(), 200);
+
+    let visitor = "e2e-visitor-0123456789abcdef";
+    let (status, first, _) = api
+        .visit(
+            Method::PUT,
+            "vase-drop",
+            visitor,
+            Some(json!({"quantity": 2})),
+        )
+        .await;
+    assert_eq!(
+        (status, first["created"].as_bool()),
+        (201, Some(true)),
+        "{first}"
+    );
+    let (status, retry, _) = api
+        .visit(
+            Method::PUT,
+            "vase-drop",
+            visitor,
+            Some(json!({"quantity": 2})),
+        )
+        .await;
+    assert_eq!((status, retry["created"].as_bool()), (200, Some(false)));
+    let (status, mine, _) = api.visit(Method::GET, "vase-drop", visitor, None).await;
+    assert_eq!(
+        (status, mine["interest"]["quantity"].as_u64()),
+        (200, Some(2))
+    );
+
+    let (_, view, _) = api.call(Method::GET, "/vase-drop", None).await;
+    assert_eq!(
+        (
+            view["participantCount"].as_u64(),
+            view["unitCount"].as_u64()
+        ),
+        (Some(1), Some(2))
+    );
+    let (status, closed, _) = api
+        .call(
+            Method::POST,
+            "/vase-drop/close",
+            Some(json!({"outcome": "fulfilled"})),
+        )
+        .await;
+    assert_eq!(
+        (status, closed["closeOutcome"].as_str()),
+        (200, Some("fulfilled")),
+        "{closed}"
+    );
+    let (status, late, _) = api.visit(Method::DELETE, "vase-drop", visitor, None).await;
+    assert_eq!(
+        (status, late["code"].as_str()),
+        (409, Some("GROUP_BUY_CLOSED"))
+    );
 }

@@ -1,11 +1,13 @@
-//! Spawns the application against a fresh table in DynamoDB Local and drives its handlers
-//! with real API Gateway (HTTP API, payload 2.0) events.
+//! Test support shared by the integration and concurrency tests (zero2prod's
+//! `tests/api/helpers.rs`): spawns the application against a fresh table in DynamoDB Local
+//! and drives its handlers with real API Gateway (HTTP API, payload 2.0) events.
 
 use aws_sdk_dynamodb::types::AttributeValue;
+use futures::StreamExt;
 use group_buy::app::{App, dynamodb_client};
 use group_buy::auth::DevClaims;
 use group_buy::configuration::{DEV_JWT_HS256_SECRET, Settings};
-use group_buy::{Route, table};
+use group_buy::{Access, Route, table};
 use lambda_http::Body;
 use serde_json::{Value, json};
 use std::collections::HashMap;
@@ -76,6 +78,25 @@ pub async fn spawn_app_with(settings: Settings) -> TestApp {
     }
 }
 
+/// Requests in flight at once in the concurrency tests: enough for every race they aim at
+/// (a visitor's three sends are adjacent, so always in flight together), few enough that
+/// DynamoDB Local, one JVM on a 2-core machine, answers within the SDK's timeouts.
+pub const IN_FLIGHT: usize = 300;
+
+/// Runs `requests` with at most `IN_FLIGHT` at once; the answers come in request order.
+pub async fn concurrently<F: Future>(requests: impl IntoIterator<Item = F>) -> Vec<F::Output> {
+    futures::stream::iter(requests)
+        .buffered(IN_FLIGHT)
+        .collect()
+        .await
+}
+
+/// Concurrency tests take turns: each loads DynamoDB Local as much as it can take alone.
+pub async fn exclusive() -> tokio::sync::MutexGuard<'static, ()> {
+    static TURN: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+    TURN.lock().await
+}
+
 pub fn token(sub: &str, handles: &[&str], scope: &str) -> String {
     DevClaims::new(sub, handles, scope, 600)
         .sign_hs256(DEV_JWT_HS256_SECRET)
@@ -121,6 +142,27 @@ pub struct Call {
 }
 
 impl Call {
+    /// A well-formed request to `route` for `slug` of the test handle, with the credentials
+    /// that route expects: the owner's token, a visitor id, or none.
+    pub fn authorized(route: Route, slug: &str) -> Self {
+        let path = route
+            .path()
+            .replace("{handle}", HANDLE)
+            .replace("{groupBuySlug}", slug);
+        let call = Self::new(route, path);
+        match route.access() {
+            Access::Owner(_) if route == Route::CreateGroupBuy => {
+                call.bearer(&owner_token()).json(&json!({
+                    "slug": slug, "title": "Lamp", "currency": "INR",
+                    "unitPriceMinor": 1, "minParticipants": 1
+                }))
+            }
+            Access::Owner(_) => call.bearer(&owner_token()),
+            Access::Public => call,
+            Access::Visitor => call.header("x-visitor-id", "a-perfectly-good-visitor-id-1234"),
+        }
+    }
+
     pub fn new(route: Route, path: impl Into<String>) -> Self {
         Self {
             route,
@@ -324,6 +366,26 @@ impl TestApp {
             None => call,
         })
         .await
+    }
+
+    /// `register` as a well-behaved client does it: a 503 (`Retry-After`) is retried, a few
+    /// times. A 503 can follow a write that committed (a timeout), so the retry may see
+    /// `created: false`; exactly-once is about the records and counters, not the statuses.
+    pub async fn register_retrying(
+        &self,
+        slug: &str,
+        visitor: &Visitor,
+        quantity: Option<u32>,
+    ) -> TestResponse {
+        let mut response = self.register(slug, visitor, quantity).await;
+        for _ in 0..5 {
+            if response.status != 503 {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+            response = self.register(slug, visitor, quantity).await;
+        }
+        response
     }
 
     pub async fn withdraw(&self, slug: &str, visitor: &Visitor) -> TestResponse {
