@@ -269,4 +269,184 @@ mod tests {
         assert_eq!(principal.scopes, ["group-buys:read"]);
         assert!(principal.handles.is_empty());
     }
+
+    mod key_sets {
+        use super::*;
+        use serde_json::{Value, json};
+
+        const JWKS: &str = include_str!("testdata/jwks.json");
+        const RSA_A: &str = include_str!("testdata/rsa-2026a.pem");
+        const RSA_B: &str = include_str!("testdata/rsa-2026b.pem");
+        const RSA_A_PUBLIC: &str = include_str!("testdata/rsa-2026a.pub.pem");
+        const EC_A: &str = include_str!("testdata/ec-2026a.pem");
+
+        fn jwks_verifier(jwks: &str, hs256: Option<&str>) -> JwtVerifier {
+            JwtVerifier::new(&JwtSettings {
+                hs256_secret: hs256.map(Secret::new),
+                jwks: Some(jwks.to_owned()),
+                issuer: None,
+                audience: None,
+            })
+            .expect("verifier")
+        }
+
+        /// The JWKS without the keys named in `drop`: what a stage has after rotating them out.
+        fn jwks_without(drop: &[&str]) -> String {
+            let mut set: Value = serde_json::from_str(JWKS).expect("jwks");
+            if let Some(keys) = set["keys"].as_array_mut() {
+                keys.retain(|k| !drop.contains(&k["kid"].as_str().unwrap_or_default()));
+            }
+            set.to_string()
+        }
+
+        fn claims(extra: Value) -> Value {
+            let now = chrono::Utc::now().timestamp();
+            let mut claims = json!({"sub": "alice", "scope": "group-buys:read", "exp": now + 600});
+            if let (Some(c), Value::Object(extra)) = (claims.as_object_mut(), extra) {
+                c.extend(extra);
+            }
+            claims
+        }
+
+        fn sign(alg: Algorithm, kid: Option<&str>, key: &EncodingKey, claims: &Value) -> String {
+            let mut header = Header::new(alg);
+            header.kid = kid.map(String::from);
+            jsonwebtoken::encode(&header, claims, key).expect("signed")
+        }
+
+        fn rs256(kid: &str, pem: &str, claims: &Value) -> String {
+            let key = EncodingKey::from_rsa_pem(pem.as_bytes()).expect("rsa key");
+            sign(Algorithm::RS256, Some(kid), &key, claims)
+        }
+
+        #[test]
+        fn rs256_and_es256_verify_by_kid() {
+            let verifier = jwks_verifier(JWKS, None);
+            assert!(
+                verifier
+                    .verify(&rs256("rsa-2026a", RSA_A, &claims(json!({}))))
+                    .is_ok()
+            );
+            assert!(
+                verifier
+                    .verify(&rs256("rsa-2026b", RSA_B, &claims(json!({}))))
+                    .is_ok()
+            );
+            let ec = EncodingKey::from_ec_pem(EC_A.as_bytes()).expect("ec key");
+            let es256 = sign(Algorithm::ES256, Some("ec-2026a"), &ec, &claims(json!({})));
+            assert_eq!(
+                verifier.verify(&es256).map(|p| p.subject).ok().as_deref(),
+                Some("alice")
+            );
+        }
+
+        #[test]
+        fn keys_rotate_without_a_code_change() {
+            let token_a = rs256("rsa-2026a", RSA_A, &claims(json!({})));
+            let token_b = rs256("rsa-2026b", RSA_B, &claims(json!({})));
+            let rotated = jwks_verifier(&jwks_without(&["rsa-2026a"]), None);
+            assert!(
+                rotated.verify(&token_a).is_err(),
+                "a retired key no longer verifies"
+            );
+            assert!(rotated.verify(&token_b).is_ok());
+        }
+
+        #[test]
+        fn unknown_missing_and_mismatched_kids_are_refused() {
+            let verifier = jwks_verifier(JWKS, None);
+            let c = claims(json!({}));
+            assert!(
+                verifier.verify(&rs256("rsa-2099", RSA_A, &c)).is_err(),
+                "unknown kid"
+            );
+            let key = EncodingKey::from_rsa_pem(RSA_A.as_bytes()).expect("rsa key");
+            assert!(
+                verifier
+                    .verify(&sign(Algorithm::RS256, None, &key, &c))
+                    .is_err(),
+                "no kid"
+            );
+            assert!(
+                verifier.verify(&rs256("rsa-2026b", RSA_A, &c)).is_err(),
+                "another key's kid"
+            );
+            assert!(
+                verifier.verify(&rs256("ec-2026a", RSA_A, &c)).is_err(),
+                "an EC key's kid"
+            );
+        }
+
+        /// The classic confusion: an HS256 token "signed" with the RSA public key as the
+        /// HMAC secret. Refused whether or not HS256 is configured.
+        #[test]
+        fn algorithm_confusion_is_refused() {
+            let forged_key = EncodingKey::from_secret(RSA_A_PUBLIC.as_bytes());
+            let forged = sign(
+                Algorithm::HS256,
+                Some("rsa-2026a"),
+                &forged_key,
+                &claims(json!({})),
+            );
+            assert!(jwks_verifier(JWKS, None).verify(&forged).is_err());
+            assert!(
+                jwks_verifier(JWKS, Some("the-real-hs256-secret"))
+                    .verify(&forged)
+                    .is_err()
+            );
+            let rs384 = EncodingKey::from_rsa_pem(RSA_A.as_bytes()).expect("rsa key");
+            let other_alg = sign(
+                Algorithm::RS384,
+                Some("rsa-2026a"),
+                &rs384,
+                &claims(json!({})),
+            );
+            assert!(
+                jwks_verifier(JWKS, None).verify(&other_alg).is_err(),
+                "RS384 is not configured"
+            );
+        }
+
+        #[test]
+        fn nbf_in_the_future_is_refused_beyond_the_skew() {
+            let verifier = jwks_verifier(JWKS, None);
+            let now = chrono::Utc::now().timestamp();
+            let soon = claims(json!({"nbf": now + 30}));
+            assert!(
+                verifier.verify(&rs256("rsa-2026a", RSA_A, &soon)).is_ok(),
+                "within skew"
+            );
+            let later = claims(json!({"nbf": now + 300}));
+            assert!(verifier.verify(&rs256("rsa-2026a", RSA_A, &later)).is_err());
+        }
+
+        #[test]
+        fn a_token_without_exp_is_refused() {
+            let mut no_exp = claims(json!({}));
+            no_exp.as_object_mut().map(|c| c.remove("exp"));
+            let verifier = jwks_verifier(JWKS, None);
+            assert!(
+                verifier
+                    .verify(&rs256("rsa-2026a", RSA_A, &no_exp))
+                    .is_err()
+            );
+        }
+
+        #[test]
+        fn malformed_key_sets_stop_the_start() {
+            let settings = |jwks: &str| JwtSettings {
+                hs256_secret: None,
+                jwks: Some(jwks.to_owned()),
+                issuer: None,
+                audience: None,
+            };
+            assert!(JwtVerifier::new(&settings("not json")).is_err());
+            assert!(
+                JwtVerifier::new(&settings(
+                    r#"{"keys":[{"kty":"oct","kid":"k","k":"c2VjcmV0"}]}"#
+                ))
+                .is_err()
+            );
+        }
+    }
 }
