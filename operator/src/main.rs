@@ -1,10 +1,14 @@
 //! `gharart-operator`: what operators do outside the HTTP API. It reads the same
-//! environment variables as the functions (`TABLE_NAME`, `DYNAMODB_ENDPOINT`, `JWT_HS256_SECRET`).
+//! environment variables as the functions (`TABLE_NAME`, `DYNAMODB_ENDPOINT`, `JWT_HS256_SECRET`),
+//! so it works against DynamoDB Local or, with AWS credentials, a deployed stage's table.
 
 use clap::{Parser, Subcommand};
 use group_buy::app::dynamodb_client;
 use group_buy::auth::DevClaims;
+use group_buy::auth::pat::IssuedPat;
 use group_buy::configuration::Settings;
+use group_buy::domain::{Handle, Timestamp};
+use group_buy::store::Store;
 use std::process::ExitCode;
 
 #[derive(Parser)]
@@ -37,6 +41,37 @@ enum Command {
         #[arg(long, default_value_t = 8 * 3600)]
         ttl: i64,
     },
+    /// Personal access tokens of a handle.
+    #[command(subcommand)]
+    Pat(PatCommand),
+}
+
+#[derive(Subcommand)]
+enum PatCommand {
+    /// Issue a token; its secret is printed once, here, and never stored.
+    Create {
+        #[arg(long)]
+        handle: String,
+        /// A scope; repeat for several.
+        #[arg(long = "scope", default_values = ["group-buys:read", "group-buys:write"])]
+        scopes: Vec<String>,
+        /// What the token is for, e.g. "nightly sync".
+        #[arg(long, default_value = "")]
+        name: String,
+        /// Days until the token expires; without it, it never does.
+        #[arg(long)]
+        expires_in_days: Option<u32>,
+    },
+    /// List a handle's tokens (never their secrets).
+    List {
+        #[arg(long)]
+        handle: String,
+    },
+    /// Revoke a token by id; honoured within PAT_CACHE_SECONDS.
+    Revoke {
+        #[arg(long)]
+        id: String,
+    },
 }
 
 #[tokio::main]
@@ -52,18 +87,13 @@ async fn main() -> ExitCode {
 
 async fn run(cli: Cli) -> Result<(), String> {
     let settings = Settings::from_env().map_err(|e| e.to_string())?;
+    let client = dynamodb_client(&settings).await;
+    let store = Store::new(client.clone(), &settings.table_name);
     match cli.command {
         Command::CreateTable => {
-            let client = dynamodb_client(&settings).await;
             group_buy::table::create(&client, &settings.table_name)
                 .await
-                .map_err(|e| {
-                    format!(
-                        "could not create {}: {}",
-                        settings.table_name,
-                        aws_error(&e)
-                    )
-                })?;
+                .map_err(|e| format!("could not create {}: {}", settings.table_name, chain(&e)))?;
             println!("table {} is ready", settings.table_name);
         }
         Command::MintJwt {
@@ -87,11 +117,59 @@ async fn run(cli: Cli) -> Result<(), String> {
                 .map_err(|e| e.to_string())?;
             println!("{token}");
         }
+        Command::Pat(PatCommand::Create {
+            handle,
+            scopes,
+            name,
+            expires_in_days,
+        }) => {
+            let handle = Handle::parse(&handle).map_err(|e| format!("--handle {e}"))?;
+            let expires_at = expires_in_days
+                .map(|days| Timestamp::now().plus_millis(i64::from(days) * 86_400_000));
+            let issued = IssuedPat::new(handle, &name, scopes, expires_at)?;
+            store
+                .create_pat(&issued.record)
+                .await
+                .map_err(|e| format!("could not store the token: {e}"))?;
+            eprintln!(
+                "token {} for {} (scopes: {}); shown once, keep it now:",
+                issued.record.id,
+                issued.record.handle,
+                issued.record.scopes.join(" ")
+            );
+            println!("{}", issued.token);
+        }
+        Command::Pat(PatCommand::List { handle }) => {
+            let handle = Handle::parse(&handle).map_err(|e| format!("--handle {e}"))?;
+            let records = store.list_pats(&handle).await.map_err(|e| e.to_string())?;
+            println!("id\tname\tscopes\tcreated\texpires\trevoked\tlast used");
+            let shown = |t: Option<Timestamp>| t.map_or("-".to_owned(), |t| t.to_string());
+            for r in records {
+                println!(
+                    "{}\t{}\t{}\t{}\t{}\t{}\t{}",
+                    r.id,
+                    r.name,
+                    r.scopes.join(" "),
+                    r.created_at,
+                    shown(r.expires_at),
+                    shown(r.revoked_at),
+                    shown(r.last_used_at)
+                );
+            }
+        }
+        Command::Pat(PatCommand::Revoke { id }) => {
+            store
+                .revoke_pat(&id, Timestamp::now())
+                .await
+                .map_err(|e| format!("could not revoke {id}: {e}"))?;
+            println!("token {id} revoked");
+        }
     }
     Ok(())
 }
 
-fn aws_error(e: &dyn std::error::Error) -> String {
+/// An error and its causes on one line.
+fn chain(e: &dyn std::error::Error) -> String {
     let mut message = e.to_string();
     let mut source = e.source();
     while let Some(cause) = source {

@@ -70,9 +70,10 @@ impl App {
     pub async fn new(settings: Settings) -> Result<Self, InitError> {
         let client = dynamodb_client(&settings).await;
         let server_key = ServerKey::new(settings.visitor_hash_key.expose().as_bytes());
+        let store = Store::new(client, &settings.table_name);
         Ok(Self {
-            store: Store::new(client, &settings.table_name),
-            auth: Authenticator::new(&settings.jwt)?,
+            auth: Authenticator::new(&settings.jwt, settings.pat_cache_ttl, store.clone())?,
+            store,
             cursors: CursorCodec::new(&server_key.cursor_key()),
             server_key,
             settings,

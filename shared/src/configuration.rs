@@ -22,6 +22,8 @@ pub struct Settings {
     pub visitor_hash_key: Secret,
     pub limits: Limits,
     pub stuck_draft_after: Duration,
+    /// How long a function instance trusts a cached personal access token: the revocation delay.
+    pub pat_cache_ttl: Duration,
 }
 
 #[derive(Clone, Debug)]
@@ -132,6 +134,7 @@ impl Settings {
             stuck_draft_after: Duration::from_secs(
                 u64::from(number("STUCK_DRAFT_HOURS", 24)?) * 3600,
             ),
+            pat_cache_ttl: Duration::from_secs(u64::from(number("PAT_CACHE_SECONDS", 30)?)),
             stage,
         })
     }

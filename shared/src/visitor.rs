@@ -1,7 +1,7 @@
 //! Who a public visitor is: a signed-in user (`user:<sub>`, from a verified JWT) or an
 //! anonymous visitor named by `X-Visitor-Id`. Only a keyed hash of either is kept.
 
-use crate::auth::Authenticator;
+use crate::auth::{Authenticator, CredentialKind};
 use crate::error::ApiError;
 use crate::keys::ServerKey;
 use lambda_http::http::{HeaderMap, HeaderName, header};
@@ -35,16 +35,20 @@ impl Visitor {
     /// A present `Authorization` header must verify (401 otherwise, never a fall-back to
     /// anonymous); without one, `X-Visitor-Id` must be well formed; neither is 401
     /// `VISITOR_ID_REQUIRED`.
-    pub fn identify(
+    pub async fn identify(
         headers: &HeaderMap,
         auth: &Authenticator,
         server_key: &ServerKey,
     ) -> Result<Self, ApiError> {
         if headers.contains_key(header::AUTHORIZATION) {
-            let principal = auth.authenticate(headers)?;
+            let principal = auth.authenticate(headers).await?;
+            let identity = match principal.kind {
+                CredentialKind::Jwt => format!("user:{}", principal.subject),
+                CredentialKind::Pat => format!("pat:{}", principal.subject),
+            };
             return Ok(Self {
                 kind: VisitorKind::User,
-                key: server_key.visitor_key(&format!("user:{}", principal.subject)),
+                key: server_key.visitor_key(&identity),
             });
         }
         let id = headers

@@ -8,4 +8,5 @@ mod group_buy_list;
 mod group_buy_transitions;
 mod http_conventions;
 mod my_interest;
+mod personal_access_tokens;
 mod public_group_buys;

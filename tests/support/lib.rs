@@ -431,6 +431,28 @@ impl TestApp {
         (records.len() as u64, units)
     }
 
+    /// Issues a personal access token as the operator tool does; returns the token and its id.
+    pub async fn issue_pat(
+        &self,
+        handle: &str,
+        scopes: &[&str],
+        expires_at: Option<group_buy::domain::Timestamp>,
+    ) -> (String, String) {
+        let issued = group_buy::auth::pat::IssuedPat::new(
+            group_buy::domain::Handle::parse(handle).expect("handle"),
+            "test",
+            scopes.iter().map(|s| s.to_string()).collect(),
+            expires_at,
+        )
+        .expect("issued");
+        self.app
+            .store
+            .create_pat(&issued.record)
+            .await
+            .expect("stored");
+        (issued.token, issued.record.id)
+    }
+
     /// Sets the participant count directly, standing in for interest registrations.
     pub async fn set_participants(&self, slug: &str, count: u32) {
         self.dynamodb

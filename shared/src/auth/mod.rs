@@ -2,11 +2,15 @@
 //! so a request behaves the same behind API Gateway, a Function URL and `cargo lambda watch`.
 
 pub mod jwt;
+pub mod pat;
 
 use crate::configuration::JwtSettings;
 use crate::domain::Handle;
 use crate::error::ApiError;
+use crate::store::Store;
 use lambda_http::http::{HeaderMap, header};
+use pat::PatVerifier;
+use std::time::Duration;
 
 pub use jwt::{DevClaims, JwtVerifier};
 
@@ -28,12 +32,14 @@ impl Scope {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum CredentialKind {
     Jwt,
+    Pat,
 }
 
 impl CredentialKind {
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Jwt => "jwt",
+            Self::Pat => "pat",
         }
     }
 }
@@ -67,20 +73,26 @@ impl Principal {
     }
 }
 
-/// Verifies the credentials a request carries.
+/// Verifies the credentials a request carries: a JWT, or a personal access token.
 pub struct Authenticator {
     jwt: JwtVerifier,
+    pats: PatVerifier,
 }
 
 impl Authenticator {
-    pub fn new(settings: &JwtSettings) -> Result<Self, jwt::KeyError> {
+    pub fn new(
+        settings: &JwtSettings,
+        pat_cache_ttl: Duration,
+        store: Store,
+    ) -> Result<Self, jwt::KeyError> {
         Ok(Self {
             jwt: JwtVerifier::new(settings)?,
+            pats: PatVerifier::new(store, pat_cache_ttl),
         })
     }
 
     /// The caller behind `Authorization: Bearer …`; 401 when absent or not valid.
-    pub fn authenticate(&self, headers: &HeaderMap) -> Result<Principal, ApiError> {
+    pub async fn authenticate(&self, headers: &HeaderMap) -> Result<Principal, ApiError> {
         let value = headers
             .get(header::AUTHORIZATION)
             .ok_or(ApiError::Unauthenticated("no Authorization header"))?;
@@ -96,6 +108,10 @@ impl Authenticator {
             .ok_or(ApiError::Unauthenticated(
                 "the Authorization header is not a Bearer token",
             ))?;
-        self.jwt.verify(token)
+        if token.starts_with(pat::PREFIX) {
+            self.pats.verify(token).await
+        } else {
+            self.jwt.verify(token)
+        }
     }
 }

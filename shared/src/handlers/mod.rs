@@ -86,14 +86,14 @@ impl Call<'_> {
 
     /// An owner route: authenticated (401), then the path read (400), then authorized for
     /// the handle with the route's scope (403).
-    pub(crate) fn owner(&mut self) -> Result<OwnerTarget, ApiError> {
+    pub(crate) async fn owner(&mut self) -> Result<OwnerTarget, ApiError> {
         let Access::Owner(scope) = self.route.access() else {
             return Err(ApiError::Internal(format!(
                 "{:?} is not an owner route",
                 self.route
             )));
         };
-        let principal = self.app.auth.authenticate(self.req.headers())?;
+        let principal = self.app.auth.authenticate(self.req.headers()).await?;
         self.log.caller = Some(principal.kind.as_str());
         let target = self.target()?;
         principal.authorize(&target.handle, scope)?;
@@ -101,8 +101,9 @@ impl Call<'_> {
     }
 
     /// The public visitor behind a `my-interest` request (401 when unidentified).
-    pub(crate) fn visitor(&mut self) -> Result<Visitor, ApiError> {
-        let visitor = Visitor::identify(self.req.headers(), &self.app.auth, &self.app.server_key)?;
+    pub(crate) async fn visitor(&mut self) -> Result<Visitor, ApiError> {
+        let visitor =
+            Visitor::identify(self.req.headers(), &self.app.auth, &self.app.server_key).await?;
         self.log.caller = Some(visitor.kind.as_str());
         Ok(visitor)
     }

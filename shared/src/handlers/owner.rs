@@ -24,7 +24,7 @@ fn one(gb: &GroupBuy, status: StatusCode) -> Reply {
 }
 
 pub(super) async fn create(call: &mut Call<'_>) -> Result<Reply, ApiError> {
-    let owner = call.owner()?;
+    let owner = call.owner().await?;
     let body = json_object(call.req)?.unwrap_or_default();
     let now = Timestamp::now();
     let new = NewGroupBuy::parse(body, now)?;
@@ -41,7 +41,7 @@ pub(super) async fn create(call: &mut Call<'_>) -> Result<Reply, ApiError> {
 }
 
 pub(super) async fn list(call: &mut Call<'_>) -> Result<Reply, ApiError> {
-    let handle = call.owner()?.target.handle;
+    let handle = call.owner().await?.target.handle;
     let status = query_param(call.req, "status")
         .map(|raw| Status::parse(&raw))
         .transpose()
@@ -63,7 +63,7 @@ pub(super) async fn list(call: &mut Call<'_>) -> Result<Reply, ApiError> {
 }
 
 pub(super) async fn get(call: &mut Call<'_>) -> Result<Reply, ApiError> {
-    let target = call.owner()?.target;
+    let target = call.owner().await?.target;
     let slug = target.slug()?;
     let store = &call.app.store;
     match query_param(call.req, "include").as_deref() {
@@ -125,7 +125,7 @@ fn requested_action(call: &Call<'_>) -> Result<Action, ApiError> {
 /// publish, pause and close: read, decide with the lifecycle rules, write conditionally;
 /// on a lost race, read and decide again.
 pub(super) async fn transition(call: &mut Call<'_>) -> Result<Reply, ApiError> {
-    let owner = call.owner()?;
+    let owner = call.owner().await?;
     let (target, actor) = (owner.target, owner.principal.actor());
     let slug = target.slug()?;
     let action = requested_action(call)?;
@@ -180,7 +180,7 @@ pub(super) async fn transition(call: &mut Call<'_>) -> Result<Reply, ApiError> {
 
 /// The participants of a group-buy, pseudonymous, paginated.
 pub(super) async fn interests(call: &mut Call<'_>) -> Result<Reply, ApiError> {
-    let target = call.owner()?.target;
+    let target = call.owner().await?.target;
     let slug = target.slug()?;
     let list_id = format!("interests:{}:{slug}", target.handle);
     let (limit, start) = call.page(&list_id)?;

@@ -3,6 +3,7 @@
 
 mod group_buys;
 mod interests;
+mod pats;
 
 use crate::domain::{GroupBuy, Handle, Slug, Status};
 use crate::pagination::Key;
@@ -17,6 +18,7 @@ use aws_sdk_dynamodb::operation::query::QueryOutput;
 use aws_sdk_dynamodb::operation::transact_write_items::{
     TransactWriteItemsError, TransactWriteItemsOutput,
 };
+use aws_sdk_dynamodb::operation::update_item::UpdateItemOutput;
 use aws_sdk_dynamodb::types::builders::UpdateBuilder;
 use aws_sdk_dynamodb::types::{AttributeValue, ConsumedCapacity};
 use std::collections::HashMap;
@@ -119,7 +121,7 @@ macro_rules! consumed_single {
         }
     )*};
 }
-consumed_single!(GetItemOutput, PutItemOutput, QueryOutput);
+consumed_single!(GetItemOutput, PutItemOutput, QueryOutput, UpdateItemOutput);
 
 macro_rules! consumed_many {
     ($($output:ty),*) => {$(
