@@ -93,7 +93,7 @@ async fn run(cli: Cli) -> Result<(), String> {
         Command::CreateTable => {
             group_buy::table::create(&client, &settings.table_name)
                 .await
-                .map_err(|e| format!("could not create {}: {}", settings.table_name, chain(&e)))?;
+                .map_err(|e| format!("could not create {}: {e}", settings.table_name))?;
             println!("table {} is ready", settings.table_name);
         }
         Command::MintJwt {
@@ -166,15 +166,4 @@ async fn run(cli: Cli) -> Result<(), String> {
         }
     }
     Ok(())
-}
-
-/// An error and its causes on one line.
-fn chain(e: &dyn std::error::Error) -> String {
-    let mut message = e.to_string();
-    let mut source = e.source();
-    while let Some(cause) = source {
-        message.push_str(&format!(": {cause}"));
-        source = cause.source();
-    }
-    message
 }

@@ -1,6 +1,7 @@
 //! The one error type of the API and the one place it becomes `application/problem+json`.
 
 use crate::domain::{InterestRejection, Rejection, Slug};
+use crate::limits::DailyLimit;
 use crate::validation::FieldError;
 use lambda_http::http::{HeaderValue, StatusCode, header};
 use lambda_http::{Body, Response};
@@ -38,6 +39,8 @@ pub enum ApiError {
     Lifecycle(Rejection),
     #[error("version mismatch")]
     VersionMismatch { current: u64 },
+    #[error("daily write limit reached")]
+    DailyWriteLimit(DailyLimit),
     #[error("no such route")]
     RouteNotFound,
     /// DynamoDB or another dependency failed; the message is logged, never sent.
@@ -69,6 +72,7 @@ impl ApiError {
             Self::Interest(_) => StatusCode::CONFLICT,
             Self::SlugTaken(_) | Self::Lifecycle(_) => StatusCode::CONFLICT,
             Self::VersionMismatch { .. } => StatusCode::PRECONDITION_FAILED,
+            Self::DailyWriteLimit(_) => StatusCode::TOO_MANY_REQUESTS,
             Self::Dependency(_) => StatusCode::SERVICE_UNAVAILABLE,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -97,6 +101,7 @@ impl ApiError {
             Self::SlugTaken(_) => "SLUG_TAKEN",
             Self::Lifecycle(rejection) => rejection.code(),
             Self::VersionMismatch { .. } => "VERSION_MISMATCH",
+            Self::DailyWriteLimit(_) => "DAILY_WRITE_LIMIT",
             Self::RouteNotFound => "ROUTE_NOT_FOUND",
             Self::Dependency(_) => "DEPENDENCY_UNAVAILABLE",
             Self::Internal(_) => "INTERNAL",
@@ -128,6 +133,7 @@ impl ApiError {
             Self::Lifecycle(Rejection::ThresholdNotMet { .. }) => "Threshold not met",
             Self::Lifecycle(Rejection::DeadlinePassed { .. }) => "Deadline passed",
             Self::VersionMismatch { .. } => "Version mismatch",
+            Self::DailyWriteLimit(_) => "Daily write limit",
             Self::RouteNotFound => "Route not found",
             Self::Dependency(_) => "Dependency unavailable",
             Self::Internal(_) => "Internal error",
@@ -209,6 +215,13 @@ impl ApiError {
                 members.insert("currentVersion".into(), json!(current));
                 format!("If-Match does not match the current version {current}; read it again.")
             }
+            Self::DailyWriteLimit(limit) => {
+                members.insert("limit".into(), json!(limit.limit));
+                format!(
+                    "The daily limit of {} {} is used up; it resets at the next UTC midnight, in {} s.",
+                    limit.limit, limit.name, limit.resets_in
+                )
+            }
             Self::RouteNotFound => "This function does not serve that path.".into(),
             Self::Dependency(_) => "A dependency is unavailable; retry shortly.".into(),
             Self::Internal(_) => "An unexpected error occurred; quote the request id to support.".into(),
@@ -246,6 +259,17 @@ impl ApiError {
             }
             Self::Dependency(_) => {
                 headers.insert(header::RETRY_AFTER, DEPENDENCY_RETRY_AFTER_SECONDS.into());
+            }
+            Self::DailyWriteLimit(limit) => {
+                headers.insert(header::RETRY_AFTER, limit.resets_in.into());
+                for (name, value) in [
+                    ("ratelimit-policy", limit.policy_header()),
+                    ("ratelimit", limit.exhausted_header()),
+                ] {
+                    if let Ok(value) = HeaderValue::from_str(&value) {
+                        headers.insert(name, value);
+                    }
+                }
             }
             _ => {}
         }

@@ -8,6 +8,7 @@ pub mod error;
 pub mod handlers;
 pub mod http;
 pub mod keys;
+pub mod limits;
 pub mod pagination;
 pub mod routes;
 pub mod store;

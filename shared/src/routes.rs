@@ -13,6 +13,8 @@ pub enum Access {
     Public,
     /// A public visitor: a signed-in user's JWT or `X-Visitor-Id`.
     Visitor,
+    /// Any authenticated caller (JWT, PAT) or identified visitor (`X-Visitor-Id`).
+    Caller,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -29,10 +31,11 @@ pub enum Route {
     RegisterInterest,
     GetMyInterest,
     WithdrawInterest,
+    SubmitSupportReport,
 }
 
 impl Route {
-    pub const ALL: [Route; 12] = [
+    pub const ALL: [Route; 13] = [
         Self::CreateGroupBuy,
         Self::ListGroupBuys,
         Self::GetGroupBuy,
@@ -45,6 +48,7 @@ impl Route {
         Self::RegisterInterest,
         Self::GetMyInterest,
         Self::WithdrawInterest,
+        Self::SubmitSupportReport,
     ];
 
     pub fn method(self) -> &'static str {
@@ -58,7 +62,8 @@ impl Route {
             Self::CreateGroupBuy
             | Self::PublishGroupBuy
             | Self::PauseGroupBuy
-            | Self::CloseGroupBuy => "POST",
+            | Self::CloseGroupBuy
+            | Self::SubmitSupportReport => "POST",
             Self::RegisterInterest => "PUT",
             Self::WithdrawInterest => "DELETE",
         }
@@ -77,6 +82,7 @@ impl Route {
             Self::RegisterInterest | Self::GetMyInterest | Self::WithdrawInterest => {
                 Access::Visitor
             }
+            Self::SubmitSupportReport => Access::Caller,
         }
     }
 
@@ -94,6 +100,7 @@ impl Route {
             Self::RegisterInterest | Self::GetMyInterest | Self::WithdrawInterest => {
                 "/v2/public/group-buys/{handle}/{groupBuySlug}/my-interest"
             }
+            Self::SubmitSupportReport => "/v2/support/report",
         }
     }
 
@@ -112,6 +119,7 @@ impl Route {
             Self::RegisterInterest => "register-interest",
             Self::GetMyInterest => "get-my-interest",
             Self::WithdrawInterest => "withdraw-interest",
+            Self::SubmitSupportReport => "submit-support-report",
         }
     }
 

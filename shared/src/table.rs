@@ -11,14 +11,16 @@
 //! were ever published.
 
 use aws_sdk_dynamodb::Client;
-use aws_sdk_dynamodb::error::SdkError;
+use aws_sdk_dynamodb::error::DisplayErrorContext;
 use aws_sdk_dynamodb::operation::create_table::CreateTableError;
 use aws_sdk_dynamodb::types::{
     AttributeDefinition, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType, Projection,
-    ProjectionType, ScalarAttributeType,
+    ProjectionType, ScalarAttributeType, TimeToLiveSpecification,
 };
 
 pub const PARTITION_KEY: &str = "PK";
+/// Epoch seconds after which DynamoDB deletes an item (daily counters, idempotency records).
+pub const TTL_ATTRIBUTE: &str = "ttl";
 pub const SORT_KEY: &str = "SK";
 
 /// A global secondary index; every one projects all attributes.
@@ -72,9 +74,9 @@ fn key(
         .build()
 }
 
-/// Creates the table (on-demand billing); succeeds when it already exists.
-pub async fn create(client: &Client, table_name: &str) -> Result<(), SdkError<CreateTableError>> {
-    let build = |e: aws_sdk_dynamodb::error::BuildError| SdkError::construction_failure(e);
+/// Creates the table (on-demand billing, TTL on `ttl`); succeeds when it already exists.
+pub async fn create(client: &Client, table_name: &str) -> Result<(), String> {
+    let build = |e: aws_sdk_dynamodb::error::BuildError| e.to_string();
     let mut request = client
         .create_table()
         .table_name(table_name)
@@ -106,15 +108,30 @@ pub async fn create(client: &Client, table_name: &str) -> Result<(), SdkError<Cr
         );
     }
     match request.send().await {
-        Ok(_) => Ok(()),
+        Ok(_) => {}
+        // Already there: a second local run, or a second test on the same name.
         Err(e)
             if matches!(
                 e.as_service_error(),
                 Some(CreateTableError::ResourceInUseException(_))
             ) =>
         {
-            Ok(())
+            return Ok(());
         }
-        Err(e) => Err(e),
+        Err(e) => return Err(DisplayErrorContext(e).to_string()),
     }
+    client
+        .update_time_to_live()
+        .table_name(table_name)
+        .time_to_live_specification(
+            TimeToLiveSpecification::builder()
+                .attribute_name(TTL_ATTRIBUTE)
+                .enabled(true)
+                .build()
+                .map_err(|e| e.to_string())?,
+        )
+        .send()
+        .await
+        .map(|_| ())
+        .map_err(|e| DisplayErrorContext(e).to_string())
 }

@@ -11,15 +11,17 @@ const VISITOR_ID_LEN: std::ops::RangeInclusive<usize> = 22..=128;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum VisitorKind {
-    User,
+    /// Signed in: a verified JWT (`user:<sub>`) or personal access token.
+    SignedIn(CredentialKind),
     Anonymous,
 }
 
 impl VisitorKind {
+    /// For logs and support reports: the kind of credential, never the credential.
     pub fn as_str(self) -> &'static str {
         match self {
-            Self::User => "visitor-user",
-            Self::Anonymous => "visitor-anonymous",
+            Self::SignedIn(kind) => kind.as_str(),
+            Self::Anonymous => "anonymous",
         }
     }
 }
@@ -47,7 +49,7 @@ impl Visitor {
                 CredentialKind::Pat => format!("pat:{}", principal.subject),
             };
             return Ok(Self {
-                kind: VisitorKind::User,
+                kind: VisitorKind::SignedIn(principal.kind),
                 key: server_key.visitor_key(&identity),
             });
         }

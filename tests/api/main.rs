@@ -10,3 +10,4 @@ mod http_conventions;
 mod my_interest;
 mod personal_access_tokens;
 mod public_group_buys;
+mod support_report;

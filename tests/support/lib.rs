@@ -160,6 +160,9 @@ impl Call {
             Access::Owner(_) => call.bearer(&owner_token()),
             Access::Public => call,
             Access::Visitor => call.header("x-visitor-id", "a-perfectly-good-visitor-id-1234"),
+            Access::Caller => call
+                .header("x-visitor-id", "a-perfectly-good-visitor-id-1234")
+                .json(&json!({"summary": "Close refused", "details": "409 on close"})),
         }
     }
 

@@ -3,6 +3,7 @@
 
 mod owner;
 mod public;
+mod support;
 
 use crate::app::App;
 use crate::auth::Principal;
@@ -40,6 +41,7 @@ pub async fn dispatch(call: &mut Call<'_>) -> Result<Reply, ApiError> {
         Route::RegisterInterest => public::register(call).await,
         Route::GetMyInterest => public::my_interest(call).await,
         Route::WithdrawInterest => public::withdraw(call).await,
+        Route::SubmitSupportReport => support::submit(call).await,
     }
 }
 

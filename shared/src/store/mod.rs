@@ -4,6 +4,7 @@
 mod group_buys;
 mod interests;
 mod pats;
+mod reports;
 
 use crate::domain::{GroupBuy, Handle, Slug, Status};
 use crate::pagination::Key;
@@ -25,6 +26,7 @@ use std::collections::HashMap;
 
 pub use group_buys::Listing;
 pub use interests::{InterestRecord, InterestSnapshot, InterestWrite};
+pub use reports::{StoredReport, refused_by_limit};
 
 type Item = HashMap<String, AttributeValue>;
 
