@@ -7,6 +7,7 @@
 //! | history entry | `GB#{handle}#{slug}` | `HIST#{at}#{requestId}` | – | – |
 //! | interest | `GB#{handle}#{slug}` | `INT#{visitorKey}` | – | – |
 //!
+//! GSI4 (admin): `ALL#{status}` / `{updatedAt}#{handle}#{slug}`.
 //! GSI3 (public, sparse): `PUBLIC#{handle}` / `{createdAt}#{slug}`, only on group-buys that
 //! were ever published.
 
@@ -53,7 +54,14 @@ pub const PUBLIC_BY_HANDLE: Index = Index {
     sort_key: "GSI3SK",
 };
 
-pub const INDEXES: [Index; 3] = [BY_HANDLE, BY_HANDLE_AND_STATUS, PUBLIC_BY_HANDLE];
+/// Every handle's group-buys in one status, most recently changed first (the admin rollup).
+pub const BY_STATUS: Index = Index {
+    name: "GSI4",
+    partition_key: "GSI4PK",
+    sort_key: "GSI4SK",
+};
+
+pub const INDEXES: [Index; 4] = [BY_HANDLE, BY_HANDLE_AND_STATUS, PUBLIC_BY_HANDLE, BY_STATUS];
 
 /// Every key attribute of the table and its indexes; all are strings.
 pub fn key_attributes() -> Vec<&'static str> {

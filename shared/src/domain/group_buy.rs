@@ -32,6 +32,10 @@ pub struct GroupBuy {
     pub updated_at: Timestamp,
     pub published_at: Option<Timestamp>,
     pub closed_at: Option<Timestamp>,
+    /// When a close was last refused since the last transition (the `CLOSE_REJECTED` flag).
+    /// Written by the store's expressions only, and never part of a view.
+    #[serde(default, skip_serializing)]
+    pub close_rejected_at: Option<Timestamp>,
 }
 
 /// Who sees a group-buy: owners see everything, the public sees no `version`.
@@ -63,6 +67,7 @@ impl GroupBuy {
             updated_at: now,
             published_at: None,
             closed_at: None,
+            close_rejected_at: None,
         }
     }
 
@@ -93,6 +98,7 @@ impl GroupBuy {
         if transition.to == Status::Closed {
             next.closed_at = Some(now);
         }
+        next.close_rejected_at = None;
         next
     }
 

@@ -3,6 +3,7 @@ pub mod history;
 pub mod identifiers;
 pub mod interest;
 pub mod lifecycle;
+pub mod rollup;
 pub mod support;
 pub mod timestamp;
 

@@ -150,7 +150,10 @@ pub(super) async fn transition(call: &mut Call<'_>) -> Result<Reply, ApiError> {
                     call.request_id,
                     now,
                 );
-                store.record(&target.handle, slug, &entry).await?;
+                let close_refused = matches!(action, Action::Close(_));
+                store
+                    .record_refusal(&target.handle, slug, &entry, close_refused)
+                    .await?;
                 return Err(ApiError::Lifecycle(rejection));
             }
             Decision::Apply(transition) => {

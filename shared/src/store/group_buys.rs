@@ -1,14 +1,16 @@
 //! Group-buys and their history.
 
+use super::rollup::{draft_age_update, recently_changed_key, rollup_update, status_partition};
 use super::{
-    GROUP_BUY_SK, Store, StoreError, classify, classify_transaction, decode, encode,
-    from_cursor_key, group_buy_item, group_buy_pk, handle_partition, handle_status_partition, n,
-    observed, public_index_keys, public_partition, s, set_all, to_cursor_key,
+    GROUP_BUY_SK, Store, StoreError, classify, decode, encode, from_cursor_key, group_buy_item,
+    group_buy_pk, handle_partition, handle_status_partition, n, observed, public_index_keys,
+    public_partition, s, set_all, to_cursor_key,
 };
+use crate::domain::rollup::RollupDelta;
 use crate::domain::{CountGuard, GroupBuy, Handle, HistoryEntry, Slug, Status, Transition};
 use crate::pagination::{Key, Page};
 use crate::table::{
-    BY_HANDLE, BY_HANDLE_AND_STATUS, Index, PARTITION_KEY, PUBLIC_BY_HANDLE, SORT_KEY,
+    BY_HANDLE, BY_HANDLE_AND_STATUS, BY_STATUS, Index, PARTITION_KEY, PUBLIC_BY_HANDLE, SORT_KEY,
 };
 use aws_sdk_dynamodb::types::{
     AttributeValue, Put, ReturnConsumedCapacity, TransactWriteItem, Update,
@@ -63,17 +65,17 @@ impl Store {
             .build()
             .map_err(|e| StoreError::Corrupt(e.to_string()))?;
         let history = history_put(&self.table, &gb.handle, &gb.slug, entry)?;
-        observed(
-            self.client
-                .transact_write_items()
-                .transact_items(TransactWriteItem::builder().put(put).build())
-                .transact_items(TransactWriteItem::builder().put(history).build())
-                .return_consumed_capacity(ReturnConsumedCapacity::Total)
-                .send()
-                .await,
-        )
-        .map_err(classify_transaction)?;
-        Ok(())
+        let mut items = vec![
+            TransactWriteItem::builder().put(put).build(),
+            TransactWriteItem::builder().put(history).build(),
+            TransactWriteItem::builder()
+                .update(draft_age_update(&self.table, gb.updated_at, 1)?)
+                .build(),
+        ];
+        if let Some(rollup) = rollup_update(&self.table, &RollupDelta::status(Status::Draft, 1))? {
+            items.push(TransactWriteItem::builder().update(rollup).build());
+        }
+        self.transact(items).await
     }
 
     /// A strongly consistent read, so a transition decides on the latest state.
@@ -223,6 +225,15 @@ impl Store {
             ),
         ];
         assignments.extend(public_index_keys(next).into_iter().flatten());
+        assignments.extend([
+            (
+                BY_STATUS.partition_key.into(),
+                s(status_partition(next.status)),
+            ),
+            (BY_STATUS.sort_key.into(), s(recently_changed_key(next))),
+            // A transition clears the CLOSE_REJECTED flag.
+            ("closeRejectedAt".into(), AttributeValue::Null(true)),
+        ]);
         let update = Update::builder()
             .table_name(&self.table)
             .key(
@@ -243,39 +254,46 @@ impl Store {
             .build()
             .map_err(|e| StoreError::Corrupt(e.to_string()))?;
         let history = history_put(&self.table, &current.handle, &current.slug, entry)?;
-        observed(
-            self.client
-                .transact_write_items()
-                .transact_items(TransactWriteItem::builder().update(update).build())
-                .transact_items(TransactWriteItem::builder().put(history).build())
-                .return_consumed_capacity(ReturnConsumedCapacity::Total)
-                .send()
-                .await,
-        )
-        .map_err(classify_transaction)?;
-        Ok(())
+        let mut items = vec![
+            TransactWriteItem::builder().update(update).build(),
+            TransactWriteItem::builder().put(history).build(),
+        ];
+        let delta = RollupDelta::transition(transition.from, transition.to);
+        if let Some(rollup) = rollup_update(&self.table, &delta)? {
+            items.push(TransactWriteItem::builder().update(rollup).build());
+        }
+        if transition.from == Status::Draft {
+            let leaves_drafts = draft_age_update(&self.table, current.updated_at, -1)?;
+            items.push(TransactWriteItem::builder().update(leaves_drafts).build());
+        }
+        self.transact(items).await
     }
 
-    /// Appends a history entry on its own (a refused attempt changes nothing else).
-    pub async fn record(
+    /// Records a refused attempt in the history. A refused close also raises the group-buy's
+    /// `CLOSE_REJECTED` flag, until the next transition clears it.
+    pub async fn record_refusal(
         &self,
         handle: &Handle,
         slug: &Slug,
         entry: &HistoryEntry,
+        close_refused: bool,
     ) -> Result<(), StoreError> {
-        let put = history_put(&self.table, handle, slug, entry)?;
-        observed(
-            self.client
-                .put_item()
+        let history = history_put(&self.table, handle, slug, entry)?;
+        let mut items = vec![TransactWriteItem::builder().put(history).build()];
+        if close_refused {
+            let flag = Update::builder()
                 .table_name(&self.table)
-                .set_item(put.item.into())
-                .set_condition_expression(put.condition_expression)
-                .set_expression_attribute_names(put.expression_attribute_names)
-                .return_consumed_capacity(ReturnConsumedCapacity::Total)
-                .send()
-                .await,
-        )
-        .map_err(|e| classify("PutItem", e))?;
-        Ok(())
+                .key(PARTITION_KEY, s(group_buy_pk(handle, slug)))
+                .key(SORT_KEY, s(GROUP_BUY_SK))
+                .update_expression("SET #flag = :at")
+                .condition_expression("attribute_exists(#pk)")
+                .expression_attribute_names("#flag", "closeRejectedAt")
+                .expression_attribute_names("#pk", PARTITION_KEY)
+                .expression_attribute_values(":at", s(entry.at.to_string()))
+                .build()
+                .map_err(|e| StoreError::Corrupt(e.to_string()))?;
+            items.push(TransactWriteItem::builder().update(flag).build());
+        }
+        self.transact(items).await
     }
 }

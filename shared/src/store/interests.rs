@@ -3,10 +3,12 @@
 //! the rule it enforces, and `ReturnValuesOnConditionCheckFailure` so that a refused write
 //! tells the caller what was there without another read.
 
+use super::rollup::rollup_update;
 use super::{
-    GROUP_BUY_SK, Item, ItemCheck, Store, StoreError, classify, classify_transaction, decode,
-    encode, from_cursor_key, group_buy_pk, n, observed, s, to_cursor_key,
+    GROUP_BUY_SK, Item, ItemCheck, Store, StoreError, classify, decode, encode, from_cursor_key,
+    group_buy_pk, n, observed, s, to_cursor_key,
 };
+use crate::domain::rollup::RollupDelta;
 use crate::domain::{GroupBuy, Handle, Slug, Timestamp};
 use crate::pagination::{Key, Page};
 use crate::table::{PARTITION_KEY, SORT_KEY};
@@ -139,7 +141,21 @@ impl Store {
                 .expression_attribute_values(":now", s(now.to_string()))
         };
         let built = |e: aws_sdk_dynamodb::error::BuildError| StoreError::Corrupt(e.to_string());
-        let (interest_op, counters) = match write {
+        // The threshold is crossed by the write that moves the count across it, and only the
+        // count at commit time says which write that is: the condition pins the count to the
+        // side of the edge this decision assumed (`ROLLUP` counts `thresholdMet` exactly).
+        let min = i64::from(gb.min_participants);
+        let count = i64::from(gb.participant_count);
+        let edge = |edge: i64| {
+            let crosses = count == edge;
+            let clause = if crosses {
+                "#participants = :edge"
+            } else {
+                "#participants <> :edge"
+            };
+            (crosses, clause, n(edge))
+        };
+        let (interest_op, counters, delta) = match write {
             InterestWrite::Register(record) => {
                 let mut item = encode(record)?;
                 item.extend([
@@ -156,16 +172,30 @@ impl Store {
                     )
                     .build()
                     .map_err(built)?;
+                let (crosses, at_edge, edge_value) = edge(min - 1);
                 let counters = open(counters)
                     .update_expression(
                         "SET #participants = #participants + :one, #units = #units + :q",
                     )
-                    .condition_expression(format!("{OPEN_FOR_REGISTRATION} AND {BELOW_CAP}"))
+                    .condition_expression(format!(
+                        "{OPEN_FOR_REGISTRATION} AND {BELOW_CAP} AND {at_edge}"
+                    ))
                     .expression_attribute_names("#cap", "maxParticipants")
                     .expression_attribute_names("#participants", "participantCount")
                     .expression_attribute_values(":one", n(1))
-                    .expression_attribute_values(":q", n(record.quantity));
-                (TransactWriteItem::builder().put(put).build(), counters)
+                    .expression_attribute_values(":q", n(record.quantity))
+                    .expression_attribute_values(":edge", edge_value);
+                let delta = RollupDelta {
+                    participants: 1,
+                    units: i64::from(record.quantity),
+                    threshold_met: i64::from(crosses),
+                    ..RollupDelta::default()
+                };
+                (
+                    TransactWriteItem::builder().put(put).build(),
+                    counters,
+                    delta,
+                )
             }
             InterestWrite::Change { from, to } => {
                 let update = Update::builder()
@@ -184,16 +214,19 @@ impl Store {
                     )
                     .build()
                     .map_err(built)?;
+                let units = i64::from(to.quantity) - i64::from(from);
                 let counters = open(counters)
                     .update_expression("SET #units = #units + :delta")
                     .condition_expression(OPEN_FOR_REGISTRATION)
-                    .expression_attribute_values(
-                        ":delta",
-                        n(i64::from(to.quantity) - i64::from(from)),
-                    );
+                    .expression_attribute_values(":delta", n(units));
+                let delta = RollupDelta {
+                    units,
+                    ..RollupDelta::default()
+                };
                 (
                     TransactWriteItem::builder().update(update).build(),
                     counters,
+                    delta,
                 )
             }
             InterestWrite::Withdraw { quantity } => {
@@ -209,34 +242,40 @@ impl Store {
                     )
                     .build()
                     .map_err(built)?;
+                let (crosses, at_edge, edge_value) = edge(min);
                 let counters = counters
                     .update_expression(
                         "SET #participants = #participants - :one, #units = #units - :q",
                     )
-                    .condition_expression("#status IN (:published, :paused)")
+                    .condition_expression(format!("#status IN (:published, :paused) AND {at_edge}"))
                     .expression_attribute_names("#participants", "participantCount")
                     .expression_attribute_values(":published", s("published"))
                     .expression_attribute_values(":paused", s("paused"))
                     .expression_attribute_values(":one", n(1))
-                    .expression_attribute_values(":q", n(quantity));
+                    .expression_attribute_values(":q", n(quantity))
+                    .expression_attribute_values(":edge", edge_value);
+                let delta = RollupDelta {
+                    participants: -1,
+                    units: -i64::from(quantity),
+                    threshold_met: -i64::from(crosses),
+                    ..RollupDelta::default()
+                };
                 (
                     TransactWriteItem::builder().delete(delete).build(),
                     counters,
+                    delta,
                 )
             }
         };
         let counters = counters.build().map_err(built)?;
-        observed(
-            self.client
-                .transact_write_items()
-                .transact_items(interest_op)
-                .transact_items(TransactWriteItem::builder().update(counters).build())
-                .return_consumed_capacity(ReturnConsumedCapacity::Total)
-                .send()
-                .await,
-        )
-        .map_err(classify_transaction)?;
-        Ok(())
+        let mut items = vec![
+            interest_op,
+            TransactWriteItem::builder().update(counters).build(),
+        ];
+        if let Some(rollup) = rollup_update(&self.table, &delta)? {
+            items.push(TransactWriteItem::builder().update(rollup).build());
+        }
+        self.transact(items).await
     }
 
     /// A group-buy's interests, in a stable (pseudonymous) order.

@@ -5,10 +5,13 @@ mod group_buys;
 mod interests;
 mod pats;
 mod reports;
+mod rollup;
 
 use crate::domain::{GroupBuy, Handle, Slug, Status};
 use crate::pagination::Key;
-use crate::table::{BY_HANDLE, BY_HANDLE_AND_STATUS, PARTITION_KEY, PUBLIC_BY_HANDLE, SORT_KEY};
+use crate::table::{
+    BY_HANDLE, BY_HANDLE_AND_STATUS, BY_STATUS, PARTITION_KEY, PUBLIC_BY_HANDLE, SORT_KEY,
+};
 use crate::telemetry::record_call;
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
@@ -21,12 +24,15 @@ use aws_sdk_dynamodb::operation::transact_write_items::{
 };
 use aws_sdk_dynamodb::operation::update_item::UpdateItemOutput;
 use aws_sdk_dynamodb::types::builders::UpdateBuilder;
-use aws_sdk_dynamodb::types::{AttributeValue, ConsumedCapacity};
+use aws_sdk_dynamodb::types::{
+    AttributeValue, ConsumedCapacity, ReturnConsumedCapacity, TransactWriteItem,
+};
 use std::collections::HashMap;
 
 pub use group_buys::Listing;
 pub use interests::{InterestRecord, InterestSnapshot, InterestWrite};
 pub use reports::{StoredReport, refused_by_limit};
+pub use rollup::{ROLLUP_SHARDS, Summary};
 
 type Item = HashMap<String, AttributeValue>;
 
@@ -195,6 +201,14 @@ fn group_buy_item(gb: &GroupBuy) -> Result<Item, StoreError> {
             BY_HANDLE_AND_STATUS.sort_key.into(),
             s(newest_first_key(gb)),
         ),
+        (
+            BY_STATUS.partition_key.into(),
+            s(rollup::status_partition(gb.status)),
+        ),
+        (
+            BY_STATUS.sort_key.into(),
+            s(rollup::recently_changed_key(gb)),
+        ),
     ]);
     Ok(item)
 }
@@ -247,6 +261,20 @@ pub struct Store {
 }
 
 impl Store {
+    /// Writes `items` in one transaction.
+    async fn transact(&self, items: Vec<TransactWriteItem>) -> Result<(), StoreError> {
+        observed(
+            self.client
+                .transact_write_items()
+                .set_transact_items(Some(items))
+                .return_consumed_capacity(ReturnConsumedCapacity::Total)
+                .send()
+                .await,
+        )
+        .map_err(classify_transaction)?;
+        Ok(())
+    }
+
     pub fn new(client: Client, table: impl Into<String>) -> Self {
         Self {
             client,

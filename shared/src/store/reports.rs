@@ -1,10 +1,10 @@
 //! Support reports, stored durably for operators, each with its caller's daily limit.
 
-use super::{ItemCheck, Store, StoreError, classify_transaction, encode, n, observed, s};
+use super::{ItemCheck, Store, StoreError, encode, n, s};
 use crate::domain::Timestamp;
 use crate::limits::DailyLimit;
 use crate::table::{BY_HANDLE, PARTITION_KEY, SORT_KEY, TTL_ATTRIBUTE};
-use aws_sdk_dynamodb::types::{Put, ReturnConsumedCapacity, TransactWriteItem, Update};
+use aws_sdk_dynamodb::types::{Put, TransactWriteItem, Update};
 use serde::{Deserialize, Serialize};
 
 const REPORT_SK: &str = "REPORT";
@@ -86,20 +86,12 @@ impl Store {
             .expression_attribute_names("#pk", PARTITION_KEY)
             .build()
             .map_err(|e| StoreError::Corrupt(e.to_string()))?;
-        observed(
-            self.client
-                .transact_write_items()
-                .transact_items(
-                    TransactWriteItem::builder()
-                        .update(count_against(&self.table, limit)?)
-                        .build(),
-                )
-                .transact_items(TransactWriteItem::builder().put(put).build())
-                .return_consumed_capacity(ReturnConsumedCapacity::Total)
-                .send()
-                .await,
-        )
-        .map_err(classify_transaction)?;
-        Ok(())
+        self.transact(vec![
+            TransactWriteItem::builder()
+                .update(count_against(&self.table, limit)?)
+                .build(),
+            TransactWriteItem::builder().put(put).build(),
+        ])
+        .await
     }
 }
