@@ -15,6 +15,8 @@ pub enum Access {
     Visitor,
     /// Any authenticated caller (JWT, PAT) or identified visitor (`X-Visitor-Id`).
     Caller,
+    /// A JWT with the role `platform-admin`.
+    PlatformAdmin,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -32,10 +34,11 @@ pub enum Route {
     GetMyInterest,
     WithdrawInterest,
     SubmitSupportReport,
+    AdminGroupBuys,
 }
 
 impl Route {
-    pub const ALL: [Route; 13] = [
+    pub const ALL: [Route; 14] = [
         Self::CreateGroupBuy,
         Self::ListGroupBuys,
         Self::GetGroupBuy,
@@ -49,6 +52,7 @@ impl Route {
         Self::GetMyInterest,
         Self::WithdrawInterest,
         Self::SubmitSupportReport,
+        Self::AdminGroupBuys,
     ];
 
     pub fn method(self) -> &'static str {
@@ -58,7 +62,8 @@ impl Route {
             | Self::ListInterests
             | Self::ListPublicGroupBuys
             | Self::GetPublicGroupBuy
-            | Self::GetMyInterest => "GET",
+            | Self::GetMyInterest
+            | Self::AdminGroupBuys => "GET",
             Self::CreateGroupBuy
             | Self::PublishGroupBuy
             | Self::PauseGroupBuy
@@ -83,6 +88,7 @@ impl Route {
                 Access::Visitor
             }
             Self::SubmitSupportReport => Access::Caller,
+            Self::AdminGroupBuys => Access::PlatformAdmin,
         }
     }
 
@@ -101,6 +107,7 @@ impl Route {
                 "/v2/public/group-buys/{handle}/{groupBuySlug}/my-interest"
             }
             Self::SubmitSupportReport => "/v2/support/report",
+            Self::AdminGroupBuys => "/v2/platform-admin/group-buys",
         }
     }
 
@@ -120,6 +127,7 @@ impl Route {
             Self::GetMyInterest => "get-my-interest",
             Self::WithdrawInterest => "withdraw-interest",
             Self::SubmitSupportReport => "submit-support-report",
+            Self::AdminGroupBuys => "admin-group-buys",
         }
     }
 

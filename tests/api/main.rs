@@ -1,6 +1,8 @@
 //! Integration tests, grouped by route. Each test gets a fresh table in DynamoDB Local.
 
+mod admin_rollup;
 mod auth;
+mod authorization_matrix;
 mod deployment;
 mod group_buy_create;
 mod group_buy_get;

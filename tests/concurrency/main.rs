@@ -3,3 +3,4 @@
 //! functional tests, which cargo runs in another process, one binary after the other.
 
 mod interest;
+mod rollup;

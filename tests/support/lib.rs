@@ -103,6 +103,14 @@ pub fn token(sub: &str, handles: &[&str], scope: &str) -> String {
         .expect("signed token")
 }
 
+pub fn admin_token() -> String {
+    let mut claims = DevClaims::new("admin-1", &[], "", 600);
+    claims.roles = vec!["platform-admin".into()];
+    claims
+        .sign_hs256(DEV_JWT_HS256_SECRET)
+        .expect("signed token")
+}
+
 pub fn owner_token() -> String {
     token("owner-1", &[HANDLE], OWNER_SCOPES)
 }
@@ -142,27 +150,37 @@ pub struct Call {
 }
 
 impl Call {
-    /// A well-formed request to `route` for `slug` of the test handle, with the credentials
-    /// that route expects: the owner's token, a visitor id, or none.
-    pub fn authorized(route: Route, slug: &str) -> Self {
+    /// A well-formed request to `route` for `slug` of the test handle: path and body, no
+    /// credentials.
+    pub fn well_formed(route: Route, slug: &str) -> Self {
         let path = route
             .path()
             .replace("{handle}", HANDLE)
             .replace("{groupBuySlug}", slug);
         let call = Self::new(route, path);
-        match route.access() {
-            Access::Owner(_) if route == Route::CreateGroupBuy => {
-                call.bearer(&owner_token()).json(&json!({
-                    "slug": slug, "title": "Lamp", "currency": "INR",
-                    "unitPriceMinor": 1, "minParticipants": 1
-                }))
+        match route {
+            Route::CreateGroupBuy => call.json(&json!({
+                "slug": slug, "title": "Lamp", "currency": "INR",
+                "unitPriceMinor": 1, "minParticipants": 1
+            })),
+            Route::SubmitSupportReport => {
+                call.json(&json!({"summary": "Close refused", "details": "409 on close"}))
             }
+            _ => call,
+        }
+    }
+
+    /// `well_formed`, with the credentials the route expects: the owner's token, a visitor
+    /// id, an admin's token, or none.
+    pub fn authorized(route: Route, slug: &str) -> Self {
+        let call = Self::well_formed(route, slug);
+        match route.access() {
             Access::Owner(_) => call.bearer(&owner_token()),
             Access::Public => call,
-            Access::Visitor => call.header("x-visitor-id", "a-perfectly-good-visitor-id-1234"),
-            Access::Caller => call
-                .header("x-visitor-id", "a-perfectly-good-visitor-id-1234")
-                .json(&json!({"summary": "Close refused", "details": "409 on close"})),
+            Access::PlatformAdmin => call.bearer(&admin_token()),
+            Access::Visitor | Access::Caller => {
+                call.header("x-visitor-id", "a-perfectly-good-visitor-id-1234")
+            }
         }
     }
 
@@ -468,6 +486,48 @@ impl TestApp {
             .send()
             .await
             .expect("participant count set");
+    }
+
+    /// The admin rollup's summary, recounted from every group-buy in the table (a scan: what
+    /// the service itself must never need).
+    pub async fn recount_summary(&self) -> Value {
+        let number = |item: &HashMap<String, AttributeValue>, name: &str| match item.get(name) {
+            Some(AttributeValue::N(v)) => v.parse::<i64>().unwrap_or(0),
+            _ => 0,
+        };
+        let mut by_status: HashMap<String, i64> = ["draft", "published", "paused", "closed"]
+            .into_iter()
+            .map(|s| (s.to_owned(), 0))
+            .collect();
+        let (mut participants, mut units, mut threshold_met) = (0, 0, 0);
+        for item in self.all_items().await {
+            if !matches!(item.get("SK"), Some(AttributeValue::S(sk)) if sk == "GB") {
+                continue;
+            }
+            if let Some(AttributeValue::S(status)) = item.get("status") {
+                *by_status.entry(status.clone()).or_default() += 1;
+            }
+            participants += number(&item, "participantCount");
+            units += number(&item, "unitCount");
+            threshold_met +=
+                i64::from(number(&item, "participantCount") >= number(&item, "minParticipants"));
+        }
+        json!({
+            "byStatus": by_status,
+            "participants": participants,
+            "units": units,
+            "thresholdMet": threshold_met,
+        })
+    }
+
+    /// The admin rollup as a platform admin sees it.
+    pub async fn admin(&self, query: &str) -> TestResponse {
+        self.send(
+            Call::new(Route::AdminGroupBuys, "/v2/platform-admin/group-buys")
+                .query(query)
+                .bearer(&admin_token()),
+        )
+        .await
     }
 
     /// Every item in the table, to assert that a refused request changed nothing.

@@ -1,6 +1,7 @@
 //! Route handlers. Each takes a `Call` and returns a reply or an `ApiError`; the wrapper in
 //! `app` turns errors into problem+json and writes the log line.
 
+mod admin;
 mod owner;
 mod public;
 mod support;
@@ -42,6 +43,7 @@ pub async fn dispatch(call: &mut Call<'_>) -> Result<Reply, ApiError> {
         Route::GetMyInterest => public::my_interest(call).await,
         Route::WithdrawInterest => public::withdraw(call).await,
         Route::SubmitSupportReport => support::submit(call).await,
+        Route::AdminGroupBuys => admin::group_buys(call).await,
     }
 }
 
