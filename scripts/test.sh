@@ -30,6 +30,9 @@ log "end-to-end tests through cargo lambda watch"
 export TABLE_NAME="e2e-$(date +%s)"
 cargo build --quiet -p group-buy-functions -p gharart-operator
 cargo run --quiet -p gharart-operator -- create-table
+# Revocation must show within the cache delay; keep it short so the test can wait it out.
+export PAT_CACHE_SECONDS=2
+export OPERATOR_BIN="$ROOT/target/debug/gharart-operator"
 API_PORT=$(free_port)
 API_LOG="${TMPDIR:-/tmp}/gharart-api-$API_PORT.log"
 start_api "$API_PORT" "$API_LOG" || { tail -n 50 "$API_LOG"; exit 1; }

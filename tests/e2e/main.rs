@@ -283,3 +283,50 @@ async fn the_public_walkthrough_over_http() {
         (409, Some("GROUP_BUY_CLOSED"))
     );
 }
+
+/// Runs the operator tool against the table the local API serves from.
+fn operator(args: &[&str]) -> String {
+    let bin = std::env::var("OPERATOR_BIN").expect("OPERATOR_BIN (set by scripts/test.sh)");
+    let out = std::process::Command::new(bin)
+        .args(args)
+        .output()
+        .expect("the operator tool runs");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).trim().to_owned()
+}
+
+#[tokio::test]
+#[ignore = "needs cargo lambda watch; run by scripts/test.sh"]
+async fn an_operator_pat_works_at_once_and_revocation_within_the_delay() {
+    let api = Api::new();
+    let token = operator(&["pat", "create", "--handle", &api.handle, "--name", "e2e"]);
+    assert!(token.starts_with("ghpat_"), "{token}");
+    let list = |token: String| {
+        api.http
+            .get(format!("{}/v2/handles/{}/group-buys", api.base, api.handle))
+            .bearer_auth(token)
+            .send()
+    };
+    let works = list(token.clone()).await.expect("answer");
+    assert_eq!(works.status().as_u16(), 200);
+    let listed = operator(&["pat", "list", "--handle", &api.handle]);
+    let id = listed
+        .lines()
+        .nth(1)
+        .and_then(|line| line.split('\t').next())
+        .expect("the token is listed")
+        .to_owned();
+    assert!(!listed.contains(token.rsplit_once('_').map_or("", |(_, s)| s)));
+    operator(&["pat", "revoke", "--id", &id]);
+    let delay: u64 = std::env::var("PAT_CACHE_SECONDS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(30);
+    tokio::time::sleep(std::time::Duration::from_millis(delay * 1000 + 500)).await;
+    let revoked = list(token).await.expect("answer");
+    assert_eq!(revoked.status().as_u16(), 401);
+}
