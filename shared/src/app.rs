@@ -5,7 +5,8 @@ use crate::auth::Authenticator;
 use crate::configuration::{ConfigError, Settings};
 use crate::error::ApiError;
 use crate::handlers::{self, Call};
-use crate::http::RequestIds;
+use crate::http::{Reply, RequestIds};
+use crate::idempotency::{IdempotencyKey, Keyed, keeps};
 use crate::keys::ServerKey;
 use crate::pagination::CursorCodec;
 use crate::routes::Route;
@@ -91,19 +92,32 @@ impl App {
             route,
             request_id: &ids.request_id,
             log: RequestLog::default(),
+            idempotency: None,
         };
-        // Boxed: handler futures hold AWS SDK futures, which are large; on the heap they
-        // cannot overflow the stack of whatever polls this one.
-        let work = AssertUnwindSafe(Box::pin(handlers::dispatch(&mut call))).catch_unwind();
+        let work = async {
+            if route.method() == "POST" {
+                call.idempotency = IdempotencyKey::of(req.headers())?
+                    .map(|key| Keyed::new(key, req.body().as_ref()));
+            }
+            let outcome = handlers::dispatch(&mut call).await;
+            self.settle_idempotency(&mut call, outcome).await
+        };
+        // Boxed: the work holds AWS SDK futures, which are large; on the heap they cannot
+        // overflow the stack of whatever polls this one.
+        let work = AssertUnwindSafe(Box::pin(work)).catch_unwind();
         let (outcome, usage) = telemetry::measure(work).await;
         let outcome =
             outcome.unwrap_or_else(|_| Err(ApiError::Internal("the handler panicked".into())));
-        let error_code = outcome.as_ref().err().map(ApiError::code);
+        let error_code = outcome
+            .as_ref()
+            .err()
+            .map(ApiError::code)
+            .or(call.log.error_code);
         if let Err(e @ (ApiError::Internal(_) | ApiError::Dependency(_))) = &outcome {
             tracing::error!(requestId = %ids.request_id, error = %e, "request failed");
         }
         let mut response = match outcome {
-            Ok(reply) => reply.into_response(),
+            Ok(response) => response,
             Err(e) => e.into_response(&ids.request_id),
         };
         ids.stamp(&mut response);
@@ -124,6 +138,45 @@ impl App {
             "request"
         );
         response
+    }
+}
+
+impl App {
+    /// Turns a handler's outcome into the response, honouring `Idempotency-Key`: a replay
+    /// found by the handler's write is answered (or refused with 422 for another body); a
+    /// keepable response that no write of the handler recorded is recorded now, unless a
+    /// record won the race, whose response is then answered instead.
+    async fn settle_idempotency(
+        &self,
+        call: &mut Call<'_>,
+        outcome: Result<Reply, ApiError>,
+    ) -> Result<Response<Body>, ApiError> {
+        let response = match (outcome, &call.idempotency) {
+            (Err(ApiError::Replay(stored)), Some(keyed)) => return keyed.replay(stored),
+            (Ok(reply), _) => reply.into_response(),
+            (Err(e), None) => return Err(e),
+            (Err(e), Some(_)) => {
+                call.log.error_code = Some(e.code());
+                e.into_response(call.request_id)
+            }
+        };
+        let keyed = call.idempotency.as_ref();
+        let Some((keyed, record_key)) = keyed.and_then(|k| Some((k, k.record_key()?))) else {
+            return Ok(response);
+        };
+        if keyed.recorded || !keeps(response.status()) {
+            return Ok(response);
+        }
+        let record = keyed.record(&response, chrono::Utc::now().timestamp());
+        match self.store.keep_response(record_key, &record).await {
+            Ok(None) => Ok(response),
+            Ok(Some(first)) => keyed.replay(first),
+            Err(e) => {
+                // The answer stands; only its replay is lost, and a retry runs again.
+                tracing::warn!(requestId = %call.request_id, error = %e, "response not kept");
+                Ok(response)
+            }
+        }
     }
 }
 

@@ -1,7 +1,7 @@
 //! The one error type of the API and the one place it becomes `application/problem+json`.
 
 use crate::domain::{InterestRejection, Rejection, Slug};
-use crate::limits::DailyLimit;
+use crate::limits::{DailyLimit, RATELIMIT, RATELIMIT_POLICY};
 use crate::validation::FieldError;
 use lambda_http::http::{HeaderValue, StatusCode, header};
 use lambda_http::{Body, Response};
@@ -39,6 +39,13 @@ pub enum ApiError {
     Lifecycle(Rejection),
     #[error("version mismatch")]
     VersionMismatch { current: u64 },
+    #[error("invalid idempotency key")]
+    InvalidIdempotencyKey,
+    #[error("idempotency key reused with another body")]
+    IdempotencyKeyReused,
+    /// A keyed retry found the first request's record; answered with its response.
+    #[error("replay")]
+    Replay(crate::idempotency::StoredResponse),
     #[error("daily write limit reached")]
     DailyWriteLimit(DailyLimit),
     #[error("no such route")]
@@ -57,9 +64,12 @@ const DEPENDENCY_RETRY_AFTER_SECONDS: u32 = 1;
 impl ApiError {
     pub fn status(&self) -> StatusCode {
         match self {
-            Self::MalformedJson(_) | Self::Validation(_) | Self::InvalidCursor => {
-                StatusCode::BAD_REQUEST
-            }
+            Self::MalformedJson(_)
+            | Self::Validation(_)
+            | Self::InvalidCursor
+            | Self::InvalidIdempotencyKey => StatusCode::BAD_REQUEST,
+            Self::IdempotencyKeyReused => StatusCode::UNPROCESSABLE_ENTITY,
+            Self::Replay(stored) => StatusCode::from_u16(stored.status).unwrap_or(StatusCode::OK),
             Self::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             Self::Unauthenticated(_) | Self::VisitorIdRequired => StatusCode::UNAUTHORIZED,
@@ -102,6 +112,9 @@ impl ApiError {
             Self::Lifecycle(rejection) => rejection.code(),
             Self::VersionMismatch { .. } => "VERSION_MISMATCH",
             Self::DailyWriteLimit(_) => "DAILY_WRITE_LIMIT",
+            Self::InvalidIdempotencyKey => "INVALID_IDEMPOTENCY_KEY",
+            Self::IdempotencyKeyReused => "IDEMPOTENCY_KEY_REUSED",
+            Self::Replay(_) => "IDEMPOTENT_REPLAY",
             Self::RouteNotFound => "ROUTE_NOT_FOUND",
             Self::Dependency(_) => "DEPENDENCY_UNAVAILABLE",
             Self::Internal(_) => "INTERNAL",
@@ -134,6 +147,9 @@ impl ApiError {
             Self::Lifecycle(Rejection::DeadlinePassed { .. }) => "Deadline passed",
             Self::VersionMismatch { .. } => "Version mismatch",
             Self::DailyWriteLimit(_) => "Daily write limit",
+            Self::InvalidIdempotencyKey => "Invalid idempotency key",
+            Self::IdempotencyKeyReused => "Idempotency key reused",
+            Self::Replay(_) => "Replay",
             Self::RouteNotFound => "Route not found",
             Self::Dependency(_) => "Dependency unavailable",
             Self::Internal(_) => "Internal error",
@@ -223,6 +239,13 @@ impl ApiError {
                 )
             }
             Self::RouteNotFound => "This function does not serve that path.".into(),
+            Self::InvalidIdempotencyKey => {
+                "Idempotency-Key must be 1 to 255 printable ASCII characters.".into()
+            }
+            Self::IdempotencyKeyReused => {
+                "This Idempotency-Key was used with a different body; use a new key.".into()
+            }
+            Self::Replay(_) => "A replayed response.".into(),
             Self::Dependency(_) => "A dependency is unavailable; retry shortly.".into(),
             Self::Internal(_) => "An unexpected error occurred; quote the request id to support.".into(),
         };
@@ -263,8 +286,8 @@ impl ApiError {
             Self::DailyWriteLimit(limit) => {
                 headers.insert(header::RETRY_AFTER, limit.resets_in.into());
                 for (name, value) in [
-                    ("ratelimit-policy", limit.policy_header()),
-                    ("ratelimit", limit.exhausted_header()),
+                    (RATELIMIT_POLICY, limit.policy_header()),
+                    (RATELIMIT, limit.exhausted_header()),
                 ] {
                     if let Ok(value) = HeaderValue::from_str(&value) {
                         headers.insert(name, value);

@@ -202,6 +202,10 @@ impl Reply {
         self
     }
 
+    pub fn response(&self) -> &Response<Body> {
+        &self.0
+    }
+
     pub fn into_response(self) -> Response<Body> {
         self.0
     }

@@ -45,6 +45,11 @@ impl ServerKey {
         URL_SAFE_NO_PAD.encode(&digest[..PARTICIPANT_BYTES])
     }
 
+    /// An idempotency record's key: the client's key scoped to its caller and route.
+    pub fn idempotency_key(&self, caller: &str, route: &str, key: &str) -> String {
+        URL_SAFE_NO_PAD.encode(self.mac("gharart/idempotency/v1", &[caller, route, key]))
+    }
+
     /// The key that MACs pagination cursors.
     pub fn cursor_key(&self) -> [u8; 32] {
         self.mac("gharart/pagination-cursor/v1", &[])

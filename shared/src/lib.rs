@@ -7,6 +7,7 @@ pub mod domain;
 pub mod error;
 pub mod handlers;
 pub mod http;
+pub mod idempotency;
 pub mod keys;
 pub mod limits;
 pub mod pagination;

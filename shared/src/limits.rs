@@ -5,6 +5,10 @@
 
 use crate::domain::Timestamp;
 use chrono::{Duration, NaiveTime};
+use lambda_http::http::HeaderName;
+
+pub const RATELIMIT_POLICY: HeaderName = HeaderName::from_static("ratelimit-policy");
+pub const RATELIMIT: HeaderName = HeaderName::from_static("ratelimit");
 
 /// One limited subject on one day.
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -64,4 +64,6 @@ pub struct RequestLog {
     pub handle: Option<String>,
     pub slug: Option<String>,
     pub caller: Option<&'static str>,
+    /// The code of an error answered as a response (a keyed request's error is kept).
+    pub error_code: Option<&'static str>,
 }

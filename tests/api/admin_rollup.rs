@@ -53,7 +53,12 @@ async fn old_draft(app: &group_buy_tests::TestApp, slug: &str, hours: i64) {
         then,
     );
     let entry = HistoryEntry::created("jwt:owner-1", "test", 1, then);
-    app.app.store.create(&gb, &entry).await.expect("created");
+    let riders = group_buy::store::Riders::default();
+    app.app
+        .store
+        .create(&gb, &entry, &riders)
+        .await
+        .expect("created");
 }
 
 #[tokio::test]

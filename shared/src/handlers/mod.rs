@@ -11,12 +11,15 @@ use crate::auth::Principal;
 use crate::domain::{Handle, Slug};
 use crate::error::ApiError;
 use crate::http::{Reply, path_params};
+use crate::idempotency::Keyed;
+use crate::limits::DailyLimit;
 use crate::pagination::{Key, PageRequest};
 use crate::routes::{Access, Route};
+use crate::store::{Refusal, Riders, StoreError};
 use crate::telemetry::RequestLog;
 use crate::validation::FieldError;
 use crate::visitor::Visitor;
-use lambda_http::Request;
+use lambda_http::{Body, Request, Response};
 use serde_json::{Value, json};
 
 /// One request being served.
@@ -26,6 +29,8 @@ pub struct Call<'a> {
     pub route: Route,
     pub request_id: &'a str,
     pub log: RequestLog,
+    /// Its `Idempotency-Key`, on a POST that sent one.
+    pub idempotency: Option<Keyed>,
 }
 
 pub async fn dispatch(call: &mut Call<'_>) -> Result<Reply, ApiError> {
@@ -99,6 +104,11 @@ impl Call<'_> {
         };
         let principal = self.app.auth.authenticate(self.req.headers()).await?;
         self.log.caller = Some(principal.kind.as_str());
+        self.scope_idempotency(&format!(
+            "{}:{}",
+            principal.kind.as_str(),
+            principal.subject
+        ));
         let target = self.target()?;
         principal.authorize(&target.handle, scope)?;
         Ok(OwnerTarget { principal, target })
@@ -109,7 +119,55 @@ impl Call<'_> {
         let visitor =
             Visitor::identify(self.req.headers(), &self.app.auth, &self.app.server_key).await?;
         self.log.caller = Some(visitor.kind.as_str());
+        self.scope_idempotency(&visitor.key);
         Ok(visitor)
+    }
+
+    /// Scopes the request's idempotency key to its caller (once the caller is known).
+    fn scope_idempotency(&mut self, caller: &str) {
+        if let Some(keyed) = &mut self.idempotency {
+            keyed.bind(&self.app.server_key, caller, self.route);
+        }
+    }
+
+    /// Runs a write with its riders: the daily `limit` it counts against and, on a keyed
+    /// request, the record of `response` (what the request answers if the write succeeds).
+    /// A rider's refusal is the outer error (429, or the first request's replay); the
+    /// business outcome is the inner result, for the handler to read.
+    pub(crate) async fn guarded_write<Fut>(
+        &mut self,
+        limit: Option<DailyLimit>,
+        response: Option<&Response<Body>>,
+        write: impl FnOnce(Riders) -> Fut,
+    ) -> Result<Result<(), StoreError>, ApiError>
+    where
+        Fut: Future<Output = Result<(), StoreError>>,
+    {
+        let now = chrono::Utc::now().timestamp();
+        let idempotency = match (&self.idempotency, response) {
+            (Some(keyed), Some(response)) => keyed
+                .record_key()
+                .map(|key| (key.to_owned(), keyed.record(response, now))),
+            _ => None,
+        };
+        let riders = Riders { limit, idempotency };
+        match write(riders.clone()).await {
+            Ok(()) => {
+                if let (Some(keyed), Some(_)) = (&mut self.idempotency, &riders.idempotency) {
+                    keyed.recorded = true;
+                }
+                Ok(Ok(()))
+            }
+            Err(StoreError::ConditionFailed(checks)) => match riders.refusal(&checks)? {
+                Some(Refusal::Replay(stored)) => Err(ApiError::Replay(stored)),
+                Some(Refusal::Limit) => match riders.limit {
+                    Some(limit) => Err(ApiError::DailyWriteLimit(limit)),
+                    None => Err(ApiError::Internal("a limit refusal without a limit".into())),
+                },
+                None => Ok(Err(StoreError::ConditionFailed(checks))),
+            },
+            Err(other) => Ok(Err(other)),
+        }
     }
 
     /// `?limit=` and the key `?cursor=` resumes from, for the list named `list_id`.

@@ -1,12 +1,14 @@
 //! The owner side of the lifecycle: create, list, read, publish, pause, close.
 
 use super::Call;
+use crate::domain::Handle;
 use crate::domain::{
     Action, Audience, CloseOutcome, Decision, GroupBuy, HistoryEntry, NewGroupBuy, Status,
     Timestamp,
 };
 use crate::error::ApiError;
 use crate::http::{IfMatch, Reply, json_object, query_param};
+use crate::limits::DailyLimit;
 use crate::routes::Route;
 use crate::store::{Listing, StoreError};
 use crate::validation::{FieldError, Fields, string};
@@ -28,16 +30,34 @@ pub(super) async fn create(call: &mut Call<'_>) -> Result<Reply, ApiError> {
     let body = json_object(call.req)?.unwrap_or_default();
     let now = Timestamp::now();
     let new = NewGroupBuy::parse(body, now)?;
+    let new_slug = new.slug.clone();
     let gb = GroupBuy::draft(owner.target.handle, new, now);
     call.log.slug = Some(gb.slug.to_string());
     let entry = HistoryEntry::created(&owner.principal.actor(), call.request_id, gb.version, now);
-    match call.app.store.create(&gb, &entry).await {
-        Ok(()) => {}
-        Err(StoreError::ConditionFailed(_)) => return Err(ApiError::SlugTaken(gb.slug)),
-        Err(e) => return Err(e.into()),
-    }
     let location = format!("/v2/handles/{}/group-buys/{}", gb.handle, gb.slug);
-    Ok(one(&gb, StatusCode::CREATED).header(header::LOCATION, &location))
+    let reply = one(&gb, StatusCode::CREATED).header(header::LOCATION, &location);
+    let store = &call.app.store;
+    let limit = owner_write_limit(call, &gb.handle, now);
+    let written = call
+        .guarded_write(Some(limit), Some(reply.response()), |riders| async move {
+            store.create(&gb, &entry, &riders).await
+        })
+        .await?;
+    match written {
+        Ok(()) => Ok(reply),
+        Err(StoreError::ConditionFailed(_)) => Err(ApiError::SlugTaken(new_slug)),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// Owner writes count against their handle's daily limit.
+fn owner_write_limit(call: &Call<'_>, handle: &Handle, now: Timestamp) -> DailyLimit {
+    DailyLimit::new(
+        "owner-writes",
+        handle.to_string(),
+        call.app.settings.limits.daily_writes_per_handle,
+        now,
+    )
 }
 
 pub(super) async fn list(call: &mut Call<'_>) -> Result<Reply, ApiError> {
@@ -151,9 +171,15 @@ pub(super) async fn transition(call: &mut Call<'_>) -> Result<Reply, ApiError> {
                     now,
                 );
                 let close_refused = matches!(action, Action::Close(_));
-                store
-                    .record_refusal(&target.handle, slug, &entry, close_refused)
-                    .await?;
+                let answer = ApiError::Lifecycle(rejection).into_response(call.request_id);
+                let limit = owner_write_limit(call, &target.handle, now);
+                let handle = &target.handle;
+                call.guarded_write(Some(limit), Some(&answer), |riders| async move {
+                    store
+                        .record_refusal(handle, slug, &entry, close_refused, &riders)
+                        .await
+                })
+                .await??;
                 return Err(ApiError::Lifecycle(rejection));
             }
             Decision::Apply(transition) => {
@@ -166,8 +192,17 @@ pub(super) async fn transition(call: &mut Call<'_>) -> Result<Reply, ApiError> {
                     call.request_id,
                     now,
                 );
-                match store.apply(&current, &next, &transition, &entry).await {
-                    Ok(()) => return Ok(one(&next, StatusCode::OK)),
+                let reply = one(&next, StatusCode::OK);
+                let limit = owner_write_limit(call, &target.handle, now);
+                let written = call
+                    .guarded_write(Some(limit), Some(reply.response()), |riders| {
+                        let (current, next) = (&current, &next);
+                        let (transition, entry) = (&transition, &entry);
+                        async move { store.apply(current, next, transition, entry, &riders).await }
+                    })
+                    .await?;
+                match written {
+                    Ok(()) => return Ok(reply),
                     Err(StoreError::ConditionFailed(_) | StoreError::TransactionConflict) => {
                         continue;
                     }

@@ -6,6 +6,7 @@ use crate::domain::{Audience, GroupBuy, Registration, Timestamp};
 use crate::domain::{Handle, Slug};
 use crate::error::ApiError;
 use crate::http::{Reply, json_object};
+use crate::limits::DailyLimit;
 use crate::store::{InterestRecord, InterestSnapshot, InterestWrite, Listing, Store, StoreError};
 use crate::validation::Fields;
 use crate::visitor::Visitor;
@@ -16,6 +17,16 @@ use std::time::Duration;
 /// Interest writes retried after a lost race before giving up with 503: a race costs no
 /// read (the refused transaction returns what it found), so attempts are cheap.
 const INTEREST_ATTEMPTS: u32 = 12;
+
+/// Interest writes count against the visitor's daily limit.
+fn interest_write_limit(call: &Call<'_>, visitor: &Visitor, now: Timestamp) -> DailyLimit {
+    DailyLimit::new(
+        "interest-writes",
+        visitor.key.clone(),
+        call.app.settings.limits.daily_interest_writes_per_visitor,
+        now,
+    )
+}
 
 /// The visitor's interest in one group-buy, as the handlers decide on it.
 struct InterestScope<'a> {
@@ -150,11 +161,16 @@ pub(super) async fn register(call: &mut Call<'_>) -> Result<Reply, ApiError> {
             Registration::Changed { from } => InterestWrite::Change { from, to: &record },
             _ => InterestWrite::Register(&record),
         };
-        match scope
-            .store
-            .write_interest(current, &visitor.key, write, now)
-            .await
-        {
+        let limit = interest_write_limit(call, &visitor, now);
+        let (store, key) = (scope.store, visitor.key.as_str());
+        let written = call
+            .guarded_write(Some(limit), None, |riders| async move {
+                store
+                    .write_interest(current, key, write, now, &riders)
+                    .await
+            })
+            .await?;
+        match written {
             Ok(()) => {
                 // The group-buy as this write left it (other writes may have moved it since).
                 let mut shown = current.clone();
@@ -215,11 +231,17 @@ pub(super) async fn withdraw(call: &mut Call<'_>) -> Result<Reply, ApiError> {
             return Err(ApiError::GroupBuyNotFound);
         };
         let write = InterestWrite::Withdraw { quantity };
-        match scope
-            .store
-            .write_interest(current, &visitor.key, write, Timestamp::now())
-            .await
-        {
+        let now = Timestamp::now();
+        let limit = interest_write_limit(call, &visitor, now);
+        let (store, key) = (scope.store, visitor.key.as_str());
+        let written = call
+            .guarded_write(Some(limit), None, |riders| async move {
+                store
+                    .write_interest(current, key, write, now, &riders)
+                    .await
+            })
+            .await?;
+        match written {
             Ok(()) => return Ok(Reply::no_content().private()),
             Err(e) => scope.recover(e, attempt, &mut snapshot).await?,
         }

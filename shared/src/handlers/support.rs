@@ -5,8 +5,8 @@ use crate::domain::Timestamp;
 use crate::domain::support::ReportRequest;
 use crate::error::ApiError;
 use crate::http::{Reply, json_object};
-use crate::limits::DailyLimit;
-use crate::store::{StoreError, StoredReport, refused_by_limit};
+use crate::limits::{DailyLimit, RATELIMIT_POLICY};
+use crate::store::StoredReport;
 use lambda_http::http::StatusCode;
 use serde_json::json;
 
@@ -34,20 +34,18 @@ pub(super) async fn submit(call: &mut Call<'_>) -> Result<Reply, ApiError> {
         cited_request_id: request.request_id,
         repro_artifact: request.repro_artifact,
     };
-    match call.app.store.submit_report(&report, &limit).await {
-        Ok(()) => {}
-        Err(StoreError::ConditionFailed(checks)) if refused_by_limit(&checks, 0) => {
-            return Err(ApiError::DailyWriteLimit(limit));
-        }
-        Err(e) => return Err(e.into()),
-    }
     let body = json!({
         "reportId": report.report_id,
         "receivedAt": report.received_at,
         "requestId": report.request_id,
     });
-    Ok(Reply::json(StatusCode::CREATED, &body).private().header(
-        lambda_http::http::HeaderName::from_static("ratelimit-policy"),
-        &limit.policy_header(),
-    ))
+    let reply = Reply::json(StatusCode::CREATED, &body)
+        .private()
+        .header(RATELIMIT_POLICY, &limit.policy_header());
+    let store = &call.app.store;
+    call.guarded_write(Some(limit), Some(reply.response()), |riders| async move {
+        store.submit_report(&report, &riders).await
+    })
+    .await??;
+    Ok(reply)
 }

@@ -2,9 +2,9 @@
 
 use super::rollup::{draft_age_update, recently_changed_key, rollup_update, status_partition};
 use super::{
-    GROUP_BUY_SK, Store, StoreError, classify, decode, encode, from_cursor_key, group_buy_item,
-    group_buy_pk, handle_partition, handle_status_partition, n, observed, public_index_keys,
-    public_partition, s, set_all, to_cursor_key,
+    GROUP_BUY_SK, Riders, Store, StoreError, classify, decode, encode, from_cursor_key,
+    group_buy_item, group_buy_pk, handle_partition, handle_status_partition, n, observed,
+    public_index_keys, public_partition, s, set_all, to_cursor_key,
 };
 use crate::domain::rollup::RollupDelta;
 use crate::domain::{CountGuard, GroupBuy, Handle, HistoryEntry, Slug, Status, Transition};
@@ -56,7 +56,12 @@ pub enum Listing {
 
 impl Store {
     /// Creates a draft and its first history entry; `ConditionFailed` when the slug is taken.
-    pub async fn create(&self, gb: &GroupBuy, entry: &HistoryEntry) -> Result<(), StoreError> {
+    pub async fn create(
+        &self,
+        gb: &GroupBuy,
+        entry: &HistoryEntry,
+        riders: &Riders,
+    ) -> Result<(), StoreError> {
         let put = Put::builder()
             .table_name(&self.table)
             .set_item(Some(group_buy_item(gb)?))
@@ -75,7 +80,7 @@ impl Store {
         if let Some(rollup) = rollup_update(&self.table, &RollupDelta::status(Status::Draft, 1))? {
             items.push(TransactWriteItem::builder().update(rollup).build());
         }
-        self.transact(items).await
+        self.transact(items, riders).await
     }
 
     /// A strongly consistent read, so a transition decides on the latest state.
@@ -193,6 +198,7 @@ impl Store {
         next: &GroupBuy,
         transition: &Transition,
         entry: &HistoryEntry,
+        riders: &Riders,
     ) -> Result<(), StoreError> {
         let mut condition = "#version = :expected".to_owned();
         match transition.count_guard {
@@ -266,7 +272,7 @@ impl Store {
             let leaves_drafts = draft_age_update(&self.table, current.updated_at, -1)?;
             items.push(TransactWriteItem::builder().update(leaves_drafts).build());
         }
-        self.transact(items).await
+        self.transact(items, riders).await
     }
 
     /// Records a refused attempt in the history. A refused close also raises the group-buy's
@@ -277,6 +283,7 @@ impl Store {
         slug: &Slug,
         entry: &HistoryEntry,
         close_refused: bool,
+        riders: &Riders,
     ) -> Result<(), StoreError> {
         let history = history_put(&self.table, handle, slug, entry)?;
         let mut items = vec![TransactWriteItem::builder().put(history).build()];
@@ -294,6 +301,6 @@ impl Store {
                 .map_err(|e| StoreError::Corrupt(e.to_string()))?;
             items.push(TransactWriteItem::builder().update(flag).build());
         }
-        self.transact(items).await
+        self.transact(items, riders).await
     }
 }

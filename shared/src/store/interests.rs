@@ -5,8 +5,8 @@
 
 use super::rollup::rollup_update;
 use super::{
-    GROUP_BUY_SK, Item, ItemCheck, Store, StoreError, classify, decode, encode, from_cursor_key,
-    group_buy_pk, n, observed, s, to_cursor_key,
+    GROUP_BUY_SK, Item, ItemCheck, Riders, Store, StoreError, classify, decode, encode,
+    from_cursor_key, group_buy_pk, n, observed, s, to_cursor_key,
 };
 use crate::domain::rollup::RollupDelta;
 use crate::domain::{GroupBuy, Handle, Slug, Timestamp};
@@ -123,6 +123,7 @@ impl Store {
         visitor_key: &str,
         write: InterestWrite<'_>,
         now: Timestamp,
+        riders: &Riders,
     ) -> Result<(), StoreError> {
         let pk = group_buy_pk(&gb.handle, &gb.slug);
         let sk = interest_sk(visitor_key);
@@ -275,7 +276,7 @@ impl Store {
         if let Some(rollup) = rollup_update(&self.table, &delta)? {
             items.push(TransactWriteItem::builder().update(rollup).build());
         }
-        self.transact(items).await
+        self.transact(items, riders).await
     }
 
     /// A group-buy's interests, in a stable (pseudonymous) order.

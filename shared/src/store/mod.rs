@@ -5,6 +5,7 @@ mod group_buys;
 mod interests;
 mod pats;
 mod reports;
+mod riders;
 mod rollup;
 
 use crate::domain::{GroupBuy, Handle, Slug, Status};
@@ -31,7 +32,8 @@ use std::collections::HashMap;
 
 pub use group_buys::Listing;
 pub use interests::{InterestRecord, InterestSnapshot, InterestWrite};
-pub use reports::{StoredReport, refused_by_limit};
+pub use reports::StoredReport;
+pub use riders::{Refusal, Riders};
 pub use rollup::{ROLLUP_SHARDS, Summary};
 
 type Item = HashMap<String, AttributeValue>;
@@ -261,8 +263,13 @@ pub struct Store {
 }
 
 impl Store {
-    /// Writes `items` in one transaction.
-    async fn transact(&self, items: Vec<TransactWriteItem>) -> Result<(), StoreError> {
+    /// Writes `items` and their riders in one transaction.
+    async fn transact(
+        &self,
+        mut items: Vec<TransactWriteItem>,
+        riders: &Riders,
+    ) -> Result<(), StoreError> {
+        items.extend(riders.items(&self.table)?);
         observed(
             self.client
                 .transact_write_items()

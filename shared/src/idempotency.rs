@@ -1,0 +1,187 @@
+//! `Idempotency-Key` on POST routes, without the two extra writes (lock, then complete) of the
+//! usual Lambda idempotency utilities.
+//!
+//! A keyed request runs as usual. Its response is known before its write, so the record of the
+//! response rides in the write's own transaction, conditioned on no live record for the key:
+//! the first request leaves effect and record atomically, at no extra round trip; a retry (or a
+//! concurrent duplicate) fails that condition, which hands back the stored record
+//! (`ReturnValuesOnConditionCheckFailure`), and replays it. A response that writes nothing (a
+//! 4xx, a no-op) is recorded by one conditional PutItem after the handler. No lock is ever
+//! held, so a request that dies midway leaves nothing stuck: a retry simply runs. Records live
+//! 24 h (TTL, and the condition treats an expired record as absent, since TTL deletion lags).
+
+use crate::error::ApiError;
+use crate::keys::ServerKey;
+use crate::routes::Route;
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use lambda_http::http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
+use lambda_http::{Body, Response};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+pub const IDEMPOTENCY_KEY: HeaderName = HeaderName::from_static("idempotency-key");
+pub const REPLAYED: HeaderName = HeaderName::from_static("idempotent-replayed");
+pub const RETENTION_SECONDS: i64 = 24 * 3600;
+const MAX_KEY_LEN: usize = 255;
+
+/// A request's `Idempotency-Key`, checked: 1..255 printable ASCII characters.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct IdempotencyKey(String);
+
+impl IdempotencyKey {
+    pub fn of(headers: &HeaderMap) -> Result<Option<Self>, ApiError> {
+        let Some(value) = headers.get(IDEMPOTENCY_KEY) else {
+            return Ok(None);
+        };
+        let key = value
+            .to_str()
+            .map_err(|_| ApiError::InvalidIdempotencyKey)?;
+        let printable = key.bytes().all(|b| (0x20..=0x7e).contains(&b));
+        if key.is_empty() || key.len() > MAX_KEY_LEN || !printable {
+            return Err(ApiError::InvalidIdempotencyKey);
+        }
+        Ok(Some(Self(key.to_owned())))
+    }
+}
+
+/// A keyed request: its key, the hash of its body, and (once the caller is known) the record
+/// key, scoped to caller and route.
+#[derive(Clone, Debug)]
+pub struct Keyed {
+    key: IdempotencyKey,
+    request_hash: String,
+    record_key: Option<String>,
+    /// The handler's own transaction carried the record.
+    pub recorded: bool,
+}
+
+impl Keyed {
+    pub fn new(key: IdempotencyKey, body: &[u8]) -> Self {
+        Self {
+            key,
+            request_hash: URL_SAFE_NO_PAD.encode(Sha256::digest(body)),
+            record_key: None,
+            recorded: false,
+        }
+    }
+
+    /// Scopes the key to `caller` (a credential kind and subject, or a visitor key) and route.
+    pub fn bind(&mut self, server_key: &ServerKey, caller: &str, route: Route) {
+        let scoped = server_key.idempotency_key(caller, route.function(), &self.key.0);
+        self.record_key = Some(format!("IDEM#{scoped}"));
+    }
+
+    pub fn record_key(&self) -> Option<&str> {
+        self.record_key.as_deref()
+    }
+
+    /// The record of `response` for this request.
+    pub fn record(&self, response: &Response<Body>, now_epoch: i64) -> StoredResponse {
+        let headers = response
+            .headers()
+            .iter()
+            .filter(|(name, _)| !matches!(name.as_str(), "x-request-id" | "x-correlation-id"))
+            .filter_map(|(name, value)| Some((name.to_string(), value.to_str().ok()?.to_owned())))
+            .collect();
+        StoredResponse {
+            status: response.status().as_u16(),
+            headers,
+            body: String::from_utf8_lossy(response.body().as_ref()).into_owned(),
+            request_hash: self.request_hash.clone(),
+            expires_at: now_epoch + RETENTION_SECONDS,
+        }
+    }
+
+    /// What a retry gets: the stored response if the body is the same, 422 otherwise.
+    pub fn replay(&self, stored: StoredResponse) -> Result<Response<Body>, ApiError> {
+        if stored.request_hash != self.request_hash {
+            return Err(ApiError::IdempotencyKeyReused);
+        }
+        let mut response = Response::new(match stored.body.is_empty() {
+            true => Body::Empty,
+            false => Body::Text(stored.body),
+        });
+        *response.status_mut() =
+            StatusCode::from_u16(stored.status).map_err(|e| ApiError::Internal(e.to_string()))?;
+        let headers = response.headers_mut();
+        for (name, value) in stored.headers {
+            if let (Ok(name), Ok(value)) = (
+                HeaderName::from_bytes(name.as_bytes()),
+                HeaderValue::from_str(&value),
+            ) {
+                headers.insert(name, value);
+            }
+        }
+        headers.insert(REPLAYED, HeaderValue::from_static("true"));
+        Ok(response)
+    }
+}
+
+/// A response kept for replay.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct StoredResponse {
+    pub status: u16,
+    pub headers: Vec<(String, String)>,
+    pub body: String,
+    pub request_hash: String,
+    /// Epoch seconds; also the item's TTL.
+    pub expires_at: i64,
+}
+
+/// Whether a response is kept: successes and client errors; a 5xx may be retried for real.
+pub fn keeps(status: StatusCode) -> bool {
+    status.is_success() || status.is_client_error()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn headers(value: &str) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        h.insert(
+            IDEMPOTENCY_KEY,
+            HeaderValue::from_str(value).expect("header"),
+        );
+        h
+    }
+
+    #[test]
+    fn keys_are_1_to_255_printable_ascii() {
+        assert!(
+            IdempotencyKey::of(&HeaderMap::new())
+                .expect("absent")
+                .is_none()
+        );
+        assert!(
+            IdempotencyKey::of(&headers("order-42 retry"))
+                .expect("valid")
+                .is_some()
+        );
+        assert!(IdempotencyKey::of(&headers(&"k".repeat(256))).is_err());
+        assert!(IdempotencyKey::of(&headers("")).is_err());
+        assert!(IdempotencyKey::of(&headers("tab\there")).is_err());
+    }
+
+    #[test]
+    fn a_replay_needs_the_same_body() {
+        let key = IdempotencyKey::of(&headers("k"))
+            .expect("valid")
+            .expect("present");
+        let first = Keyed::new(key.clone(), b"{\"a\":1}");
+        let mut response = Response::new(Body::Text("{}".into()));
+        *response.status_mut() = StatusCode::CREATED;
+        let stored = first.record(&response, 0);
+        let replayed = Keyed::new(key.clone(), b"{\"a\":1}")
+            .replay(stored.clone())
+            .expect("same body");
+        assert_eq!(replayed.status(), StatusCode::CREATED);
+        assert_eq!(replayed.headers()["idempotent-replayed"], "true");
+        assert!(matches!(
+            Keyed::new(key, b"{\"a\":2}").replay(stored),
+            Err(ApiError::IdempotencyKeyReused)
+        ));
+    }
+}
