@@ -3,12 +3,14 @@
 mod admin_rollup;
 mod auth;
 mod authorization_matrix;
+mod daily_limits;
 mod deployment;
 mod group_buy_create;
 mod group_buy_get;
 mod group_buy_list;
 mod group_buy_transitions;
 mod http_conventions;
+mod idempotency;
 mod my_interest;
 mod personal_access_tokens;
 mod public_group_buys;

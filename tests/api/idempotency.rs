@@ -1,0 +1,148 @@
+use group_buy::Route;
+use group_buy_tests::{Call, HANDLE, OWNER_SCOPES, owner_token, spawn_app, token};
+use serde_json::{Value, json};
+
+fn create(key: &str, body: &Value) -> Call {
+    Call::new(
+        Route::CreateGroupBuy,
+        format!("/v2/handles/{HANDLE}/group-buys"),
+    )
+    .bearer(&owner_token())
+    .header("idempotency-key", key)
+    .json(body)
+}
+
+fn lamp() -> Value {
+    json!({"slug": "lamp-drop", "title": "Lamp", "currency": "INR", "unitPriceMinor": 1, "minParticipants": 1})
+}
+
+async fn group_buys(app: &group_buy_tests::TestApp) -> usize {
+    app.all_items()
+        .await
+        .iter()
+        .filter(|i| matches!(i.get("SK"), Some(aws_sdk_dynamodb::types::AttributeValue::S(sk)) if sk == "GB"))
+        .count()
+}
+
+#[tokio::test]
+async fn a_retry_replays_the_first_response() {
+    let app = spawn_app().await;
+    let first = app.send(create("order-1", &lamp())).await;
+    assert_eq!(first.status, 201);
+    assert!(first.header("idempotent-replayed").is_none());
+    let retry = app.send(create("order-1", &lamp())).await;
+    assert_eq!(retry.status, 201);
+    assert_eq!(retry.body, first.body);
+    assert_eq!(retry.header("idempotent-replayed"), Some("true"));
+    assert_eq!(retry.header("location"), first.header("location"));
+    assert_ne!(retry.header("x-request-id"), first.header("x-request-id"));
+    assert_eq!(group_buys(&app).await, 1);
+
+    let other_body = app.send(create("order-1", &json!({"title": "Vase"}))).await;
+    assert_eq!(
+        (other_body.status, other_body.code()),
+        (422, "IDEMPOTENCY_KEY_REUSED")
+    );
+}
+
+#[tokio::test]
+async fn client_errors_are_kept_and_replayed_too() {
+    let app = spawn_app().await;
+    let bad = json!({"title": ""});
+    let first = app.send(create("order-2", &bad)).await;
+    assert_eq!(first.status, 400);
+    let retry = app.send(create("order-2", &bad)).await;
+    assert_eq!((retry.status, retry.body.clone()), (400, first.body));
+    assert_eq!(retry.header("idempotent-replayed"), Some("true"));
+}
+
+#[tokio::test]
+async fn keys_are_scoped_to_caller_and_route() {
+    let app = spawn_app().await;
+    assert_eq!(app.send(create("shared-key", &lamp())).await.status, 201);
+    let colleague = token("owner-2", &[HANDLE], OWNER_SCOPES);
+    let theirs = app
+        .send(
+            Call::new(
+                Route::CreateGroupBuy,
+                format!("/v2/handles/{HANDLE}/group-buys"),
+            )
+            .bearer(&colleague)
+            .header("idempotency-key", "shared-key")
+            .json(&lamp()),
+        )
+        .await;
+    assert_eq!(
+        (theirs.status, theirs.code()),
+        (409, "SLUG_TAKEN"),
+        "ran, not replayed"
+    );
+    let publish = app
+        .send(
+            Call::new(
+                Route::PublishGroupBuy,
+                format!("/v2/handles/{HANDLE}/group-buys/lamp-drop/publish"),
+            )
+            .bearer(&owner_token())
+            .header("idempotency-key", "shared-key"),
+        )
+        .await;
+    assert_eq!(publish.status, 200);
+    assert!(publish.header("idempotent-replayed").is_none());
+}
+
+#[tokio::test]
+async fn invalid_keys_are_400() {
+    let app = spawn_app().await;
+    for key in [String::new(), "k".repeat(256), "tab\there".into()] {
+        let response = app.send(create(&key, &lamp())).await;
+        assert_eq!(
+            (response.status, response.code()),
+            (400, "INVALID_IDEMPOTENCY_KEY")
+        );
+    }
+    assert_eq!(group_buys(&app).await, 0);
+}
+
+#[tokio::test]
+async fn a_replayed_transition_answers_what_the_first_did() {
+    let app = spawn_app().await;
+    app.draft("lamp-drop", 1).await;
+    let publish = || {
+        Call::new(
+            Route::PublishGroupBuy,
+            format!("/v2/handles/{HANDLE}/group-buys/lamp-drop/publish"),
+        )
+        .bearer(&owner_token())
+        .header("idempotency-key", "publish-1")
+    };
+    let first = app.send(publish()).await;
+    app.transition("lamp-drop", Route::PauseGroupBuy, None)
+        .await;
+    let retry = app.send(publish()).await;
+    assert_eq!(retry.body, first.body, "the replay, not a second publish");
+    assert_eq!(app.get("lamp-drop", "").await.body["status"], "paused");
+}
+
+/// A request abandoned midway (its future dropped, as a timeout or crash would) leaves no
+/// lock behind: the key is usable at once, and the action still happens exactly once.
+#[tokio::test]
+async fn an_abandoned_request_never_blocks_its_key() {
+    let app = spawn_app().await;
+    for cut_after_micros in [1, 500, 2_000, 5_000, 20_000] {
+        let key = format!("abandoned-{cut_after_micros}");
+        let body = json!({"slug": format!("drop-{cut_after_micros}"), "title": "Lamp",
+            "currency": "INR", "unitPriceMinor": 1, "minParticipants": 1});
+        let abandoned = tokio::time::timeout(
+            std::time::Duration::from_micros(cut_after_micros),
+            app.send(create(&key, &body)),
+        )
+        .await;
+        let retry = app.send(create(&key, &body)).await;
+        assert_eq!(retry.status, 201, "{}", retry.body);
+        if let Ok(first) = abandoned {
+            assert_eq!(first.body, retry.body);
+        }
+    }
+    assert_eq!(group_buys(&app).await, 5);
+}
