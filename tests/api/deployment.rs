@@ -148,3 +148,27 @@ fn the_template_table_matches_the_table_in_code() {
         );
     }
 }
+
+#[test]
+fn every_route_has_a_throttle_on_every_stage() {
+    let template = template();
+    let settings = template["Resources"]["HttpApi"]["Properties"]["RouteSettings"]
+        .as_mapping()
+        .expect("RouteSettings");
+    let throttled: BTreeSet<String> = settings.keys().map(text).collect();
+    let routes: BTreeSet<String> = Route::ALL
+        .iter()
+        .map(|r| format!("{} {}", r.method(), r.path()))
+        .collect();
+    assert_eq!(throttled, routes);
+    let stages = template["Mappings"]["StageThrottles"]
+        .as_mapping()
+        .expect("StageThrottles");
+    let allowed: BTreeSet<String> = template["Parameters"]["Stage"]["AllowedValues"]
+        .as_sequence()
+        .expect("AllowedValues")
+        .iter()
+        .map(text)
+        .collect();
+    assert_eq!(stages.keys().map(text).collect::<BTreeSet<_>>(), allowed);
+}
