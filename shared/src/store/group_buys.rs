@@ -2,9 +2,9 @@
 
 use super::rollup::{draft_age_update, recently_changed_key, rollup_update, status_partition};
 use super::{
-    GROUP_BUY_SK, Riders, Store, StoreError, classify, decode, encode, from_cursor_key,
-    group_buy_item, group_buy_pk, handle_partition, handle_status_partition, n, observed,
-    public_index_keys, public_partition, s, set_all, to_cursor_key,
+    GROUP_BUY_SK, Riders, Store, StoreError, classify, decode, encode, group_buy_item,
+    group_buy_pk, handle_partition, handle_status_partition, n, observed, public_index_keys,
+    public_partition, s, set_all,
 };
 use crate::domain::rollup::RollupDelta;
 use crate::domain::{CountGuard, GroupBuy, Handle, HistoryEntry, Slug, Status, Transition};
@@ -106,39 +106,24 @@ impl Store {
         handle: &Handle,
         slug: &Slug,
     ) -> Result<Option<(GroupBuy, Vec<HistoryEntry>)>, StoreError> {
+        let query = self
+            .query()
+            .key_condition_expression("#pk = :pk AND #sk BETWEEN :first AND :last")
+            .expression_attribute_names("#pk", PARTITION_KEY)
+            .expression_attribute_names("#sk", SORT_KEY)
+            .expression_attribute_values(":pk", s(group_buy_pk(handle, slug)))
+            .expression_attribute_values(":first", s(GROUP_BUY_SK))
+            .expression_attribute_values(":last", s(HISTORY_END))
+            .consistent_read(true);
         let mut group_buy = None;
         let mut history = Vec::new();
-        let mut start = None;
-        for _ in 0..MAX_HISTORY_PAGES {
-            let out = observed(
-                self.client
-                    .query()
-                    .table_name(&self.table)
-                    .key_condition_expression("#pk = :pk AND #sk BETWEEN :first AND :last")
-                    .expression_attribute_names("#pk", PARTITION_KEY)
-                    .expression_attribute_names("#sk", SORT_KEY)
-                    .expression_attribute_values(":pk", s(group_buy_pk(handle, slug)))
-                    .expression_attribute_values(":first", s(GROUP_BUY_SK))
-                    .expression_attribute_values(":last", s(HISTORY_END))
-                    .consistent_read(true)
-                    .set_exclusive_start_key(start)
-                    .return_consumed_capacity(ReturnConsumedCapacity::Total)
-                    .send()
-                    .await,
-            )
-            .map_err(|e| classify("Query", e))?;
-            for item in out.items.unwrap_or_default() {
-                let is_group_buy =
-                    matches!(item.get(SORT_KEY), Some(AttributeValue::S(sk)) if sk == GROUP_BUY_SK);
-                if is_group_buy {
-                    group_buy = Some(decode::<GroupBuy>(item)?);
-                } else {
-                    history.push(decode::<HistoryEntry>(item)?);
-                }
-            }
-            start = out.last_evaluated_key;
-            if start.is_none() {
-                break;
+        for item in self.query_all(query, MAX_HISTORY_PAGES).await? {
+            let is_group_buy =
+                matches!(item.get(SORT_KEY), Some(AttributeValue::S(sk)) if sk == GROUP_BUY_SK);
+            if is_group_buy {
+                group_buy = Some(decode::<GroupBuy>(item)?);
+            } else {
+                history.push(decode::<HistoryEntry>(item)?);
             }
         }
         Ok(group_buy.map(|gb| (gb, history)))
@@ -160,32 +145,15 @@ impl Store {
             Listing::Owner(None) => (BY_HANDLE, handle_partition(handle)),
             Listing::Public => (PUBLIC_BY_HANDLE, public_partition(handle)),
         };
-        let start = from_cursor_key(start);
-        let out = observed(
-            self.client
-                .query()
-                .table_name(&self.table)
-                .index_name(index.name)
-                .key_condition_expression("#pk = :pk")
-                .expression_attribute_names("#pk", index.partition_key)
-                .expression_attribute_values(":pk", s(partition))
-                .scan_index_forward(false)
-                .limit(limit)
-                .set_exclusive_start_key(start)
-                .return_consumed_capacity(ReturnConsumedCapacity::Total)
-                .send()
-                .await,
-        )
-        .map_err(|e| classify("Query", e))?;
-        Ok(Page {
-            items: out
-                .items
-                .unwrap_or_default()
-                .into_iter()
-                .map(decode)
-                .collect::<Result<_, _>>()?,
-            last_key: out.last_evaluated_key.map(to_cursor_key),
-        })
+        let query = self
+            .query()
+            .index_name(index.name)
+            .key_condition_expression("#pk = :pk")
+            .expression_attribute_names("#pk", index.partition_key)
+            .expression_attribute_values(":pk", s(partition))
+            .scan_index_forward(false)
+            .limit(limit);
+        self.page(query, start).await
     }
 
     /// Writes `transition` from `current` (as read) to `next`, with its history entry, in one

@@ -6,7 +6,7 @@
 use super::rollup::rollup_update;
 use super::{
     GROUP_BUY_SK, Item, ItemCheck, Riders, Store, StoreError, classify, decode, encode,
-    from_cursor_key, group_buy_pk, n, observed, s, to_cursor_key,
+    group_buy_pk, n, observed, s,
 };
 use crate::domain::rollup::RollupDelta;
 use crate::domain::{GroupBuy, Handle, Slug, Timestamp};
@@ -287,31 +287,15 @@ impl Store {
         limit: i32,
         start: Option<Key>,
     ) -> Result<Page<InterestRecord>, StoreError> {
-        let out = observed(
-            self.client
-                .query()
-                .table_name(&self.table)
-                .key_condition_expression("#pk = :pk AND begins_with(#sk, :prefix)")
-                .expression_attribute_names("#pk", PARTITION_KEY)
-                .expression_attribute_names("#sk", SORT_KEY)
-                .expression_attribute_values(":pk", s(group_buy_pk(handle, slug)))
-                .expression_attribute_values(":prefix", s(INTEREST_PREFIX))
-                .limit(limit)
-                .set_exclusive_start_key(from_cursor_key(start))
-                .return_consumed_capacity(ReturnConsumedCapacity::Total)
-                .send()
-                .await,
-        )
-        .map_err(|e| classify("Query", e))?;
-        Ok(Page {
-            items: out
-                .items
-                .unwrap_or_default()
-                .into_iter()
-                .map(decode)
-                .collect::<Result<_, _>>()?,
-            last_key: out.last_evaluated_key.map(to_cursor_key),
-        })
+        let query = self
+            .query()
+            .key_condition_expression("#pk = :pk AND begins_with(#sk, :prefix)")
+            .expression_attribute_names("#pk", PARTITION_KEY)
+            .expression_attribute_names("#sk", SORT_KEY)
+            .expression_attribute_values(":pk", s(group_buy_pk(handle, slug)))
+            .expression_attribute_values(":prefix", s(INTEREST_PREFIX))
+            .limit(limit);
+        self.page(query, start).await
     }
 }
 

@@ -9,7 +9,7 @@ mod riders;
 mod rollup;
 
 use crate::domain::{GroupBuy, Handle, Slug, Status};
-use crate::pagination::Key;
+use crate::pagination::{Key, Page};
 use crate::table::{
     BY_HANDLE, BY_HANDLE_AND_STATUS, BY_STATUS, PARTITION_KEY, PUBLIC_BY_HANDLE, SORT_KEY,
 };
@@ -20,6 +20,7 @@ use aws_sdk_dynamodb::operation::batch_get_item::BatchGetItemOutput;
 use aws_sdk_dynamodb::operation::get_item::GetItemOutput;
 use aws_sdk_dynamodb::operation::put_item::PutItemOutput;
 use aws_sdk_dynamodb::operation::query::QueryOutput;
+use aws_sdk_dynamodb::operation::query::builders::QueryFluentBuilder;
 use aws_sdk_dynamodb::operation::transact_write_items::{
     TransactWriteItemsError, TransactWriteItemsOutput,
 };
@@ -280,6 +281,58 @@ impl Store {
         )
         .map_err(classify_transaction)?;
         Ok(())
+    }
+
+    /// A Query of this table, for `page` and `query_all` to run.
+    fn query(&self) -> QueryFluentBuilder {
+        self.client
+            .query()
+            .table_name(&self.table)
+            .return_consumed_capacity(ReturnConsumedCapacity::Total)
+    }
+
+    /// One page of `query`, resuming at `start`, decoded.
+    async fn page<T: serde::de::DeserializeOwned>(
+        &self,
+        query: QueryFluentBuilder,
+        start: Option<Key>,
+    ) -> Result<Page<T>, StoreError> {
+        let out = observed(
+            query
+                .set_exclusive_start_key(from_cursor_key(start))
+                .send()
+                .await,
+        )
+        .map_err(|e| classify("Query", e))?;
+        Ok(Page {
+            items: out
+                .items
+                .unwrap_or_default()
+                .into_iter()
+                .map(decode)
+                .collect::<Result<_, _>>()?,
+            last_key: out.last_evaluated_key.map(to_cursor_key),
+        })
+    }
+
+    /// Every item `query` finds, following pages, at most `max_pages` of them.
+    async fn query_all(
+        &self,
+        query: QueryFluentBuilder,
+        max_pages: usize,
+    ) -> Result<Vec<Item>, StoreError> {
+        let mut items = Vec::new();
+        let mut start = None;
+        for _ in 0..max_pages {
+            let out = observed(query.clone().set_exclusive_start_key(start).send().await)
+                .map_err(|e| classify("Query", e))?;
+            items.extend(out.items.unwrap_or_default());
+            start = out.last_evaluated_key;
+            if start.is_none() {
+                break;
+            }
+        }
+        Ok(items)
     }
 
     pub fn new(client: Client, table: impl Into<String>) -> Self {

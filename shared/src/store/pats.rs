@@ -64,33 +64,18 @@ impl Store {
     }
 
     pub async fn list_pats(&self, handle: &Handle) -> Result<Vec<PatRecord>, StoreError> {
-        let mut records = Vec::new();
-        let mut start = None;
-        for _ in 0..MAX_PAT_PAGES {
-            let out = observed(
-                self.client
-                    .query()
-                    .table_name(&self.table)
-                    .index_name(BY_HANDLE.name)
-                    .key_condition_expression("#pk = :pk")
-                    .expression_attribute_names("#pk", BY_HANDLE.partition_key)
-                    .expression_attribute_values(":pk", s(pats_of(handle)))
-                    .scan_index_forward(false)
-                    .set_exclusive_start_key(start)
-                    .return_consumed_capacity(ReturnConsumedCapacity::Total)
-                    .send()
-                    .await,
-            )
-            .map_err(|e| classify("Query", e))?;
-            for item in out.items.unwrap_or_default() {
-                records.push(decode(item)?);
-            }
-            start = out.last_evaluated_key;
-            if start.is_none() {
-                break;
-            }
-        }
-        Ok(records)
+        let query = self
+            .query()
+            .index_name(BY_HANDLE.name)
+            .key_condition_expression("#pk = :pk")
+            .expression_attribute_names("#pk", BY_HANDLE.partition_key)
+            .expression_attribute_values(":pk", s(pats_of(handle)))
+            .scan_index_forward(false);
+        self.query_all(query, MAX_PAT_PAGES)
+            .await?
+            .into_iter()
+            .map(decode)
+            .collect()
     }
 
     /// Marks a token revoked; `ConditionFailed` when there is no such token.

@@ -7,18 +7,20 @@
 //! drafts total less the drafts of the recent hours. Reading the summary is one Query of at
 //! most `ROLLUP_SHARDS + STUCK_DRAFT_HOURS + 1` items, however many group-buys there are.
 
-use super::{Store, StoreError, classify, decode, from_cursor_key, n, observed, s, to_cursor_key};
+use super::{Store, StoreError, n, s};
 use crate::domain::rollup::{RollupDelta, hour_bucket};
 use crate::domain::{GroupBuy, Status, Timestamp};
 use crate::pagination::{Key, Page};
 use crate::table::{BY_STATUS, PARTITION_KEY, SORT_KEY};
-use aws_sdk_dynamodb::types::{AttributeValue, ReturnConsumedCapacity, Update};
+use aws_sdk_dynamodb::types::{AttributeValue, Update};
 use serde::Serialize;
 
 const ROLLUP_PK: &str = "ROLLUP";
 pub const ROLLUP_SHARDS: u32 = 8;
 const SHARD_PREFIX: &str = "SHARD#";
 const DRAFTS_PREFIX: &str = "DRAFTS#";
+/// Bounds the pages of one summary read (it fits in one).
+const MAX_ROLLUP_PAGES: usize = 4;
 
 pub(super) fn status_partition(status: Status) -> String {
     format!("ALL#{status}")
@@ -98,48 +100,34 @@ fn number(item: &super::Item, name: &str) -> i64 {
 impl Store {
     /// The summary; drafts last updated before the hour of `stuck_before` count as stuck.
     pub async fn rollup_summary(&self, stuck_before: Timestamp) -> Result<Summary, StoreError> {
+        let query = self
+            .query()
+            .key_condition_expression("#pk = :pk AND #sk >= :from")
+            .expression_attribute_names("#pk", PARTITION_KEY)
+            .expression_attribute_names("#sk", SORT_KEY)
+            .expression_attribute_values(":pk", s(ROLLUP_PK))
+            .expression_attribute_values(
+                ":from",
+                s(format!("{DRAFTS_PREFIX}{}", hour_bucket(stuck_before))),
+            )
+            .consistent_read(true);
         let mut summary = Summary::default();
         let mut recent_drafts = 0;
-        let mut start = None;
-        loop {
-            let out = observed(
-                self.client
-                    .query()
-                    .table_name(&self.table)
-                    .key_condition_expression("#pk = :pk AND #sk >= :from")
-                    .expression_attribute_names("#pk", PARTITION_KEY)
-                    .expression_attribute_names("#sk", SORT_KEY)
-                    .expression_attribute_values(":pk", s(ROLLUP_PK))
-                    .expression_attribute_values(
-                        ":from",
-                        s(format!("{DRAFTS_PREFIX}{}", hour_bucket(stuck_before))),
-                    )
-                    .consistent_read(true)
-                    .set_exclusive_start_key(start)
-                    .return_consumed_capacity(ReturnConsumedCapacity::Total)
-                    .send()
-                    .await,
-            )
-            .map_err(|e| classify("Query", e))?;
-            for item in out.items.unwrap_or_default() {
-                let Some(AttributeValue::S(sk)) = item.get(SORT_KEY) else {
-                    continue;
-                };
-                if sk.starts_with(DRAFTS_PREFIX) {
-                    recent_drafts += number(&item, "count");
-                } else if sk.starts_with(SHARD_PREFIX) {
-                    summary.by_status.draft += number(&item, "draft");
-                    summary.by_status.published += number(&item, "published");
-                    summary.by_status.paused += number(&item, "paused");
-                    summary.by_status.closed += number(&item, "closed");
-                    summary.participants += number(&item, "participants");
-                    summary.units += number(&item, "units");
-                    summary.threshold_met += number(&item, "thresholdMet");
-                }
-            }
-            start = out.last_evaluated_key;
-            if start.is_none() {
-                break;
+        // One page in practice: the items are few and small.
+        for item in self.query_all(query, MAX_ROLLUP_PAGES).await? {
+            let Some(AttributeValue::S(sk)) = item.get(SORT_KEY) else {
+                continue;
+            };
+            if sk.starts_with(DRAFTS_PREFIX) {
+                recent_drafts += number(&item, "count");
+            } else if sk.starts_with(SHARD_PREFIX) {
+                summary.by_status.draft += number(&item, "draft");
+                summary.by_status.published += number(&item, "published");
+                summary.by_status.paused += number(&item, "paused");
+                summary.by_status.closed += number(&item, "closed");
+                summary.participants += number(&item, "participants");
+                summary.units += number(&item, "units");
+                summary.threshold_met += number(&item, "thresholdMet");
             }
         }
         summary.stuck_drafts = (summary.by_status.draft - recent_drafts).max(0);
@@ -153,30 +141,14 @@ impl Store {
         limit: i32,
         start: Option<Key>,
     ) -> Result<Page<GroupBuy>, StoreError> {
-        let out = observed(
-            self.client
-                .query()
-                .table_name(&self.table)
-                .index_name(BY_STATUS.name)
-                .key_condition_expression("#pk = :pk")
-                .expression_attribute_names("#pk", BY_STATUS.partition_key)
-                .expression_attribute_values(":pk", s(status_partition(status)))
-                .scan_index_forward(false)
-                .limit(limit)
-                .set_exclusive_start_key(from_cursor_key(start))
-                .return_consumed_capacity(ReturnConsumedCapacity::Total)
-                .send()
-                .await,
-        )
-        .map_err(|e| classify("Query", e))?;
-        Ok(Page {
-            items: out
-                .items
-                .unwrap_or_default()
-                .into_iter()
-                .map(decode)
-                .collect::<Result<_, _>>()?,
-            last_key: out.last_evaluated_key.map(to_cursor_key),
-        })
+        let query = self
+            .query()
+            .index_name(BY_STATUS.name)
+            .key_condition_expression("#pk = :pk")
+            .expression_attribute_names("#pk", BY_STATUS.partition_key)
+            .expression_attribute_values(":pk", s(status_partition(status)))
+            .scan_index_forward(false)
+            .limit(limit);
+        self.page(query, start).await
     }
 }
