@@ -18,16 +18,6 @@ use std::time::Duration;
 /// read (the refused transaction returns what it found), so attempts are cheap.
 const INTEREST_ATTEMPTS: u32 = 12;
 
-/// Interest writes count against the visitor's daily limit.
-fn interest_write_limit(call: &Call<'_>, visitor: &Visitor, now: Timestamp) -> DailyLimit {
-    DailyLimit::new(
-        "interest-writes",
-        visitor.key.clone(),
-        call.app.settings.limits.daily_interest_writes_per_visitor,
-        now,
-    )
-}
-
 /// The visitor's interest in one group-buy, as the handlers decide on it.
 struct InterestScope<'a> {
     store: &'a Store,
@@ -42,6 +32,29 @@ impl InterestScope<'_> {
             .store
             .interest_snapshot(self.handle, self.slug, &self.visitor.key)
             .await?)
+    }
+
+    /// Writes `write`, counted against the visitor's daily limit of interest writes.
+    async fn write(
+        &self,
+        call: &mut Call<'_>,
+        current: &GroupBuy,
+        write: InterestWrite<'_>,
+        now: Timestamp,
+    ) -> Result<Result<(), StoreError>, ApiError> {
+        let limit = DailyLimit::new(
+            "interest-writes",
+            self.visitor.key.clone(),
+            call.app.settings.limits.daily_interest_writes_per_visitor,
+            now,
+        );
+        let (store, key) = (self.store, self.visitor.key.as_str());
+        call.guarded_write(Some(limit), None, |riders| async move {
+            store
+                .write_interest(current, key, write, now, &riders)
+                .await
+        })
+        .await
     }
 
     /// After a refused write: a condition failure tells what was there (no re-read); a
@@ -161,16 +174,7 @@ pub(super) async fn register(call: &mut Call<'_>) -> Result<Reply, ApiError> {
             Registration::Changed { from } => InterestWrite::Change { from, to: &record },
             _ => InterestWrite::Register(&record),
         };
-        let limit = interest_write_limit(call, &visitor, now);
-        let (store, key) = (scope.store, visitor.key.as_str());
-        let written = call
-            .guarded_write(Some(limit), None, |riders| async move {
-                store
-                    .write_interest(current, key, write, now, &riders)
-                    .await
-            })
-            .await?;
-        match written {
+        match scope.write(call, current, write, now).await? {
             Ok(()) => {
                 // The group-buy as this write left it (other writes may have moved it since).
                 let mut shown = current.clone();
@@ -231,17 +235,7 @@ pub(super) async fn withdraw(call: &mut Call<'_>) -> Result<Reply, ApiError> {
             return Err(ApiError::GroupBuyNotFound);
         };
         let write = InterestWrite::Withdraw { quantity };
-        let now = Timestamp::now();
-        let limit = interest_write_limit(call, &visitor, now);
-        let (store, key) = (scope.store, visitor.key.as_str());
-        let written = call
-            .guarded_write(Some(limit), None, |riders| async move {
-                store
-                    .write_interest(current, key, write, now, &riders)
-                    .await
-            })
-            .await?;
-        match written {
+        match scope.write(call, current, write, Timestamp::now()).await? {
             Ok(()) => return Ok(Reply::no_content().private()),
             Err(e) => scope.recover(e, attempt, &mut snapshot).await?,
         }
