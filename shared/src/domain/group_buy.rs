@@ -133,6 +133,24 @@ pub struct NewGroupBuy {
     pub closes_at: Option<Timestamp>,
 }
 
+#[cfg(test)]
+impl NewGroupBuy {
+    /// A valid request for unit tests to adjust with struct update syntax.
+    pub(crate) fn sample() -> Self {
+        Self {
+            slug: Slug::parse("lamp").unwrap_or_else(|e| unreachable!("{e}")),
+            title: "Lamp".into(),
+            description: String::new(),
+            currency: "INR".into(),
+            unit_price_minor: 1,
+            min_participants: 1,
+            max_participants: None,
+            max_quantity_per_participant: 1,
+            closes_at: None,
+        }
+    }
+}
+
 const NEW_GROUP_BUY_FIELDS: [&str; 9] = [
     "slug",
     "title",

@@ -87,7 +87,7 @@ pub fn decide_withdrawal(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::{Handle, NewGroupBuy, Slug};
+    use crate::domain::{Handle, NewGroupBuy};
 
     fn now() -> Timestamp {
         Timestamp::parse("2026-11-24T18:00:00.000Z").expect("time")
@@ -97,15 +97,10 @@ mod tests {
         let mut gb = GroupBuy::draft(
             Handle::parse("acme").expect("handle"),
             NewGroupBuy {
-                slug: Slug::parse("lamp").expect("slug"),
-                title: "Lamp".into(),
-                description: String::new(),
-                currency: "INR".into(),
-                unit_price_minor: 1,
-                min_participants: 1,
                 max_participants: Some(2),
                 max_quantity_per_participant: 3,
                 closes_at: Some(now().plus_millis(1000)),
+                ..NewGroupBuy::sample()
             },
             now(),
         );

@@ -133,7 +133,7 @@ pub fn hour_bucket(at: Timestamp) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::{Handle, NewGroupBuy, Slug};
+    use crate::domain::{Handle, NewGroupBuy};
 
     fn now() -> Timestamp {
         Timestamp::parse("2026-11-24T18:30:00.000Z").expect("time")
@@ -143,15 +143,10 @@ mod tests {
         let mut gb = GroupBuy::draft(
             Handle::parse("acme").expect("handle"),
             NewGroupBuy {
-                slug: Slug::parse("lamp").expect("slug"),
-                title: "Lamp".into(),
-                description: String::new(),
-                currency: "INR".into(),
-                unit_price_minor: 1,
                 min_participants: 5,
                 max_participants: max,
-                max_quantity_per_participant: 1,
                 closes_at: Some(now().plus_millis(-1)),
+                ..NewGroupBuy::sample()
             },
             now().plus_millis(-25 * 3600 * 1000),
         );

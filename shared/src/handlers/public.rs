@@ -1,6 +1,7 @@
 //! Public traffic: the public pages of group-buys and each visitor's interest.
 
-use super::Call;
+use super::{Call, Target};
+use crate::app::App;
 use crate::domain::interest::{decide_registration, decide_withdrawal, public};
 use crate::domain::{Audience, GroupBuy, Registration, Timestamp};
 use crate::domain::{Handle, Slug};
@@ -26,7 +27,16 @@ struct InterestScope<'a> {
     visitor: &'a Visitor,
 }
 
-impl InterestScope<'_> {
+impl<'a> InterestScope<'a> {
+    fn new(app: &'a App, target: &'a Target, visitor: &'a Visitor) -> Result<Self, ApiError> {
+        Ok(Self {
+            store: &app.store,
+            handle: &target.handle,
+            slug: target.slug()?,
+            visitor,
+        })
+    }
+
     async fn read(&self) -> Result<InterestSnapshot, ApiError> {
         Ok(self
             .store
@@ -133,12 +143,7 @@ pub(super) async fn register(call: &mut Call<'_>) -> Result<Reply, ApiError> {
     let visitor = call.visitor().await?;
     let target = call.target()?;
     let quantity = requested_quantity(call)?;
-    let scope = InterestScope {
-        store: &call.app.store,
-        handle: &target.handle,
-        slug: target.slug()?,
-        visitor: &visitor,
-    };
+    let scope = InterestScope::new(call.app, &target, &visitor)?;
     let mut snapshot = scope.read().await?;
     for attempt in 0..INTEREST_ATTEMPTS {
         let now = Timestamp::now();
@@ -219,12 +224,7 @@ pub(super) async fn my_interest(call: &mut Call<'_>) -> Result<Reply, ApiError> 
 pub(super) async fn withdraw(call: &mut Call<'_>) -> Result<Reply, ApiError> {
     let visitor = call.visitor().await?;
     let target = call.target()?;
-    let scope = InterestScope {
-        store: &call.app.store,
-        handle: &target.handle,
-        slug: target.slug()?,
-        visitor: &visitor,
-    };
+    let scope = InterestScope::new(call.app, &target, &visitor)?;
     let mut snapshot = scope.read().await?;
     for attempt in 0..INTEREST_ATTEMPTS {
         let held = snapshot.interest.as_ref().map(|i| i.quantity);
