@@ -5,6 +5,7 @@ pub mod auth;
 pub mod configuration;
 pub mod domain;
 pub mod error;
+pub mod expiry;
 pub mod handlers;
 pub mod http;
 pub mod idempotency;

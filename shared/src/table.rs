@@ -8,6 +8,7 @@
 //! | interest | `GB#{handle}#{slug}` | `INT#{visitorKey}` | – | – |
 //!
 //! GSI4 (admin): `ALL#{status}` / `{updatedAt}#{handle}#{slug}`.
+//! GSI5 (deadlines, sparse): `DEADLINES` / `{closesAt}#{handle}#{slug}` while open.
 //! GSI3 (public, sparse): `PUBLIC#{handle}` / `{createdAt}#{slug}`, only on group-buys that
 //! were ever published.
 
@@ -61,7 +62,21 @@ pub const BY_STATUS: Index = Index {
     sort_key: "GSI4SK",
 };
 
-pub const INDEXES: [Index; 4] = [BY_HANDLE, BY_HANDLE_AND_STATUS, PUBLIC_BY_HANDLE, BY_STATUS];
+/// Open group-buys (published or paused) that have a deadline, soonest first: what the
+/// scheduled expiry closes. Sparse: a group-buy leaves it when it closes.
+pub const OPEN_BY_DEADLINE: Index = Index {
+    name: "GSI5",
+    partition_key: "GSI5PK",
+    sort_key: "GSI5SK",
+};
+
+pub const INDEXES: [Index; 5] = [
+    BY_HANDLE,
+    BY_HANDLE_AND_STATUS,
+    PUBLIC_BY_HANDLE,
+    BY_STATUS,
+    OPEN_BY_DEADLINE,
+];
 
 /// Every key attribute of the table and its indexes; all are strings.
 pub fn key_attributes() -> Vec<&'static str> {

@@ -55,7 +55,13 @@ fn template_functions_serve_exactly_the_routes_in_code() {
             .as_mapping()
             .expect("Events")
         {
-            assert_eq!(event["Type"].as_str(), Some("HttpApi"));
+            if event["Type"].as_str() != Some("HttpApi") {
+                assert_eq!(
+                    binary, "expire-group-buys",
+                    "only the expiry runs on a schedule"
+                );
+                continue;
+            }
             let props = &event["Properties"];
             declared.insert((text(&props["Method"]), text(&props["Path"]), binary.clone()));
         }

@@ -5,6 +5,7 @@ mod auth;
 mod authorization_matrix;
 mod daily_limits;
 mod deployment;
+mod expiry;
 mod group_buy_create;
 mod group_buy_get;
 mod group_buy_list;

@@ -2,15 +2,18 @@
 
 use super::rollup::{draft_age_update, recently_changed_key, rollup_update, status_partition};
 use super::{
-    GROUP_BUY_SK, Riders, Store, StoreError, classify, decode, encode, group_buy_item,
-    group_buy_pk, handle_partition, handle_status_partition, n, observed, public_index_keys,
-    public_partition, s, set_all,
+    DEADLINES, GROUP_BUY_SK, Riders, Store, StoreError, classify, deadline_index_keys, decode,
+    encode, group_buy_item, group_buy_pk, handle_partition, handle_status_partition, n, observed,
+    public_index_keys, public_partition, s, set_all,
 };
 use crate::domain::rollup::RollupDelta;
-use crate::domain::{CountGuard, GroupBuy, Handle, HistoryEntry, Slug, Status, Transition};
+use crate::domain::{
+    CountGuard, GroupBuy, Handle, HistoryEntry, Slug, Status, Timestamp, Transition,
+};
 use crate::pagination::{Key, Page};
 use crate::table::{
-    BY_HANDLE, BY_HANDLE_AND_STATUS, BY_STATUS, Index, PARTITION_KEY, PUBLIC_BY_HANDLE, SORT_KEY,
+    BY_HANDLE, BY_HANDLE_AND_STATUS, BY_STATUS, Index, OPEN_BY_DEADLINE, PARTITION_KEY,
+    PUBLIC_BY_HANDLE, SORT_KEY,
 };
 use aws_sdk_dynamodb::types::{
     AttributeValue, Put, ReturnConsumedCapacity, TransactWriteItem, Update,
@@ -156,6 +159,25 @@ impl Store {
         self.page(query, start).await
     }
 
+    /// Open group-buys whose deadline is at or before `now`, soonest first.
+    pub async fn due_for_expiry(
+        &self,
+        now: Timestamp,
+        limit: i32,
+    ) -> Result<Vec<GroupBuy>, StoreError> {
+        let query = self
+            .query()
+            .index_name(OPEN_BY_DEADLINE.name)
+            .key_condition_expression("#pk = :pk AND #sk < :until")
+            .expression_attribute_names("#pk", OPEN_BY_DEADLINE.partition_key)
+            .expression_attribute_names("#sk", OPEN_BY_DEADLINE.sort_key)
+            .expression_attribute_values(":pk", s(DEADLINES))
+            // `$` sorts after the `#` that follows the time in every key.
+            .expression_attribute_values(":until", s(format!("{now}$")))
+            .limit(limit);
+        Ok(self.page(query, None).await?.items)
+    }
+
     /// Writes `transition` from `current` (as read) to `next`, with its history entry, in one
     /// transaction that holds only if nobody changed the group-buy's version since the read
     /// and the participant count still supports the decision. `ConditionFailed` otherwise:
@@ -208,6 +230,12 @@ impl Store {
             // A transition clears the CLOSE_REJECTED flag.
             ("closeRejectedAt".into(), AttributeValue::Null(true)),
         ]);
+        let deadline = deadline_index_keys(next);
+        let removals: &[&str] = match deadline {
+            Some(_) => &[],
+            None => &[OPEN_BY_DEADLINE.partition_key, OPEN_BY_DEADLINE.sort_key],
+        };
+        assignments.extend(deadline.into_iter().flatten());
         let update = Update::builder()
             .table_name(&self.table)
             .key(
@@ -218,7 +246,7 @@ impl Store {
             .condition_expression(condition)
             .expression_attribute_names("#version", "version")
             .expression_attribute_values(":expected", n(current.version));
-        let mut update = set_all(update, assignments);
+        let mut update = set_all(update, assignments, removals);
         if transition.count_guard.is_some() {
             update = update
                 .expression_attribute_names("#participants", "participantCount")

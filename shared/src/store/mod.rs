@@ -11,7 +11,8 @@ mod rollup;
 use crate::domain::{GroupBuy, Handle, Slug, Status};
 use crate::pagination::{Key, Page};
 use crate::table::{
-    BY_HANDLE, BY_HANDLE_AND_STATUS, BY_STATUS, PARTITION_KEY, PUBLIC_BY_HANDLE, SORT_KEY,
+    BY_HANDLE, BY_HANDLE_AND_STATUS, BY_STATUS, OPEN_BY_DEADLINE, PARTITION_KEY, PUBLIC_BY_HANDLE,
+    SORT_KEY,
 };
 use crate::telemetry::record_call;
 use aws_sdk_dynamodb::Client;
@@ -40,6 +41,7 @@ pub use rollup::{ROLLUP_SHARDS, Summary};
 type Item = HashMap<String, AttributeValue>;
 
 const GROUP_BUY_SK: &str = "GB";
+const DEADLINES: &str = "DEADLINES";
 
 /// How one item of a cancelled transaction fared.
 #[derive(Clone, Debug, PartialEq)]
@@ -243,17 +245,44 @@ fn public_index_keys(gb: &GroupBuy) -> Option<[(String, AttributeValue); 2]> {
     })
 }
 
-/// Adds `SET` of every attribute in `assignments` to an update, with placeholders `#setN`
-/// and `:setN` so that no attribute name can clash with a reserved word.
-fn set_all(mut update: UpdateBuilder, assignments: Vec<(String, AttributeValue)>) -> UpdateBuilder {
-    let mut clauses = Vec::with_capacity(assignments.len());
+/// Adds `SET` of every attribute in `assignments` and `REMOVE` of every one in `removals`
+/// to an update, with placeholders (`#setN`, `:setN`, `#rmN`) so that no attribute name can
+/// clash with a reserved word.
+fn set_all(
+    mut update: UpdateBuilder,
+    assignments: Vec<(String, AttributeValue)>,
+    removals: &[&str],
+) -> UpdateBuilder {
+    let mut sets = Vec::with_capacity(assignments.len());
     for (i, (name, value)) in assignments.into_iter().enumerate() {
-        clauses.push(format!("#set{i} = :set{i}"));
+        sets.push(format!("#set{i} = :set{i}"));
         update = update
             .expression_attribute_names(format!("#set{i}"), name)
             .expression_attribute_values(format!(":set{i}"), value);
     }
-    update.update_expression(format!("SET {}", clauses.join(", ")))
+    let mut expression = format!("SET {}", sets.join(", "));
+    if !removals.is_empty() {
+        let mut removed = Vec::with_capacity(removals.len());
+        for (i, name) in removals.iter().enumerate() {
+            removed.push(format!("#rm{i}"));
+            update = update.expression_attribute_names(format!("#rm{i}"), *name);
+        }
+        expression.push_str(&format!(" REMOVE {}", removed.join(", ")));
+    }
+    update.update_expression(expression)
+}
+
+/// The keys that put an open group-buy with a deadline in the expiry index.
+fn deadline_index_keys(gb: &GroupBuy) -> Option<[(String, AttributeValue); 2]> {
+    let open = matches!(gb.status, Status::Published | Status::Paused);
+    let closes_at = gb.closes_at.filter(|_| open)?;
+    Some([
+        (OPEN_BY_DEADLINE.partition_key.into(), s(DEADLINES)),
+        (
+            OPEN_BY_DEADLINE.sort_key.into(),
+            s(format!("{closes_at}#{}#{}", gb.handle, gb.slug)),
+        ),
+    ])
 }
 
 /// The one DynamoDB table of the service.
