@@ -122,6 +122,7 @@ impl App {
         };
         ids.stamp(&mut response);
         let log = call.log;
+        telemetry::emit_metrics(route.function(), &log.metrics);
         tracing::info!(
             requestId = %ids.request_id,
             correlationId = ids.correlation_id.as_deref(),

@@ -1,6 +1,7 @@
 //! Structured logs: one JSON line per request, with the DynamoDB calls it made. Tokens,
 //! secrets, raw visitor ids and bodies are never passed to a log statement.
 
+use serde_json::{Value, json};
 use std::cell::Cell;
 use std::future::Future;
 use tracing_subscriber::EnvFilter;
@@ -66,4 +67,84 @@ pub struct RequestLog {
     pub caller: Option<&'static str>,
     /// The code of an error answered as a response (a keyed request's error is kept).
     pub error_code: Option<&'static str>,
+    /// Business counters this request moved, emitted as CloudWatch metrics.
+    pub metrics: Vec<(BusinessMetric, u32)>,
+}
+
+/// The business counters of API.md, emitted through the Embedded Metric Format.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum BusinessMetric {
+    InterestsRegistered,
+    InterestsWithdrawn,
+    Transitions,
+    RejectedCloses,
+}
+
+impl BusinessMetric {
+    fn name(self) -> &'static str {
+        match self {
+            Self::InterestsRegistered => "InterestsRegistered",
+            Self::InterestsWithdrawn => "InterestsWithdrawn",
+            Self::Transitions => "Transitions",
+            Self::RejectedCloses => "RejectedCloses",
+        }
+    }
+}
+
+const METRICS_NAMESPACE: &str = "Gharart/GroupBuys";
+
+/// One Embedded Metric Format document for `metrics` of `route`: CloudWatch turns this log
+/// line into metrics, with no API call from the function.
+pub fn emf_document(route: &str, metrics: &[(BusinessMetric, u32)], at_millis: i64) -> Value {
+    let definitions: Vec<Value> = metrics
+        .iter()
+        .map(|(m, _)| json!({"Name": m.name(), "Unit": "Count"}))
+        .collect();
+    let mut document = json!({
+        "_aws": {
+            "Timestamp": at_millis,
+            "CloudWatchMetrics": [{
+                "Namespace": METRICS_NAMESPACE,
+                "Dimensions": [["Route"]],
+                "Metrics": definitions,
+            }],
+        },
+        "Route": route,
+    });
+    if let Value::Object(fields) = &mut document {
+        for (metric, value) in metrics {
+            fields.insert(metric.name().into(), json!(value));
+        }
+    }
+    document
+}
+
+/// Writes the EMF document on its own stdout line, in a Lambda runtime only (the tests and
+/// tools have no CloudWatch to read it).
+pub fn emit_metrics(route: &str, metrics: &[(BusinessMetric, u32)]) {
+    if metrics.is_empty() || std::env::var_os("AWS_LAMBDA_FUNCTION_NAME").is_none() {
+        return;
+    }
+    let at = chrono::Utc::now().timestamp_millis();
+    println!("{}", emf_document(route, metrics, at));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn emf_documents_declare_what_they_carry() {
+        let doc = emf_document(
+            "register-interest",
+            &[(BusinessMetric::InterestsRegistered, 1)],
+            1_795_629_600_000,
+        );
+        assert_eq!(doc["InterestsRegistered"], 1);
+        assert_eq!(doc["Route"], "register-interest");
+        let declared = &doc["_aws"]["CloudWatchMetrics"][0];
+        assert_eq!(declared["Namespace"], "Gharart/GroupBuys");
+        assert_eq!(declared["Metrics"][0]["Name"], "InterestsRegistered");
+        assert_eq!(declared["Dimensions"], json!([["Route"]]));
+    }
 }

@@ -11,6 +11,7 @@ use crate::http::{IfMatch, Reply, json_object, query_param};
 use crate::limits::DailyLimit;
 use crate::routes::Route;
 use crate::store::{Listing, StoreError};
+use crate::telemetry::BusinessMetric;
 use crate::validation::{FieldError, Fields, string};
 use lambda_http::http::{StatusCode, header};
 use serde_json::{Value, json};
@@ -180,6 +181,9 @@ pub(super) async fn transition(call: &mut Call<'_>) -> Result<Reply, ApiError> {
                         .await
                 })
                 .await??;
+                if close_refused {
+                    call.log.metrics.push((BusinessMetric::RejectedCloses, 1));
+                }
                 return Err(ApiError::Lifecycle(rejection));
             }
             Decision::Apply(transition) => {
@@ -202,7 +206,10 @@ pub(super) async fn transition(call: &mut Call<'_>) -> Result<Reply, ApiError> {
                     })
                     .await?;
                 match written {
-                    Ok(()) => return Ok(reply),
+                    Ok(()) => {
+                        call.log.metrics.push((BusinessMetric::Transitions, 1));
+                        return Ok(reply);
+                    }
                     Err(StoreError::ConditionFailed(_) | StoreError::TransactionConflict) => {
                         continue;
                     }

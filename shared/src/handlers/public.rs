@@ -9,6 +9,7 @@ use crate::error::ApiError;
 use crate::http::{Reply, json_object};
 use crate::limits::DailyLimit;
 use crate::store::{InterestRecord, InterestSnapshot, InterestWrite, Listing, Store, StoreError};
+use crate::telemetry::BusinessMetric;
 use crate::validation::Fields;
 use crate::visitor::Visitor;
 use lambda_http::http::StatusCode;
@@ -192,6 +193,9 @@ pub(super) async fn register(call: &mut Call<'_>) -> Result<Reply, ApiError> {
                     _ => {
                         shown.participant_count += 1;
                         shown.unit_count += u64::from(quantity);
+                        call.log
+                            .metrics
+                            .push((BusinessMetric::InterestsRegistered, 1));
                         (StatusCode::CREATED, true)
                     }
                 };
@@ -236,7 +240,12 @@ pub(super) async fn withdraw(call: &mut Call<'_>) -> Result<Reply, ApiError> {
         };
         let write = InterestWrite::Withdraw { quantity };
         match scope.write(call, current, write, Timestamp::now()).await? {
-            Ok(()) => return Ok(Reply::no_content().private()),
+            Ok(()) => {
+                call.log
+                    .metrics
+                    .push((BusinessMetric::InterestsWithdrawn, 1));
+                return Ok(Reply::no_content().private());
+            }
             Err(e) => scope.recover(e, attempt, &mut snapshot).await?,
         }
     }
