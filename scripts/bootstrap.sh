@@ -33,7 +33,12 @@ if [ ! -x "$TOOLS/venv/bin/python" ]; then
   log "creating $TOOLS/venv"
   python3 -m venv "$TOOLS/venv"
 fi
-installed() { "$TOOLS/venv/bin/pip" show "$1" 2>/dev/null | grep -qx "Version: $2"; }
+# Output captured first: `pip show | grep -q` fails under pipefail when grep stops reading early.
+installed() {
+  local shown
+  shown=$("$TOOLS/venv/bin/pip" show "$1" 2>/dev/null) || return 1
+  grep -qx "Version: $2" <<<"$shown"
+}
 if ! installed cargo-lambda "$CARGO_LAMBDA_VERSION" || ! installed cfn-lint "$CFN_LINT_VERSION"; then
   log "installing cargo-lambda $CARGO_LAMBDA_VERSION and cfn-lint $CFN_LINT_VERSION (PyPI)"
   "$TOOLS/venv/bin/pip" install -q --disable-pip-version-check \
