@@ -4,27 +4,15 @@ use super::Call;
 use crate::domain::rollup::{Flag, flags};
 use crate::domain::{GroupBuy, Handle, Status, Timestamp};
 use crate::error::ApiError;
-use crate::http::{Reply, query_param};
+use crate::http::Reply;
 use crate::pagination::{Key, Page};
 use crate::store::Listing;
-use crate::validation::FieldError;
 use lambda_http::http::StatusCode;
 use serde_json::{Value, json};
 
 pub const PLATFORM_ADMIN: &str = "platform-admin";
 /// Where an all-status listing is in its walk over the statuses, kept inside the cursor.
 const STATUS_IN_CURSOR: &str = "_status";
-
-fn query<T>(
-    call: &Call<'_>,
-    name: &str,
-    parse: impl Fn(&str) -> Result<T, String>,
-) -> Result<Option<T>, ApiError> {
-    query_param(call.req, name)
-        .map(|raw| parse(&raw))
-        .transpose()
-        .map_err(|message| ApiError::Validation(vec![FieldError::new(name, message)]))
-}
 
 fn item(gb: &GroupBuy, flags: &[Flag]) -> Value {
     json!({
@@ -98,9 +86,9 @@ pub(super) async fn group_buys(call: &mut Call<'_>) -> Result<Reply, ApiError> {
     if !principal.roles.iter().any(|r| r == PLATFORM_ADMIN) {
         return Err(ApiError::HandleForbidden);
     }
-    let status = query(call, "status", Status::parse)?;
-    let handle = query(call, "handle", Handle::parse)?;
-    let flag = query(call, "flag", Flag::parse)?;
+    let status = call.query("status", Status::parse)?;
+    let handle = call.query("handle", Handle::parse)?;
+    let flag = call.query("flag", Flag::parse)?;
     let list_id = format!(
         "admin:{}:{}:{}",
         status.map_or("*", Status::as_str),

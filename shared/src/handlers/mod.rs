@@ -8,14 +8,15 @@ mod support;
 
 use crate::app::App;
 use crate::auth::Principal;
+use crate::domain::Audience;
 use crate::domain::{Handle, Slug};
 use crate::error::ApiError;
-use crate::http::{Reply, path_params};
+use crate::http::{Reply, path_params, query_param};
 use crate::idempotency::Keyed;
 use crate::limits::DailyLimit;
 use crate::pagination::{Key, PageRequest};
 use crate::routes::{Access, Route};
-use crate::store::{Refusal, Riders, StoreError};
+use crate::store::{Listing, Refusal, Riders, StoreError};
 use crate::telemetry::RequestLog;
 use crate::validation::FieldError;
 use crate::visitor::Visitor;
@@ -168,6 +169,32 @@ impl Call<'_> {
             },
             Err(other) => Ok(Err(other)),
         }
+    }
+
+    /// A query parameter parsed into its domain type; 400 naming the parameter otherwise.
+    pub(crate) fn query<T>(
+        &self,
+        name: &str,
+        parse: impl Fn(&str) -> Result<T, String>,
+    ) -> Result<Option<T>, ApiError> {
+        query_param(self.req, name)
+            .map(|raw| parse(&raw))
+            .transpose()
+            .map_err(|message| invalid(name, message))
+    }
+
+    /// A handle's group-buys from `listing`, one page, in `audience`'s view.
+    pub(crate) async fn group_buy_page(
+        &self,
+        handle: &Handle,
+        listing: Listing,
+        list_id: &str,
+        audience: Audience,
+    ) -> Result<Value, ApiError> {
+        let (limit, start) = self.page(list_id)?;
+        let found = self.app.store.list(handle, listing, limit, start).await?;
+        let items = found.items.iter().map(|gb| gb.view(audience)).collect();
+        Ok(self.page_body(list_id, items, found.last_key))
     }
 
     /// `?limit=` and the key `?cursor=` resumes from, for the list named `list_id`.

@@ -63,23 +63,11 @@ fn owner_write_limit(call: &Call<'_>, handle: &Handle, now: Timestamp) -> DailyL
 
 pub(super) async fn list(call: &mut Call<'_>) -> Result<Reply, ApiError> {
     let handle = call.owner().await?.target.handle;
-    let status = query_param(call.req, "status")
-        .map(|raw| Status::parse(&raw))
-        .transpose()
-        .map_err(|message| ApiError::Validation(vec![FieldError::new("status", message)]))?;
+    let status = call.query("status", Status::parse)?;
     let list_id = format!("owner:{handle}:{}", status.map_or("*", Status::as_str));
-    let (limit, start) = call.page(&list_id)?;
-    let found = call
-        .app
-        .store
-        .list(&handle, Listing::Owner(status), limit, start)
+    let body = call
+        .group_buy_page(&handle, Listing::Owner(status), &list_id, Audience::Owner)
         .await?;
-    let items = found
-        .items
-        .iter()
-        .map(|gb| gb.view(Audience::Owner))
-        .collect();
-    let body = call.page_body(&list_id, items, found.last_key);
     Ok(Reply::json(StatusCode::OK, &body).private())
 }
 

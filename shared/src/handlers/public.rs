@@ -92,18 +92,9 @@ impl<'a> InterestScope<'a> {
 pub(super) async fn list(call: &mut Call<'_>) -> Result<Reply, ApiError> {
     let handle = call.target()?.handle;
     let list_id = format!("public:{handle}");
-    let (limit, start) = call.page(&list_id)?;
-    let found = call
-        .app
-        .store
-        .list(&handle, Listing::Public, limit, start)
+    let body = call
+        .group_buy_page(&handle, Listing::Public, &list_id, Audience::Public)
         .await?;
-    let items = found
-        .items
-        .iter()
-        .map(|gb| gb.view(Audience::Public))
-        .collect();
-    let body = call.page_body(&list_id, items, found.last_key);
     Ok(Reply::json(StatusCode::OK, &body).public_cache())
 }
 
