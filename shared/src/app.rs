@@ -2,7 +2,9 @@
 //! request wrapper every route goes through (ids, errors, panics, the log line).
 
 use crate::auth::Authenticator;
+use crate::call_log::{CALL_LOG_VARIABLE, CallLog, as_function};
 use crate::configuration::{ConfigError, Settings};
+use crate::deadline::Deadline;
 use crate::error::ApiError;
 use crate::handlers::{self, Call};
 use crate::http::{Reply, RequestIds};
@@ -17,7 +19,7 @@ use aws_config::retry::RetryConfig;
 use aws_config::timeout::TimeoutConfig;
 use aws_sdk_dynamodb::config::{Credentials, Region};
 use futures_util::FutureExt;
-use lambda_http::{Body, Request, Response, service_fn};
+use lambda_http::{Body, Request, RequestExt, Response, service_fn};
 use std::convert::Infallible;
 use std::panic::AssertUnwindSafe;
 use std::time::{Duration, Instant};
@@ -64,7 +66,14 @@ pub async fn dynamodb_client(settings: &Settings) -> aws_sdk_dynamodb::Client {
             ));
         }
     }
-    aws_sdk_dynamodb::Client::new(&loader.load().await)
+    let mut config = aws_sdk_dynamodb::config::Builder::from(&loader.load().await);
+    match CallLog::from_env() {
+        Ok(Some(call_log)) => config = config.interceptor(call_log),
+        Ok(None) => {}
+        // Only tests set it, and their IAM check fails when a function recorded nothing.
+        Err(e) => tracing::error!(error = %e, "{CALL_LOG_VARIABLE} cannot be opened"),
+    }
+    aws_sdk_dynamodb::Client::from_conf(config.build())
 }
 
 impl App {
@@ -86,6 +95,7 @@ impl App {
     pub async fn handle(&self, route: Route, req: Request) -> Response<Body> {
         let started = Instant::now();
         let ids = RequestIds::of(&req);
+        let deadline = Deadline::from_lambda(req.lambda_context_ref().map_or(0, |c| c.deadline));
         let mut call = Call {
             app: self,
             req: &req,
@@ -105,7 +115,19 @@ impl App {
         // Boxed: the work holds AWS SDK futures, which are large; on the heap they cannot
         // overflow the stack of whatever polls this one.
         let work = AssertUnwindSafe(Box::pin(work)).catch_unwind();
-        let (outcome, usage) = telemetry::measure(work).await;
+        // Out of time, the work is dropped wherever it is (a write may still commit, as with
+        // any lost answer; a retry with the same Idempotency-Key is safe) and a 503 is sent
+        // before Lambda's own timeout could turn into API Gateway's bare error page.
+        let work = async {
+            tokio::time::timeout_at(deadline.instant(), work)
+                .await
+                .unwrap_or_else(|_| {
+                    Ok(Err(ApiError::Dependency(
+                        "the request ran out of time before its dependencies answered".into(),
+                    )))
+                })
+        };
+        let (outcome, usage) = telemetry::measure(as_function(route.function(), work)).await;
         let outcome =
             outcome.unwrap_or_else(|_| Err(ApiError::Internal("the handler panicked".into())));
         let error_code = outcome

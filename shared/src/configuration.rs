@@ -11,6 +11,10 @@ use std::time::Duration;
 pub const DEV_JWT_HS256_SECRET: &str = "gharart-local-dev-secret-do-not-use-in-aws";
 /// The visitor hash key of local runs and tests. Public by design, like the dev JWT secret.
 pub const DEV_VISITOR_HASH_KEY: &str = "gharart-local-visitor-hash-key";
+/// The shortest secret a deployed stage accepts: 256 bits, as HMAC-SHA256 wants.
+pub const MIN_SECRET_BYTES: usize = 32;
+/// The stages where real people's data lives: JWKS only, with a pinned issuer and audience.
+const STRICT_STAGES: [&str; 2] = ["staging", "prod"];
 
 #[derive(Clone, Debug)]
 pub struct Settings {
@@ -71,6 +75,12 @@ pub enum ConfigError {
         name: &'static str,
         expected: &'static str,
     },
+    #[error("{name} is not accepted on stage {stage}: {why}")]
+    Refused {
+        name: &'static str,
+        stage: String,
+        why: &'static str,
+    },
 }
 
 impl Settings {
@@ -109,7 +119,7 @@ impl Settings {
                 });
             }
         };
-        Ok(Self {
+        let settings = Self {
             table_name: with_dev_default("TABLE_NAME", "gharart-group-buys-local")?,
             dynamodb_endpoint: var("DYNAMODB_ENDPOINT")
                 .or_else(|| local.then(|| "http://127.0.0.1:8000".to_owned())),
@@ -136,7 +146,58 @@ impl Settings {
             ),
             pat_cache_ttl: Duration::from_secs(u64::from(number("PAT_CACHE_SECONDS", 30)?)),
             stage,
-        })
+        };
+        settings.check_stage_rules()?;
+        Ok(settings)
+    }
+
+    /// What a deployed stage refuses to start without: secrets of at least 32 bytes; and on
+    /// staging and prod, JWKS keys only (no HS256) with a required issuer and audience, so a
+    /// token minted for another system or stage is never accepted.
+    fn check_stage_rules(&self) -> Result<(), ConfigError> {
+        let Some(stage) = self.stage.as_deref() else {
+            return Ok(());
+        };
+        let short = |secret: &Secret| secret.expose().len() < MIN_SECRET_BYTES;
+        let too_short = ConfigError::Invalid {
+            name: "VISITOR_HASH_KEY",
+            expected: "at least 32 bytes on a deployed stage",
+        };
+        if short(&self.visitor_hash_key) {
+            return Err(too_short);
+        }
+        if self.jwt.hs256_secret.as_ref().is_some_and(short) {
+            return Err(ConfigError::Invalid {
+                name: "JWT_HS256_SECRET",
+                expected: "at least 32 bytes on a deployed stage",
+            });
+        }
+        if !STRICT_STAGES.contains(&stage) {
+            return Ok(());
+        }
+        let refused = |name, why| ConfigError::Refused {
+            name,
+            stage: stage.to_owned(),
+            why,
+        };
+        if self.jwt.hs256_secret.is_some() {
+            return Err(refused(
+                "JWT_HS256_SECRET",
+                "only JWKS keys (RS256, ES256) are",
+            ));
+        }
+        if self.jwt.jwks.is_none() {
+            return Err(ConfigError::Missing { name: "JWT_JWKS" });
+        }
+        if self.jwt.issuer.is_none() {
+            return Err(ConfigError::Missing { name: "JWT_ISSUER" });
+        }
+        if self.jwt.audience.is_none() {
+            return Err(ConfigError::Missing {
+                name: "JWT_AUDIENCE",
+            });
+        }
+        Ok(())
     }
 }
 
@@ -173,11 +234,60 @@ mod tests {
             ("STAGE", "prod"),
             ("TABLE_NAME", "t"),
             ("JWT_JWKS", "{\"keys\":[]}"),
-            ("VISITOR_HASH_KEY", "k"),
+            ("JWT_ISSUER", "https://id.gharart.com"),
+            ("JWT_AUDIENCE", "group-buys"),
+            ("VISITOR_HASH_KEY", LONG_KEY),
         ])
         .expect("deployed settings");
         assert!(s.jwt.hs256_secret.is_none());
         assert!(s.dynamodb_endpoint.is_none());
+    }
+
+    const LONG_KEY: &str = "0123456789abcdef0123456789abcdef";
+
+    fn strict(
+        stage: &str,
+        overrides: &[(&'static str, &'static str)],
+    ) -> Result<Settings, ConfigError> {
+        let mut vars = vec![
+            ("STAGE", stage),
+            ("TABLE_NAME", "t"),
+            ("JWT_JWKS", "{\"keys\":[]}"),
+            ("JWT_ISSUER", "https://id.gharart.com"),
+            ("JWT_AUDIENCE", "group-buys"),
+            ("VISITOR_HASH_KEY", LONG_KEY),
+        ];
+        for (name, value) in overrides {
+            vars.retain(|(n, _)| n != name);
+            if !value.is_empty() {
+                vars.push((name, value));
+            }
+        }
+        settings(&vars)
+    }
+
+    #[test]
+    fn staging_and_prod_refuse_to_start_without_issuer_audience_or_with_hs256() {
+        for stage in ["staging", "prod"] {
+            assert!(strict(stage, &[]).is_ok());
+            for missing in ["JWT_ISSUER", "JWT_AUDIENCE", "JWT_JWKS"] {
+                let err = strict(stage, &[(missing, "")]).expect_err(missing);
+                assert!(err.to_string().contains(missing), "{err}");
+            }
+            let err = strict(stage, &[("JWT_HS256_SECRET", LONG_KEY)]).expect_err("HS256");
+            assert!(matches!(err, ConfigError::Refused { .. }), "{err}");
+        }
+        assert!(strict("dev", &[("JWT_HS256_SECRET", LONG_KEY), ("JWT_ISSUER", "")]).is_ok());
+    }
+
+    #[test]
+    fn deployed_stages_refuse_short_secrets() {
+        for stage in ["dev", "staging", "prod"] {
+            let err = strict(stage, &[("VISITOR_HASH_KEY", "short")]).expect_err("short key");
+            assert!(err.to_string().contains("VISITOR_HASH_KEY"), "{err}");
+        }
+        let err = strict("dev", &[("JWT_HS256_SECRET", "short")]).expect_err("short secret");
+        assert!(err.to_string().contains("JWT_HS256_SECRET"), "{err}");
     }
 
     #[test]

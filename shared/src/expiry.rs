@@ -4,71 +4,129 @@
 //! `DEADLINE_PASSED`, and registration already refuses it (`DEADLINE_PASSED`).
 
 use crate::app::App;
+use crate::call_log::as_function;
 use crate::configuration::Settings;
+use crate::deadline::Deadline;
 use crate::domain::{Action, Decision, HistoryEntry, Timestamp};
-use crate::store::{Riders, Store, StoreError};
-use crate::telemetry;
+use crate::store::{DueKey, Riders, Store, StoreError};
+use crate::telemetry::{self, BusinessMetric};
 use lambda_http::{Error, LambdaEvent, service_fn};
 use serde::Serialize;
 use serde_json::Value;
+use std::time::Duration;
 
-/// Group-buys closed per run at most; the rest wait for the next run.
+/// Keys read per page of the deadline index.
 pub const BATCH: i32 = 100;
 /// Re-reads after a lost race, per group-buy.
 const ATTEMPTS: usize = 5;
+/// No group-buy is started with less time left than this: one read and one transaction,
+/// each bounded by the client's attempt timeout.
+const TIME_PER_GROUP_BUY: Duration = Duration::from_secs(5);
 const ACTOR: &str = "scheduler";
+/// The Lambda binary, as the call log and the metrics name it.
+pub const FUNCTION: &str = "expire-group-buys";
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ExpiryRun {
+    /// Due group-buys looked at.
     pub due: usize,
     pub closed: usize,
+    /// Group-buys that could not be closed this run (logged one by one); the next run tries
+    /// them again, since they stay in the deadline index.
+    pub failed: usize,
+    /// False when the run stopped for lack of time with due group-buys left to look at.
+    pub complete: bool,
 }
 
-/// Closes every group-buy due at `now` (up to `BATCH`), each by the lifecycle rules and one
-/// conditional write, exactly like an owner's close; `run_id` is recorded in the history.
+/// Closes every group-buy due at `now`, each by the lifecycle rules and one conditional
+/// write, exactly like an owner's close; `run_id` is recorded in the history. It pages
+/// through the deadline index while `deadline` leaves time, and one group-buy that fails
+/// (unreadable, refused, DynamoDB errors) is counted and logged without stopping the others.
+/// Only a failure to read the index itself fails the run.
 pub async fn expire_due(
     store: &Store,
     now: Timestamp,
     run_id: &str,
+    deadline: Deadline,
 ) -> Result<ExpiryRun, StoreError> {
-    let due = store.due_for_expiry(now, BATCH).await?;
-    let mut run = ExpiryRun {
-        due: due.len(),
-        closed: 0,
-    };
-    for listed in due {
-        for _ in 0..ATTEMPTS {
-            let Some(current) = store.get(&listed.handle, &listed.slug).await? else {
-                break;
-            };
-            let Decision::Apply(transition) = current.lifecycle().decide(Action::Expire, now)
-            else {
-                break;
-            };
-            let next = current.after(&transition, now);
-            let entry = HistoryEntry::applied(
-                Action::Expire,
-                &transition,
-                next.version,
-                ACTOR,
-                run_id,
-                now,
-            );
-            match store
-                .apply(&current, &next, &transition, &entry, &Riders::default())
-                .await
-            {
-                Ok(()) => {
-                    run.closed += 1;
-                    break;
+    as_function(FUNCTION, async {
+        let mut run = ExpiryRun::default();
+        let mut start = None;
+        loop {
+            let page = store.due_keys(now, BATCH, start).await?;
+            for due in &page.items {
+                if deadline.too_close_for(TIME_PER_GROUP_BUY) {
+                    return Ok(run);
                 }
-                Err(StoreError::ConditionFailed(_) | StoreError::TransactionConflict) => continue,
-                Err(e) => return Err(e),
+                run.due += 1;
+                match expire_one(store, due, now, run_id).await {
+                    Ok(true) => run.closed += 1,
+                    Ok(false) => {}
+                    Err(e) => {
+                        run.failed += 1;
+                        tracing::error!(runId = run_id, key = %due.key, error = %e, "group-buy not expired");
+                    }
+                }
+            }
+            // Closed group-buys leave the index; failed ones stay, so the run moves on
+            // past them rather than starting over.
+            match page.last_key {
+                Some(key) if !deadline.too_close_for(TIME_PER_GROUP_BUY) => start = Some(key),
+                Some(_) => return Ok(run),
+                None => break,
             }
         }
+        run.complete = true;
+        Ok(run)
+    })
+    .await
+}
+
+#[derive(Debug, thiserror::Error)]
+enum ExpiryError {
+    #[error("not a group-buy key")]
+    NotAGroupBuy,
+    #[error("still contended after {ATTEMPTS} attempts")]
+    Contended,
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// Closes one due group-buy; false when there was nothing to do (gone, already closed).
+async fn expire_one(
+    store: &Store,
+    due: &DueKey,
+    now: Timestamp,
+    run_id: &str,
+) -> Result<bool, ExpiryError> {
+    let (handle, slug) = due.group_buy().ok_or(ExpiryError::NotAGroupBuy)?;
+    for _ in 0..ATTEMPTS {
+        let Some(current) = store.get(&handle, &slug).await? else {
+            return Ok(false);
+        };
+        let Decision::Apply(transition) = current.lifecycle().decide(Action::Expire, now) else {
+            return Ok(false);
+        };
+        let next = current.after(&transition, now);
+        let entry = HistoryEntry::applied(
+            Action::Expire,
+            &transition,
+            next.version,
+            ACTOR,
+            run_id,
+            now,
+        );
+        match store
+            .apply(&current, &next, &transition, &entry, &Riders::default())
+            .await
+        {
+            Ok(()) => return Ok(true),
+            Err(StoreError::ConditionFailed(_) | StoreError::TransactionConflict) => continue,
+            Err(e) => return Err(e.into()),
+        }
     }
-    Ok(run)
+    Err(ExpiryError::Contended)
 }
 
 /// The whole `main` of the scheduled function.
@@ -77,14 +135,28 @@ pub async fn run() -> Result<(), Error> {
     let app = App::new(Settings::from_env()?).await?;
     let store = &app.store;
     lambda_http::lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
-        let run = expire_due(store, Timestamp::now(), &event.context.request_id).await?;
+        let deadline = Deadline::from_lambda(event.context.deadline);
+        let run = expire_due(store, Timestamp::now(), &event.context.request_id, deadline).await?;
         tracing::info!(
             requestId = %event.context.request_id,
             due = run.due,
             closed = run.closed,
+            failed = run.failed,
+            complete = run.complete,
             "expiry run"
+        );
+        telemetry::emit_function_metrics(
+            FUNCTION,
+            &[
+                (BusinessMetric::ExpiryClosed, count(run.closed)),
+                (BusinessMetric::ExpiryFailures, count(run.failed)),
+            ],
         );
         Ok::<_, Error>(run)
     }))
     .await
+}
+
+fn count(n: usize) -> u32 {
+    u32::try_from(n).unwrap_or(u32::MAX)
 }

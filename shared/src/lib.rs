@@ -2,7 +2,9 @@
 
 pub mod app;
 pub mod auth;
+pub mod call_log;
 pub mod configuration;
+pub mod deadline;
 pub mod domain;
 pub mod error;
 pub mod expiry;

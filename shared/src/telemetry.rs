@@ -78,6 +78,10 @@ pub enum BusinessMetric {
     InterestsWithdrawn,
     Transitions,
     RejectedCloses,
+    /// Group-buys the scheduled expiry closed in a run.
+    ExpiryClosed,
+    /// Group-buys the scheduled expiry could not close in a run (an alarm watches it).
+    ExpiryFailures,
 }
 
 impl BusinessMetric {
@@ -87,15 +91,22 @@ impl BusinessMetric {
             Self::InterestsWithdrawn => "InterestsWithdrawn",
             Self::Transitions => "Transitions",
             Self::RejectedCloses => "RejectedCloses",
+            Self::ExpiryClosed => "ExpiryClosed",
+            Self::ExpiryFailures => "ExpiryFailures",
         }
     }
 }
 
 const METRICS_NAMESPACE: &str = "Gharart/GroupBuys";
 
-/// One Embedded Metric Format document for `metrics` of `route`: CloudWatch turns this log
-/// line into metrics, with no API call from the function.
-pub fn emf_document(route: &str, metrics: &[(BusinessMetric, u32)], at_millis: i64) -> Value {
+/// One Embedded Metric Format document for `metrics` under one dimension (`Route` for a
+/// route's counters, `Function` for the scheduled expiry's): CloudWatch turns this log line
+/// into metrics, with no API call from the function.
+pub fn emf_document(
+    (dimension, value): (&str, &str),
+    metrics: &[(BusinessMetric, u32)],
+    at_millis: i64,
+) -> Value {
     let definitions: Vec<Value> = metrics
         .iter()
         .map(|(m, _)| json!({"Name": m.name(), "Unit": "Count"}))
@@ -105,13 +116,13 @@ pub fn emf_document(route: &str, metrics: &[(BusinessMetric, u32)], at_millis: i
             "Timestamp": at_millis,
             "CloudWatchMetrics": [{
                 "Namespace": METRICS_NAMESPACE,
-                "Dimensions": [["Route"]],
+                "Dimensions": [[dimension]],
                 "Metrics": definitions,
             }],
         },
-        "Route": route,
     });
     if let Value::Object(fields) = &mut document {
+        fields.insert(dimension.into(), json!(value));
         for (metric, value) in metrics {
             fields.insert(metric.name().into(), json!(value));
         }
@@ -119,14 +130,24 @@ pub fn emf_document(route: &str, metrics: &[(BusinessMetric, u32)], at_millis: i
     document
 }
 
-/// Writes the EMF document on its own stdout line, in a Lambda runtime only (the tests and
-/// tools have no CloudWatch to read it).
+/// Writes the EMF document of a route's counters on its own stdout line, in a Lambda
+/// runtime only (the tests and tools have no CloudWatch to read it).
 pub fn emit_metrics(route: &str, metrics: &[(BusinessMetric, u32)]) {
+    emit(("Route", route), metrics);
+}
+
+/// As `emit_metrics`, for a function that serves no route (the scheduled expiry); zero
+/// counts are written too, so an alarm on them sees data every run.
+pub fn emit_function_metrics(function: &str, metrics: &[(BusinessMetric, u32)]) {
+    emit(("Function", function), metrics);
+}
+
+fn emit(dimension: (&str, &str), metrics: &[(BusinessMetric, u32)]) {
     if metrics.is_empty() || std::env::var_os("AWS_LAMBDA_FUNCTION_NAME").is_none() {
         return;
     }
     let at = chrono::Utc::now().timestamp_millis();
-    println!("{}", emf_document(route, metrics, at));
+    println!("{}", emf_document(dimension, metrics, at));
 }
 
 #[cfg(test)]
@@ -136,7 +157,7 @@ mod tests {
     #[test]
     fn emf_documents_declare_what_they_carry() {
         let doc = emf_document(
-            "register-interest",
+            ("Route", "register-interest"),
             &[(BusinessMetric::InterestsRegistered, 1)],
             1_795_629_600_000,
         );

@@ -4,6 +4,7 @@ mod admin_rollup;
 mod auth;
 mod authorization_matrix;
 mod daily_limits;
+mod deadline;
 mod deployment;
 mod expiry;
 mod group_buy_create;

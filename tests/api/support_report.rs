@@ -114,3 +114,25 @@ async fn the_daily_limit_per_caller_is_exact_under_concurrency() {
     let other = app.send(Visitor::anonymous().identify(report(&body))).await;
     assert_eq!(other.status, 201, "the limit is per caller");
 }
+
+#[tokio::test]
+async fn a_keyed_report_is_stored_once_and_replayed() {
+    let app = spawn_app().await;
+    let body =
+        json!({"summary": "Publish did nothing", "details": "still a draft", "requestId": "req-7"});
+    let visitor = Visitor::anonymous();
+    let send = || {
+        app.send(
+            visitor
+                .identify(report(&body))
+                .header("idempotency-key", "report-1"),
+        )
+    };
+    let first = send().await;
+    assert_eq!(first.status, 201, "{}", first.body);
+    let again = send().await;
+    assert_eq!(again.status, 201);
+    assert_eq!(again.header("idempotent-replayed"), Some("true"));
+    assert_eq!(again.body["reportId"], first.body["reportId"]);
+    assert_eq!(stored_reports(&app.all_items().await).len(), 1);
+}

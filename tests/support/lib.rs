@@ -2,6 +2,9 @@
 //! `tests/api/helpers.rs`): spawns the application against a fresh table in DynamoDB Local
 //! and drives its handlers with real API Gateway (HTTP API, payload 2.0) events.
 
+pub mod iam;
+pub mod proxy;
+
 use aws_sdk_dynamodb::types::AttributeValue;
 use futures::StreamExt;
 use group_buy::app::{App, dynamodb_client};
@@ -269,9 +272,20 @@ impl Call {
 
 /// Sends `call` through `app` as API Gateway would, checking the request id it answers with.
 pub async fn send(app: &App, call: Call) -> TestResponse {
+    send_by(app, call, None).await
+}
+
+/// As `send`, in an invocation whose Lambda deadline is `deadline_epoch_millis`.
+pub async fn send_by(app: &App, call: Call, deadline_epoch_millis: Option<u64>) -> TestResponse {
+    use lambda_http::RequestExt;
     let request_id = uuid::Uuid::new_v4().to_string();
     let event = call.event(&request_id).to_string();
-    let request = lambda_http::request::from_str(&event).expect("a valid API Gateway event");
+    let mut request = lambda_http::request::from_str(&event).expect("a valid API Gateway event");
+    if let Some(deadline) = deadline_epoch_millis {
+        let mut context = lambda_http::Context::default();
+        context.deadline = deadline;
+        request = request.with_lambda_context(context);
+    }
     let response = app.handle(call.route, request).await;
     let status = response.status().as_u16();
     let headers = response.headers().clone();

@@ -48,6 +48,21 @@ fn history_put(
         .map_err(|e| StoreError::Corrupt(e.to_string()))
 }
 
+/// A group-buy's table key as the deadline index lists it.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Deserialize)]
+pub struct DueKey {
+    #[serde(rename = "PK")]
+    pub key: String,
+}
+
+impl DueKey {
+    /// The handle and slug of `GB#{handle}#{slug}`; `None` for a key of another shape.
+    pub fn group_buy(&self) -> Option<(Handle, Slug)> {
+        let (handle, slug) = self.key.strip_prefix("GB#")?.split_once('#')?;
+        Some((Handle::parse(handle).ok()?, Slug::parse(slug).ok()?))
+    }
+}
+
 /// Where a list of group-buys is read from.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Listing {
@@ -176,6 +191,29 @@ impl Store {
             .expression_attribute_values(":until", s(format!("{now}$")))
             .limit(limit);
         Ok(self.page(query, None).await?.items)
+    }
+
+    /// One page of the keys of the group-buys whose deadline passed by `now`, soonest first,
+    /// resuming at `start`. Only the table key is read: the expiry reads each item itself,
+    /// strongly consistent, before deciding.
+    pub async fn due_keys(
+        &self,
+        now: Timestamp,
+        limit: i32,
+        start: Option<Key>,
+    ) -> Result<Page<DueKey>, StoreError> {
+        let query = self
+            .query()
+            .index_name(OPEN_BY_DEADLINE.name)
+            .key_condition_expression("#pk = :pk AND #sk < :until")
+            .projection_expression("#tablePk")
+            .expression_attribute_names("#pk", OPEN_BY_DEADLINE.partition_key)
+            .expression_attribute_names("#sk", OPEN_BY_DEADLINE.sort_key)
+            .expression_attribute_names("#tablePk", PARTITION_KEY)
+            .expression_attribute_values(":pk", s(DEADLINES))
+            .expression_attribute_values(":until", s(format!("{now}$")))
+            .limit(limit);
+        self.page(query, start).await
     }
 
     /// Writes `transition` from `current` (as read) to `next`, with its history entry, in one

@@ -32,7 +32,7 @@ use aws_sdk_dynamodb::types::{
 };
 use std::collections::HashMap;
 
-pub use group_buys::Listing;
+pub use group_buys::{DueKey, Listing};
 pub use interests::{InterestRecord, InterestSnapshot, InterestWrite};
 pub use reports::StoredReport;
 pub use riders::{Refusal, Riders};
