@@ -114,3 +114,19 @@ async fn a_non_bearer_authorization_header_is_401() {
         .await;
     assert_eq!(response.status, 401);
 }
+
+#[tokio::test]
+async fn the_bearer_scheme_is_case_insensitive() {
+    let app = spawn_app().await;
+    for scheme in ["BEARER", "bearer", "Bearer"] {
+        let response = app
+            .send(
+                Call::new(Route::ListGroupBuys, concrete_path(Route::ListGroupBuys)).header(
+                    "authorization",
+                    &format!("{scheme} {}", group_buy_tests::owner_token()),
+                ),
+            )
+            .await;
+        assert_eq!(response.status, 200, "{scheme}: {}", response.body);
+    }
+}

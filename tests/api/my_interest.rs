@@ -198,6 +198,25 @@ async fn nothing_registers_after_the_deadline() {
 }
 
 #[tokio::test]
+async fn nothing_is_withdrawn_after_the_deadline() {
+    let app = spawn_app().await;
+    let closes_at = Timestamp::now().plus_millis(1_500).to_string();
+    app.published(
+        "met-drop",
+        json!({"closesAt": closes_at, "minParticipants": 1}),
+    )
+    .await;
+    let visitor = Visitor::anonymous();
+    assert_eq!(app.register("met-drop", &visitor, None).await.status, 201);
+    tokio::time::sleep(std::time::Duration::from_millis(1_600)).await;
+
+    // The scheduled close has not run: the threshold it will decide on must still hold.
+    let late = app.withdraw("met-drop", &visitor).await;
+    assert_eq!((late.status, late.code()), (409, "DEADLINE_PASSED"));
+    assert_eq!(app.assert_counters_match_records("met-drop").await, (1, 1));
+}
+
+#[tokio::test]
 async fn the_cap_stops_new_participants_but_not_changes() {
     let app = spawn_app().await;
     app.published("small-drop", json!({"maxParticipants": 2}))

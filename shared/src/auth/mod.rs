@@ -91,7 +91,8 @@ impl Authenticator {
         })
     }
 
-    /// The caller behind `Authorization: Bearer …`; 401 when absent or not valid.
+    /// The caller behind `Authorization: Bearer …` (the scheme in any case, RFC 9110
+    /// §11.1); 401 when absent or not valid.
     pub async fn authenticate(&self, headers: &HeaderMap) -> Result<Principal, ApiError> {
         let value = headers
             .get(header::AUTHORIZATION)
@@ -99,11 +100,7 @@ impl Authenticator {
         let token = value
             .to_str()
             .ok()
-            .and_then(|v| {
-                v.strip_prefix("Bearer ")
-                    .or_else(|| v.strip_prefix("bearer "))
-            })
-            .map(str::trim)
+            .and_then(bearer_token)
             .filter(|t| !t.is_empty())
             .ok_or(ApiError::Unauthenticated(
                 "the Authorization header is not a Bearer token",
@@ -113,5 +110,28 @@ impl Authenticator {
         } else {
             self.jwt.verify(token)
         }
+    }
+}
+
+/// The credentials of a `Bearer` authorization value; the scheme is case-insensitive and
+/// separated from them by one or more spaces.
+fn bearer_token(value: &str) -> Option<&str> {
+    let (scheme, credentials) = value.split_once(' ')?;
+    scheme
+        .eq_ignore_ascii_case("bearer")
+        .then(|| credentials.trim())
+}
+
+#[cfg(test)]
+mod bearer_tests {
+    use super::bearer_token;
+
+    #[test]
+    fn the_scheme_is_case_insensitive() {
+        for value in ["Bearer abc", "bearer abc", "BEARER abc", "bEaReR  abc"] {
+            assert_eq!(bearer_token(value), Some("abc"), "{value}");
+        }
+        assert_eq!(bearer_token("Basic abc"), None);
+        assert_eq!(bearer_token("Bearerabc"), None);
     }
 }

@@ -44,18 +44,17 @@ pub fn decide_registration(
     now: Timestamp,
 ) -> Result<Registration, InterestRejection> {
     let gb = public(gb).ok_or(InterestRejection::NotFound)?;
-    let max = gb.max_quantity_per_participant;
-    if quantity < 1 || quantity > i64::from(max) {
-        return Err(InterestRejection::QuantityNotAllowed { max });
-    }
+    // The group-buy's state first: no quantity is right for a closed or paused one.
     match gb.status {
         Status::Published => {}
         Status::Paused => return Err(InterestRejection::Paused),
         Status::Closed => return Err(InterestRejection::Closed),
         Status::Draft => return Err(InterestRejection::NotFound),
     }
-    if let Some(closes_at) = gb.closes_at.filter(|at| *at <= now) {
-        return Err(InterestRejection::DeadlinePassed { closes_at });
+    deadline_not_passed(gb, now)?;
+    let max = gb.max_quantity_per_participant;
+    if quantity < 1 || quantity > i64::from(max) {
+        return Err(InterestRejection::QuantityNotAllowed { max });
     }
     match existing {
         Some(current) if i64::from(current) == quantity => Ok(Registration::Unchanged),
@@ -70,17 +69,27 @@ pub fn decide_registration(
     }
 }
 
-/// Withdrawing: allowed while published or paused; nothing to do without an interest.
-/// `Some(quantity)` is what the withdrawal removes.
+/// Withdrawing: allowed while published or paused and before the deadline (after it, the
+/// participants are what the scheduled close decides on: a withdrawal could turn a met
+/// threshold into `expired`); nothing to do without an interest. `Some(quantity)` is what the
+/// withdrawal removes.
 pub fn decide_withdrawal(
     gb: Option<&GroupBuy>,
     existing: Option<u32>,
+    now: Timestamp,
 ) -> Result<Option<u32>, InterestRejection> {
     let gb = public(gb).ok_or(InterestRejection::NotFound)?;
     match existing {
         None => Ok(None),
         Some(_) if gb.status == Status::Closed => Err(InterestRejection::Closed),
-        Some(quantity) => Ok(Some(quantity)),
+        Some(quantity) => deadline_not_passed(gb, now).map(|()| Some(quantity)),
+    }
+}
+
+fn deadline_not_passed(gb: &GroupBuy, now: Timestamp) -> Result<(), InterestRejection> {
+    match gb.closes_at.filter(|at| *at <= now) {
+        Some(closes_at) => Err(InterestRejection::DeadlinePassed { closes_at }),
+        None => Ok(()),
     }
 }
 
@@ -164,8 +173,34 @@ mod tests {
     }
 
     #[test]
+    fn nothing_is_withdrawn_after_the_deadline() {
+        let gb = group_buy(Status::Published, 1);
+        let later = now().plus_millis(1000);
+        assert!(matches!(
+            decide_withdrawal(Some(&gb), Some(1), later),
+            Err(InterestRejection::DeadlinePassed { .. })
+        ));
+        assert_eq!(decide_withdrawal(Some(&gb), None, later), Ok(None));
+    }
+
+    #[test]
+    fn the_state_error_comes_before_the_quantity_error() {
+        for (status, expected) in [
+            (Status::Closed, InterestRejection::Closed),
+            (Status::Paused, InterestRejection::Paused),
+        ] {
+            let gb = group_buy(status, 0);
+            assert_eq!(
+                decide_registration(Some(&gb), None, 0, now()),
+                Err(expected)
+            );
+        }
+    }
+
+    #[test]
     fn withdrawal_while_open_only() {
-        let decide = |status, existing| decide_withdrawal(Some(&group_buy(status, 1)), existing);
+        let decide =
+            |status, existing| decide_withdrawal(Some(&group_buy(status, 1)), existing, now());
         assert_eq!(decide(Status::Published, Some(2)), Ok(Some(2)));
         assert_eq!(decide(Status::Paused, Some(2)), Ok(Some(2)));
         assert_eq!(

@@ -223,14 +223,15 @@ pub(super) async fn withdraw(call: &mut Call<'_>) -> Result<Reply, ApiError> {
     let mut snapshot = scope.read().await?;
     for attempt in 0..INTEREST_ATTEMPTS {
         let held = snapshot.interest.as_ref().map(|i| i.quantity);
-        let Some(quantity) = decide_withdrawal(snapshot.group_buy.as_ref(), held)? else {
+        let now = Timestamp::now();
+        let Some(quantity) = decide_withdrawal(snapshot.group_buy.as_ref(), held, now)? else {
             return Ok(Reply::no_content().private());
         };
         let Some(current) = &snapshot.group_buy else {
             return Err(ApiError::GroupBuyNotFound);
         };
         let write = InterestWrite::Withdraw { quantity };
-        match scope.write(call, current, write, Timestamp::now()).await? {
+        match scope.write(call, current, write, now).await? {
             Ok(()) => {
                 call.log
                     .metrics

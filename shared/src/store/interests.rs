@@ -51,8 +51,14 @@ fn interest_sk(visitor_key: &str) -> String {
     format!("{INTEREST_PREFIX}{visitor_key}")
 }
 
-const OPEN_FOR_REGISTRATION: &str = "#status = :published AND (attribute_not_exists(#closesAt) \
-     OR attribute_type(#closesAt, :null) OR #closesAt > :now)";
+/// A literal, so that both conditions below are built from it at compile time.
+macro_rules! before_deadline {
+    () => {
+        "(attribute_not_exists(#closesAt) OR attribute_type(#closesAt, :null) OR #closesAt > :now)"
+    };
+}
+const BEFORE_DEADLINE: &str = before_deadline!();
+const OPEN_FOR_REGISTRATION: &str = concat!("#status = :published AND ", before_deadline!());
 const BELOW_CAP: &str =
     "(attribute_not_exists(#cap) OR attribute_type(#cap, :null) OR #participants < #cap)";
 
@@ -244,13 +250,14 @@ impl Store {
                     .build()
                     .map_err(built)?;
                 let (crosses, at_edge, edge_value) = edge(min);
-                let counters = counters
+                let counters = open(counters)
                     .update_expression(
                         "SET #participants = #participants - :one, #units = #units - :q",
                     )
-                    .condition_expression(format!("#status IN (:published, :paused) AND {at_edge}"))
+                    .condition_expression(format!(
+                        "#status IN (:published, :paused) AND {BEFORE_DEADLINE} AND {at_edge}"
+                    ))
                     .expression_attribute_names("#participants", "participantCount")
-                    .expression_attribute_values(":published", s("published"))
                     .expression_attribute_values(":paused", s("paused"))
                     .expression_attribute_values(":one", n(1))
                     .expression_attribute_values(":q", n(quantity))
