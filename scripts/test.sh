@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # The one test command (README, .ci/run): installs what is missing, checks formatting, lints,
-# lints the SAM template, then runs every test against its own DynamoDB Local on a free port:
-# unit and integration tests (handlers in-process), then end-to-end tests over HTTP through
-# `cargo lambda watch`.
+# lints the SAM template and the GitHub workflows, then runs every test against its own
+# DynamoDB Local on a free port: unit and integration tests (handlers in-process), end-to-end
+# tests over HTTP through `cargo lambda watch`, the playbooks' API steps, the IAM check of
+# every DynamoDB call those made, and the packaging test (an arm64 function built by
+# `sam build`, run under qemu against a Lambda Runtime API stub).
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 cd "$ROOT"
@@ -15,21 +17,28 @@ log "cargo fmt --check"
 cargo fmt --all -- --check
 log "cargo clippy --all-targets -- -D warnings"
 cargo clippy --workspace --all-targets --quiet -- -D warnings
-log "cfn-lint template.yaml"
-cfn-lint template.yaml
+log "template.yaml (cfn-lint, sam validate --lint)"
+bash scripts/check-template.sh
+log "GitHub workflows (check-jsonschema, zizmor --offline)"
+bash scripts/check-workflows.sh
 
 DYNAMODB_PORT=$(free_port)
 log "DynamoDB Local on port $DYNAMODB_PORT (in memory)"
 start_dynamodb_local "$DYNAMODB_PORT"
 export DYNAMODB_ENDPOINT="http://127.0.0.1:$DYNAMODB_PORT"
 
+# Every DynamoDB request a function makes from here on is recorded, for the IAM check.
+export DYNAMODB_CALL_LOG="${TMPDIR:-/tmp}/gharart-dynamodb-calls-$DYNAMODB_PORT.jsonl"
+: >"$DYNAMODB_CALL_LOG"
+
 log "unit and integration tests"
 cargo test --workspace
 
 log "end-to-end tests through cargo lambda watch"
 export TABLE_NAME="e2e-$(date +%s)"
-cargo build --quiet -p group-buy-functions -p gharart-operator
-cargo run --quiet -p gharart-operator -- create-table
+# What `cargo lambda watch` runs: the workspace's binaries, built with its features unified.
+cargo build --quiet --workspace --bins
+cargo run --quiet -p gharart-operator -- --local create-table
 # Revocation must show within the cache delay; keep it short so the test can wait it out.
 export PAT_CACHE_SECONDS=2
 export OPERATOR_BIN="$ROOT/target/debug/gharart-operator"
@@ -41,3 +50,12 @@ if ! E2E_BASE_URL="http://127.0.0.1:$API_PORT" cargo test -p group-buy-tests --t
   tail -n 100 "$API_LOG"
   exit 1
 fi
+
+log "playbooks: the API steps of docs/playbooks/*.md"
+bash scripts/playbooks.sh
+
+log "IAM: every recorded DynamoDB call against its function's policy in template.yaml"
+cargo test -p group-buy-tests --test iam -- --ignored
+
+log "packaging: sam build of one function for arm64, run under qemu-aarch64"
+bash scripts/package-test.sh

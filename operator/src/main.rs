@@ -1,31 +1,43 @@
-//! `gharart-operator`: what operators do outside the HTTP API. It reads the same
-//! environment variables as the functions (`TABLE_NAME`, `DYNAMODB_ENDPOINT`, `JWT_HS256_SECRET`),
-//! so it works against DynamoDB Local or, with AWS credentials, a deployed stage's table.
+//! `gharart-operator`: what operators do outside the HTTP API, against an explicit target:
+//! `--local` (DynamoDB Local, dev secrets), `--stage <dev|staging|prod>`, or
+//! `--table <name> --region <region>`. Exactly one is required, before the subcommand; the
+//! tool prints the table, region and account it reached on stderr before it acts, and keeps
+//! stdout for the result alone (scripts read it).
+
+mod inspect;
+mod target;
 
 use clap::{Parser, Subcommand};
-use group_buy::app::dynamodb_client;
 use group_buy::auth::DevClaims;
 use group_buy::auth::pat::IssuedPat;
-use group_buy::configuration::Settings;
-use group_buy::domain::{Handle, Timestamp};
+use group_buy::domain::{Handle, Slug, Status, Timestamp};
 use group_buy::store::Store;
+use inspect::{GroupBuyReport, LimitSubject, ReportLookup};
 use std::process::ExitCode;
+use target::TargetArgs;
 
 #[derive(Parser)]
 #[command(
     name = "gharart-operator",
-    about = "Operate the Gharart group-buy service"
+    about = "Operate the Gharart group-buy service",
+    after_help = "Examples:\n  gharart-operator --local pat list --handle acme-decor\n  \
+                  gharart-operator --stage prod --region ap-south-1 group-buy show --handle acme-decor --slug jute-rug\n  \
+                  gharart-operator --table my-table --region eu-west-1 describe-table"
 )]
 struct Cli {
+    #[command(flatten)]
+    target: TargetArgs,
     #[command(subcommand)]
     command: Command,
 }
 
 #[derive(Subcommand)]
 enum Command {
-    /// Create the DynamoDB table named by TABLE_NAME (no-op when it exists).
+    /// Create the table of --local (no-op when it exists); deployed tables come from template.yaml.
     CreateTable,
-    /// Mint an HS256 JWT with JWT_HS256_SECRET, for local and test stages only.
+    /// The table's status and indexes, and one timed read: is DynamoDB answering?
+    DescribeTable,
+    /// Mint an HS256 JWT with JWT_HS256_SECRET (the dev secret by default); --local only.
     MintJwt {
         #[arg(long, default_value = "dev-owner")]
         sub: String,
@@ -44,6 +56,18 @@ enum Command {
     /// Personal access tokens of a handle.
     #[command(subcommand)]
     Pat(PatCommand),
+    /// Group-buys as stored (read-only).
+    #[command(subcommand)]
+    GroupBuy(GroupBuyCommand),
+    /// Daily write counters (see DAILY_WRITE_LIMIT_PER_HANDLE and friends).
+    #[command(subcommand)]
+    Limits(LimitsCommand),
+    /// The scheduled expiry's work (read-only).
+    #[command(subcommand)]
+    Expiry(ExpiryCommand),
+    /// Support reports sent with POST /v2/support/report (read-only).
+    #[command(subcommand, visible_alias = "report")]
+    Reports(ReportsCommand),
 }
 
 #[derive(Subcommand)]
@@ -74,6 +98,108 @@ enum PatCommand {
     },
 }
 
+#[derive(Subcommand)]
+enum GroupBuyCommand {
+    /// One group-buy: status, counts (recounted from its interest records), deadline,
+    /// version and its latest history entries.
+    Show {
+        /// The owner's handle.
+        #[arg(long, value_parser = Handle::parse)]
+        handle: Handle,
+        /// The group-buy's slug.
+        #[arg(long, value_parser = Slug::parse)]
+        slug: Slug,
+        /// How many of the latest history entries to show.
+        #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(i32).range(1..=100))]
+        history: i32,
+        /// One JSON object instead of the text form.
+        #[arg(long)]
+        json: bool,
+    },
+    /// A handle's group-buys, newest first, drafts included.
+    List {
+        /// The owner's handle.
+        #[arg(long, value_parser = Handle::parse)]
+        handle: Handle,
+        /// Only this status: draft, published, paused or closed.
+        #[arg(long, value_parser = Status::parse)]
+        status: Option<Status>,
+        /// At most this many, newest first.
+        #[arg(long, default_value_t = 50, value_parser = clap::value_parser!(i32).range(1..=1000))]
+        limit: i32,
+    },
+}
+
+#[derive(clap::Args)]
+#[group(required = true, multiple = false)]
+struct LimitSubjectArgs {
+    /// A handle: its owner writes.
+    #[arg(long, value_parser = Handle::parse)]
+    handle: Option<Handle>,
+    /// A caller key (the callerKey of a support report): its interest writes and reports.
+    #[arg(long)]
+    caller_key: Option<String>,
+}
+
+impl LimitSubjectArgs {
+    fn subject(self) -> Result<LimitSubject, String> {
+        match (self.handle, self.caller_key) {
+            (Some(handle), None) => Ok(LimitSubject::Handle(handle)),
+            (None, Some(key)) if !key.is_empty() => Ok(LimitSubject::CallerKey(key)),
+            _ => Err("give --handle or --caller-key".into()),
+        }
+    }
+}
+
+#[derive(Subcommand)]
+enum LimitsCommand {
+    /// A day's counters (today, UTC, by default) and when they reset.
+    Show {
+        #[command(flatten)]
+        subject: LimitSubjectArgs,
+        /// The UTC day, YYYY-MM-DD (default today).
+        #[arg(long, value_parser = inspect::parse_day)]
+        day: Option<chrono::NaiveDate>,
+    },
+    /// Start today's counters again from zero (a one-day exemption; writes to the table).
+    Reset {
+        #[command(flatten)]
+        subject: LimitSubjectArgs,
+    },
+}
+
+#[derive(Subcommand)]
+enum ExpiryCommand {
+    /// Open group-buys past their deadline: what the next expire-group-buys run closes.
+    Due,
+}
+
+#[derive(Subcommand)]
+enum ReportsCommand {
+    /// Reports received since a day (default today, UTC), newest first.
+    List {
+        /// The first UTC day, YYYY-MM-DD (default today; at most 92 days back).
+        #[arg(long, value_parser = inspect::parse_day)]
+        since: Option<chrono::NaiveDate>,
+        /// Only reports naming this handle.
+        #[arg(long, value_parser = Handle::parse)]
+        handle: Option<Handle>,
+    },
+    /// Reports in full, by report id, or by a request id (the report's own or the one it cites).
+    #[command(group(clap::ArgGroup::new("lookup").required(true).args(["report_id", "request_id"])))]
+    Show {
+        /// The reportId the caller got back.
+        #[arg(long)]
+        report_id: Option<String>,
+        /// A request id: the report's own, or the one it cites.
+        #[arg(long)]
+        request_id: Option<String>,
+        /// With --request-id: the first day to look in (default 7 days back).
+        #[arg(long, value_parser = inspect::parse_day, requires = "request_id")]
+        since: Option<chrono::NaiveDate>,
+    },
+}
+
 #[tokio::main]
 async fn main() -> ExitCode {
     match run(Cli::parse()).await {
@@ -86,16 +212,35 @@ async fn main() -> ExitCode {
 }
 
 async fn run(cli: Cli) -> Result<(), String> {
-    let settings = Settings::from_env().map_err(|e| e.to_string())?;
-    let client = dynamodb_client(&settings).await;
-    let store = Store::new(client.clone(), &settings.table_name);
+    let target = cli.target.resolve()?;
+    if !target.is_local() {
+        // Refused before any call: neither has a meaning on a deployed stage.
+        match &cli.command {
+            Command::MintJwt { .. } => {
+                return Err("mint-jwt works only with --local: deployed stages verify \
+                     RS256/ES256 tokens against their JWKS (JwtJwks), not a shared secret"
+                    .into());
+            }
+            Command::CreateTable => {
+                return Err("create-table works only with --local: a deployed stage's \
+                     table is created by template.yaml (sam deploy)"
+                    .into());
+            }
+            _ => {}
+        }
+    }
+    let target = target.connect().await?;
+    eprintln!("gharart-operator: {}", target.description);
+    let (client, table) = (&target.client, target.table.as_str());
+    let store = Store::new(target.client.clone(), table);
     match cli.command {
         Command::CreateTable => {
-            group_buy::table::create(&client, &settings.table_name)
+            group_buy::table::create(client, table)
                 .await
-                .map_err(|e| format!("could not create {}: {e}", settings.table_name))?;
-            println!("table {} is ready", settings.table_name);
+                .map_err(|e| format!("could not create {table}: {e}"))?;
+            println!("table {table} is ready");
         }
+        Command::DescribeTable => inspect::describe_table(client, table).await?,
         Command::MintJwt {
             sub,
             handles,
@@ -103,6 +248,9 @@ async fn run(cli: Cli) -> Result<(), String> {
             roles,
             ttl,
         } => {
+            let settings = target
+                .local_settings
+                .ok_or("mint-jwt works only with --local")?;
             let secret = settings
                 .jwt
                 .hs256_secret
@@ -117,12 +265,62 @@ async fn run(cli: Cli) -> Result<(), String> {
                 .map_err(|e| e.to_string())?;
             println!("{token}");
         }
-        Command::Pat(PatCommand::Create {
+        Command::Pat(command) => pat(&store, command).await?,
+        Command::GroupBuy(GroupBuyCommand::Show {
+            handle,
+            slug,
+            history,
+            json,
+        }) => {
+            let report =
+                GroupBuyReport::read(client, table, &store, &handle, &slug, history).await?;
+            if json {
+                println!("{}", report.json());
+            } else {
+                report.print();
+            }
+        }
+        Command::GroupBuy(GroupBuyCommand::List {
+            handle,
+            status,
+            limit,
+        }) => inspect::list_group_buys(&store, &handle, status, limit).await?,
+        Command::Limits(LimitsCommand::Show { subject, day }) => {
+            inspect::show_limits(client, table, &subject.subject()?, day).await?;
+        }
+        Command::Limits(LimitsCommand::Reset { subject }) => {
+            inspect::reset_limits(client, table, &subject.subject()?).await?;
+        }
+        Command::Expiry(ExpiryCommand::Due) => inspect::due_for_expiry(&store).await?,
+        Command::Reports(ReportsCommand::List { since, handle }) => {
+            inspect::list_reports(client, table, since, handle.as_ref()).await?;
+        }
+        Command::Reports(ReportsCommand::Show {
+            report_id,
+            request_id,
+            since,
+        }) => {
+            let lookup = match (report_id, request_id) {
+                (Some(id), _) => ReportLookup::ReportId(id),
+                (None, Some(id)) => {
+                    ReportLookup::RequestId(id, since.unwrap_or_else(inspect::default_lookback))
+                }
+                (None, None) => return Err("give --report-id or --request-id".into()),
+            };
+            inspect::show_reports(client, table, &lookup).await?;
+        }
+    }
+    Ok(())
+}
+
+async fn pat(store: &Store, command: PatCommand) -> Result<(), String> {
+    match command {
+        PatCommand::Create {
             handle,
             scopes,
             name,
             expires_in_days,
-        }) => {
+        } => {
             let handle = Handle::parse(&handle).map_err(|e| format!("--handle {e}"))?;
             let expires_at = expires_in_days
                 .map(|days| Timestamp::now().plus_millis(i64::from(days) * 86_400_000));
@@ -139,7 +337,7 @@ async fn run(cli: Cli) -> Result<(), String> {
             );
             println!("{}", issued.token);
         }
-        Command::Pat(PatCommand::List { handle }) => {
+        PatCommand::List { handle } => {
             let handle = Handle::parse(&handle).map_err(|e| format!("--handle {e}"))?;
             let records = store.list_pats(&handle).await.map_err(|e| e.to_string())?;
             println!("id\tname\tscopes\tcreated\texpires\trevoked\tlast used");
@@ -157,7 +355,7 @@ async fn run(cli: Cli) -> Result<(), String> {
                 );
             }
         }
-        Command::Pat(PatCommand::Revoke { id }) => {
+        PatCommand::Revoke { id } => {
             store
                 .revoke_pat(&id, Timestamp::now())
                 .await
@@ -166,4 +364,40 @@ async fn run(cli: Cli) -> Result<(), String> {
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn the_cli_is_well_formed() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn target_flags_come_before_the_subcommand() {
+        let parsed = Cli::try_parse_from([
+            "gharart-operator",
+            "--local",
+            "pat",
+            "list",
+            "--handle",
+            "acme",
+        ]);
+        assert!(parsed.is_ok());
+        let after = Cli::try_parse_from([
+            "gharart-operator",
+            "pat",
+            "list",
+            "--handle",
+            "acme",
+            "--local",
+        ]);
+        assert!(after.is_err());
+        let unknown_stage =
+            Cli::try_parse_from(["gharart-operator", "--stage", "qa", "describe-table"]);
+        assert!(unknown_stage.is_err());
+    }
 }

@@ -13,14 +13,18 @@ pub const MARGIN: Duration = Duration::from_millis(300);
 /// `Timeout` of `template.yaml`'s HTTP functions.
 pub const WITHOUT_LAMBDA: Duration = Duration::from_secs(10);
 
+/// 2001-09-09: anything earlier is not a Lambda deadline.
+const EARLIEST_EPOCH_MILLIS: u64 = 1_000_000_000_000;
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Deadline(Instant);
 
 impl Deadline {
     /// From a Lambda context's deadline (milliseconds since the epoch), less `MARGIN`. A
-    /// missing one (0, as a context built without a runtime has) gives `WITHOUT_LAMBDA`.
+    /// value that is no such time gives `WITHOUT_LAMBDA`: 0, as a context built without a
+    /// runtime has, and the time left that `cargo lambda watch` sends instead (600000).
     pub fn from_lambda(deadline_epoch_millis: u64) -> Self {
-        if deadline_epoch_millis == 0 {
+        if deadline_epoch_millis < EARLIEST_EPOCH_MILLIS {
             return Self::after(WITHOUT_LAMBDA);
         }
         let now_millis = SystemTime::now()
@@ -54,8 +58,9 @@ mod tests {
 
     #[test]
     fn a_passed_deadline_leaves_nothing() {
-        assert_eq!(Deadline::from_lambda(1).remaining(), Duration::ZERO);
-        assert!(Deadline::from_lambda(1).too_close_for(Duration::from_millis(1)));
+        let passed = Deadline::from_lambda(EARLIEST_EPOCH_MILLIS + 1);
+        assert_eq!(passed.remaining(), Duration::ZERO);
+        assert!(passed.too_close_for(Duration::from_millis(1)));
     }
 
     #[test]
@@ -70,6 +75,8 @@ mod tests {
 
     #[test]
     fn without_a_lambda_deadline_the_template_timeout_applies() {
-        assert!(Deadline::from_lambda(0).remaining() > Duration::from_secs(9));
+        for not_a_deadline in [0, 600_000] {
+            assert!(Deadline::from_lambda(not_a_deadline).remaining() > Duration::from_secs(9));
+        }
     }
 }

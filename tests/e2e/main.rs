@@ -1,6 +1,13 @@
 //! End-to-end: the real Lambda binaries behind `cargo lambda watch`, over HTTP.
 //! `scripts/test.sh` starts the server and runs these with `E2E_BASE_URL` set; they are
 //! ignored by a plain `cargo test`.
+//!
+//! Smoke mode: with `E2E_PAT` and `E2E_HANDLE` also set, the same tests run against a deployed
+//! stage (the deploy workflow does this after each deploy). Owner calls then use that personal
+//! access token on that handle instead of a dev HS256 JWT on a new handle; the handle is shared
+//! by every run, so slugs and visitor ids get a suffix of their own; API Gateway's per-route
+//! throttling is waited out; and the tests that need local powers (the operator tool against
+//! the local table) are skipped with a note.
 
 use group_buy::auth::DevClaims;
 use group_buy::configuration::DEV_JWT_HS256_SECRET;
@@ -8,19 +15,38 @@ use reqwest::header::HeaderMap;
 use reqwest::{Client, Method};
 use serde_json::{Value, json};
 
+/// How many times a request API Gateway throttled is sent again (smoke mode only).
+const THROTTLE_RETRIES: u64 = 6;
+
 struct Api {
     http: Client,
     base: String,
     token: String,
     handle: String,
+    /// Against a deployed stage, with `E2E_PAT` on the shared `E2E_HANDLE`.
+    smoke: bool,
+    /// Random, one per `Api`: this test's own names on a shared handle.
+    suffix: String,
 }
 
 impl Api {
     fn new() -> Self {
         let base = std::env::var("E2E_BASE_URL").expect("E2E_BASE_URL (set by scripts/test.sh)");
+        let suffix = uuid::Uuid::new_v4().simple().to_string()[..12].to_owned();
+        if let Some(pat) = std::env::var("E2E_PAT").ok().filter(|v| !v.is_empty()) {
+            let handle = std::env::var("E2E_HANDLE").expect("E2E_HANDLE: the handle of E2E_PAT");
+            return Self {
+                http: Client::new(),
+                base,
+                token: pat,
+                handle,
+                smoke: true,
+                suffix,
+            };
+        }
         let secret =
             std::env::var("JWT_HS256_SECRET").unwrap_or_else(|_| DEV_JWT_HS256_SECRET.into());
-        let handle = format!("e2e-{}", &uuid::Uuid::new_v4().simple().to_string()[..12]);
+        let handle = format!("e2e-{suffix}");
         let token = DevClaims::new(
             "e2e-owner",
             &[&handle],
@@ -34,7 +60,47 @@ impl Api {
             base,
             token,
             handle,
+            smoke: false,
+            suffix,
         }
+    }
+
+    /// `name` (a slug or a visitor id) as this test's own: unchanged locally, where the handle
+    /// is new for every test; with the random suffix in smoke mode, where the handle is shared
+    /// by every run.
+    fn unique(&self, name: &str) -> String {
+        if self.smoke {
+            format!("{name}-{}", self.suffix)
+        } else {
+            name.to_owned()
+        }
+    }
+
+    /// True, with a note, in smoke mode: for tests that need what only a local run has.
+    fn skips_local_only(&self, test: &str, needs: &str) -> bool {
+        if self.smoke {
+            println!("{test}: skipped against a deployed stage (needs {needs})");
+        }
+        self.smoke
+    }
+
+    /// Sends `request`. In smoke mode a 429 from API Gateway's per-route throttling (it has no
+    /// `x-request-id`: no function ran, nothing was written) is waited out and sent again.
+    async fn execute(&self, mut request: reqwest::RequestBuilder) -> reqwest::Response {
+        for attempt in 1..=THROTTLE_RETRIES {
+            let Some(again) = request.try_clone().filter(|_| self.smoke) else {
+                break;
+            };
+            let response = request.send().await.expect("the API answers");
+            let throttled = response.status().as_u16() == 429
+                && !response.headers().contains_key("x-request-id");
+            if !throttled {
+                return response;
+            }
+            tokio::time::sleep(std::time::Duration::from_secs(attempt)).await;
+            request = again;
+        }
+        request.send().await.expect("the API answers")
     }
 
     /// An owner call below `/v2/handles/{handle}/group-buys`.
@@ -77,7 +143,7 @@ impl Api {
         if let Some(body) = body {
             request = request.json(&body);
         }
-        let response = request.send().await.expect("the local API answers");
+        let response = self.execute(request).await;
         let status = response.status().as_u16();
         let headers = response.headers().clone();
         let body: Value = response.json().await.unwrap_or(Value::Null);
@@ -99,12 +165,13 @@ impl Api {
 #[ignore = "needs cargo lambda watch; run by scripts/test.sh"]
 async fn the_owner_lifecycle_walkthrough_over_http() {
     let api = Api::new();
+    let slug = api.unique("brass-lamp-drop");
     let (status, created, response) = api
         .call(
             Method::POST,
             "",
             Some(json!({
-                "slug": "brass-lamp-drop",
+                "slug": slug,
                 "title": "Brass lamp, limited edition",
                 "currency": "INR",
                 "unitPriceMinor": 249900,
@@ -121,7 +188,7 @@ async fn the_owner_lifecycle_walkthrough_over_http() {
         ("publish", "published"),
     ] {
         let (status, body, _) = api
-            .call(Method::POST, &format!("/brass-lamp-drop/{verb}"), None)
+            .call(Method::POST, &format!("/{slug}/{verb}"), None)
             .await;
         assert_eq!(
             (status, body["status"].as_str()),
@@ -132,7 +199,7 @@ async fn the_owner_lifecycle_walkthrough_over_http() {
     let (status, refused, _) = api
         .call(
             Method::POST,
-            "/brass-lamp-drop/close",
+            &format!("/{slug}/close"),
             Some(json!({"outcome": "fulfilled"})),
         )
         .await;
@@ -143,7 +210,7 @@ async fn the_owner_lifecycle_walkthrough_over_http() {
     let (status, closed, _) = api
         .call(
             Method::POST,
-            "/brass-lamp-drop/close",
+            &format!("/{slug}/close"),
             Some(json!({"outcome": "cancelled"})),
         )
         .await;
@@ -153,7 +220,7 @@ async fn the_owner_lifecycle_walkthrough_over_http() {
     );
 
     let (status, view, _) = api
-        .call(Method::GET, "/brass-lamp-drop?include=history", None)
+        .call(Method::GET, &format!("/{slug}?include=history"), None)
         .await;
     assert_eq!(status, 200);
     let steps: Vec<String> = view["history"]
@@ -181,7 +248,13 @@ async fn the_owner_lifecycle_walkthrough_over_http() {
     );
     let (status, list, _) = api.call(Method::GET, "?status=closed", None).await;
     assert_eq!(status, 200);
-    assert_eq!(list["items"][0]["slug"], "brass-lamp-drop");
+    if api.smoke {
+        // Other runs' and tests' group-buys share the handle; the list is newest first.
+        let items = list["items"].as_array().expect("items");
+        assert!(items.iter().any(|item| item["slug"] == slug), "{list}");
+    } else {
+        assert_eq!(list["items"][0]["slug"], "brass-lamp-drop");
+    }
 }
 
 #[tokio::test]
@@ -189,11 +262,11 @@ async fn the_owner_lifecycle_walkthrough_over_http() {
 async fn errors_over_http_are_problem_json() {
     let api = Api::new();
     let response = api
-        .http
-        .get(format!("{}/v2/handles/{}/group-buys", api.base, api.handle))
-        .send()
-        .await
-        .expect("the local API answers");
+        .execute(
+            api.http
+                .get(format!("{}/v2/handles/{}/group-buys", api.base, api.handle)),
+        )
+        .await;
     assert_eq!(response.status().as_u16(), 401);
     assert_eq!(
         response
@@ -210,32 +283,29 @@ async fn errors_over_http_are_problem_json() {
 #[ignore = "needs cargo lambda watch; run by scripts/test.sh"]
 async fn the_public_walkthrough_over_http() {
     let api = Api::new();
+    let slug = api.unique("vase-drop");
     let (status, _, _) = api
         .call(
             Method::POST,
             "",
             Some(json!({
-                "slug": "vase-drop", "title": "Vase", "currency": "INR",
+                "slug": slug, "title": "Vase", "currency": "INR",
                 "unitPriceMinor": 99900, "minParticipants": 1, "maxQuantityPerParticipant": 3
             })),
         )
         .await;
     assert_eq!(status, 201);
-    let public = format!("{}/v2/public/group-buys/{}/vase-drop", api.base, api.handle);
-    let draft = api.http.get(&public).send().await.expect("answer");
+    let public = format!("{}/v2/public/group-buys/{}/{slug}", api.base, api.handle);
+    let draft = api.execute(api.http.get(&public)).await;
     assert_eq!(draft.status().as_u16(), 404, "drafts are not public");
-    api.call(Method::POST, "/vase-drop/publish", None).await;
-    let page = api.http.get(&public).send().await.expect("answer");
+    api.call(Method::POST, &format!("/{slug}/publish"), None)
+        .await;
+    let page = api.execute(api.http.get(&public)).await;
     assert_eq!(page.status().as_u16(), 200);
 
-    let visitor = "e2e-visitor-0123456789abcdef";
+    let visitor = &api.unique("e2e-visitor-0123456789abcdef");
     let (status, first, _) = api
-        .visit(
-            Method::PUT,
-            "vase-drop",
-            visitor,
-            Some(json!({"quantity": 2})),
-        )
+        .visit(Method::PUT, &slug, visitor, Some(json!({"quantity": 2})))
         .await;
     assert_eq!(
         (status, first["created"].as_bool()),
@@ -243,21 +313,16 @@ async fn the_public_walkthrough_over_http() {
         "{first}"
     );
     let (status, retry, _) = api
-        .visit(
-            Method::PUT,
-            "vase-drop",
-            visitor,
-            Some(json!({"quantity": 2})),
-        )
+        .visit(Method::PUT, &slug, visitor, Some(json!({"quantity": 2})))
         .await;
     assert_eq!((status, retry["created"].as_bool()), (200, Some(false)));
-    let (status, mine, _) = api.visit(Method::GET, "vase-drop", visitor, None).await;
+    let (status, mine, _) = api.visit(Method::GET, &slug, visitor, None).await;
     assert_eq!(
         (status, mine["interest"]["quantity"].as_u64()),
         (200, Some(2))
     );
 
-    let (_, view, _) = api.call(Method::GET, "/vase-drop", None).await;
+    let (_, view, _) = api.call(Method::GET, &format!("/{slug}"), None).await;
     assert_eq!(
         (
             view["participantCount"].as_u64(),
@@ -268,7 +333,7 @@ async fn the_public_walkthrough_over_http() {
     let (status, closed, _) = api
         .call(
             Method::POST,
-            "/vase-drop/close",
+            &format!("/{slug}/close"),
             Some(json!({"outcome": "fulfilled"})),
         )
         .await;
@@ -277,17 +342,19 @@ async fn the_public_walkthrough_over_http() {
         (200, Some("fulfilled")),
         "{closed}"
     );
-    let (status, late, _) = api.visit(Method::DELETE, "vase-drop", visitor, None).await;
+    let (status, late, _) = api.visit(Method::DELETE, &slug, visitor, None).await;
     assert_eq!(
         (status, late["code"].as_str()),
         (409, Some("GROUP_BUY_CLOSED"))
     );
 }
 
-/// Runs the operator tool against the table the local API serves from.
+/// Runs the operator tool against the table the local API serves from (`--local`: DynamoDB
+/// Local, `TABLE_NAME` and `DYNAMODB_ENDPOINT` as scripts/test.sh set them).
 fn operator(args: &[&str]) -> String {
     let bin = std::env::var("OPERATOR_BIN").expect("OPERATOR_BIN (set by scripts/test.sh)");
     let out = std::process::Command::new(bin)
+        .arg("--local")
         .args(args)
         .output()
         .expect("the operator tool runs");
@@ -303,6 +370,12 @@ fn operator(args: &[&str]) -> String {
 #[ignore = "needs cargo lambda watch; run by scripts/test.sh"]
 async fn an_operator_pat_works_at_once_and_revocation_within_the_delay() {
     let api = Api::new();
+    if api.skips_local_only(
+        "an_operator_pat_works_at_once_and_revocation_within_the_delay",
+        "the operator tool on the local table and a short PAT_CACHE_SECONDS",
+    ) {
+        return;
+    }
     let token = operator(&["pat", "create", "--handle", &api.handle, "--name", "e2e"]);
     assert!(token.starts_with("ghpat_"), "{token}");
     let list = |token: String| {

@@ -1,0 +1,111 @@
+# Helpers for the debugging playbooks (docs/playbooks/): `source scripts/playbook-lib.sh`
+# from the repository root, then `call` the API and `check` what it answered. Only curl and
+# python3 are needed (no jq). scripts/playbooks.sh runs every playbook with these.
+# shellcheck shell=bash
+
+# cargo-lambda (for `cargo lambda invoke`) is installed in .tools/venv by scripts/bootstrap.sh.
+if [ -d .tools/venv/bin ]; then PATH="$PWD/.tools/venv/bin:$PATH"; fi
+
+: "${API:=http://127.0.0.1:${LOCAL_API_PORT:-9000}}"
+# Where the local API's log lines go: scripts/dev.sh and scripts/playbooks.sh both write one.
+: "${API_LOG:=.local/api.log}"
+
+# call METHOD URL [CURL_OPTION...]: sends one request and sets `status`, `body`, `headers`
+# and `request_id` (the x-request-id to quote in logs and support reports). Prints a
+# one-line summary and the body on stderr, so a run's output reads as a transcript.
+call() {
+  local method=$1 url=$2 body_file header_file
+  shift 2
+  body_file=$(mktemp) header_file=$(mktemp)
+  if ! status=$(curl -sS -o "$body_file" -D "$header_file" -w '%{http_code}' -X "$method" "$url" "$@"); then
+    rm -f "$body_file" "$header_file"
+    echo "call: curl could not reach $url" >&2
+    return 1
+  fi
+  body=$(cat "$body_file")
+  headers=$(tr -d '\r' <"$header_file")
+  rm -f "$body_file" "$header_file"
+  request_id=$(header x-request-id)
+  printf '%s %s -> %s (x-request-id: %s)\n' "$method" "${url#"$API"}" "$status" "${request_id:--}" >&2
+  if [ -n "$body" ]; then printf '  %s\n' "${body:0:600}" >&2; fi
+}
+
+# header NAME: the value of a header of the last response (case-insensitive name).
+header() {
+  printf '%s\n' "$headers" | awk -v name="$(printf '%s' "$1" | tr '[:upper:]' '[:lower:]')" '
+    { split($0, kv, ":"); if (tolower(kv[1]) == name) { sub(/^[^:]*:[ \t]*/, ""); value = $0 } }
+    END { print value }'
+}
+
+# json PATH [JSON]: a value of the last body (or of JSON), by a dotted path such as
+# `groupBuy.participantCount` or `items.0.slug` (negative indexes count from the end).
+# Strings print raw; numbers, booleans, null, objects and arrays print as JSON.
+json() {
+  python3 -c '
+import json, sys
+value = json.loads(sys.argv[2])
+for part in filter(None, sys.argv[1].split(".")):
+    value = value[int(part)] if isinstance(value, list) else value.get(part)
+print(value if isinstance(value, str) else json.dumps(value))
+' "$1" "${2:-$body}"
+}
+
+# json_len PATH [JSON]: the length of an array (or object) of the last body.
+json_len() {
+  python3 -c '
+import json, sys
+value = json.loads(sys.argv[2])
+for part in filter(None, sys.argv[1].split(".")):
+    value = value[int(part)] if isinstance(value, list) else value.get(part)
+print(len(value))
+' "$1" "${2:-$body}"
+}
+
+# check ARGS...: `test ARGS`, saying what failed (and the last response) when it does not hold.
+check() {
+  if ! test "$@"; then
+    printf 'check failed: test %s\n' "$*" >&2
+    printf 'last response: %s %s\n' "${status:-}" "${body:-}" >&2
+    return 1
+  fi
+}
+
+# local_log REQUEST_ID: the local API's log lines of one request (the per-request line and
+# any error line), the local stand-in for the `request-by-id` Logs Insights query. Waits a
+# little: the log line can reach the file just after the response.
+local_log() {
+  local i
+  for ((i = 0; i < 30; i++)); do
+    if grep -F "\"requestId\":\"$1\"" "$API_LOG" 2>/dev/null; then return 0; fi
+    sleep 0.1
+  done
+  echo "local_log: no line with requestId $1 in $API_LOG" >&2
+  return 1
+}
+
+# log_field REQUEST_ID FIELD: one field of a request's per-request log line ("message":"request").
+log_field() {
+  local_log "$1" | grep -F '"message":"request"' | tail -n 1 | python3 -c '
+import json, sys
+value = json.loads(sys.stdin.read()).get(sys.argv[1])
+print(value if isinstance(value, str) else json.dumps(value))
+' "$2"
+}
+
+# utc_in SECONDS: the time SECONDS from now, as the API writes times (RFC 3339, ms, UTC).
+utc_in() {
+  python3 -c '
+import datetime, sys
+at = datetime.datetime.now(datetime.timezone.utc) + datetime.timedelta(seconds=float(sys.argv[1]))
+print(at.strftime("%Y-%m-%dT%H:%M:%S.") + f"{at.microsecond // 1000:03d}Z")
+' "$1"
+}
+
+# sleep_until TIME: waits until an RFC 3339 time has passed.
+sleep_until() {
+  python3 -c '
+import datetime, sys, time
+at = datetime.datetime.fromisoformat(sys.argv[1].replace("Z", "+00:00"))
+time.sleep(max(0.0, (at - datetime.datetime.now(datetime.timezone.utc)).total_seconds()))
+' "$1"
+}
