@@ -68,6 +68,9 @@ enum Command {
     /// Support reports sent with POST /v2/support/report (read-only).
     #[command(subcommand, visible_alias = "report")]
     Reports(ReportsCommand),
+    /// One-off data migrations, each safe to run again.
+    #[command(subcommand)]
+    Migrate(MigrateCommand),
 }
 
 #[derive(Subcommand)]
@@ -172,6 +175,13 @@ enum LimitsCommand {
 enum ExpiryCommand {
     /// Open group-buys past their deadline: what the next expire-group-buys run closes.
     Due,
+}
+
+#[derive(Subcommand)]
+enum MigrateCommand {
+    /// Remove from the public index the group-buys never published (drafts cancelled before
+    /// publishing), which releases before this fix listed publicly.
+    UnlistNeverPublished,
 }
 
 #[derive(Subcommand)]
@@ -292,6 +302,13 @@ async fn run(cli: Cli) -> Result<(), String> {
             inspect::reset_limits(client, table, &subject.subject()?).await?;
         }
         Command::Expiry(ExpiryCommand::Due) => inspect::due_for_expiry(&store).await?,
+        Command::Migrate(MigrateCommand::UnlistNeverPublished) => {
+            let unlisted = store
+                .unlist_never_published()
+                .await
+                .map_err(|e| format!("migration stopped: {e}"))?;
+            println!("unlisted {unlisted} never-published group-buys from the public index");
+        }
         Command::Reports(ReportsCommand::List { since, handle }) => {
             inspect::list_reports(client, table, since, handle.as_ref()).await?;
         }

@@ -106,8 +106,10 @@ impl App {
         };
         let work = async {
             if route.method() == "POST" {
-                call.idempotency = IdempotencyKey::of(req.headers())?
-                    .map(|key| Keyed::new(key, req.body().as_ref()));
+                call.idempotency = IdempotencyKey::of(req.headers())?.map(|key| {
+                    let path = req.uri().path();
+                    Keyed::new(key, req.method().as_str(), path, req.body().as_ref())
+                });
             }
             let outcome = handlers::dispatch(&mut call).await;
             self.settle_idempotency(&mut call, outcome).await
@@ -135,8 +137,8 @@ impl App {
             .err()
             .map(ApiError::code)
             .or(call.log.error_code);
-        if let Err(e @ (ApiError::Internal(_) | ApiError::Dependency(_))) = &outcome {
-            tracing::error!(requestId = %ids.request_id, error = %e, "request failed");
+        if let Err(e) = &outcome {
+            log_failure(&ids.request_id, e);
         }
         let mut response = match outcome {
             Ok(response) => response,
@@ -179,6 +181,8 @@ impl App {
             (Ok(reply), _) => reply.into_response(),
             (Err(e), None) => return Err(e),
             (Err(e), Some(_)) => {
+                // Answered as a response (so that it can be kept), but logged like any error.
+                log_failure(call.request_id, &e);
                 call.log.error_code = Some(e.code());
                 e.into_response(call.request_id)
             }
@@ -200,6 +204,14 @@ impl App {
                 Ok(response)
             }
         }
+    }
+}
+
+/// The error log line, with the internal cause, of a failure that is ours or a dependency's
+/// (the response carries only the code and the request id).
+fn log_failure(request_id: &str, error: &ApiError) {
+    if matches!(error, ApiError::Internal(_) | ApiError::Dependency(_)) {
+        tracing::error!(requestId = %request_id, error = %error, "request failed");
     }
 }
 

@@ -45,8 +45,8 @@ impl IdempotencyKey {
     }
 }
 
-/// A keyed request: its key, the hash of its body, and (once the caller is known) the record
-/// key, scoped to caller and route.
+/// A keyed request: its key, the hash of what identifies the request (method, concrete path,
+/// body), and (once the caller is known) the record key, scoped to caller and route.
 #[derive(Clone, Debug)]
 pub struct Keyed {
     key: IdempotencyKey,
@@ -57,10 +57,18 @@ pub struct Keyed {
 }
 
 impl Keyed {
-    pub fn new(key: IdempotencyKey, body: &[u8]) -> Self {
+    /// A request is its method, its concrete path (handle and slug included) and its body:
+    /// the same key on another group-buy is another request, refused with 422, not a replay.
+    pub fn new(key: IdempotencyKey, method: &str, path: &str, body: &[u8]) -> Self {
+        let mut hash = Sha256::new();
+        // Length-prefixed, so that no two (method, path, body) triples hash alike.
+        for part in [method.as_bytes(), path.as_bytes(), body] {
+            hash.update((part.len() as u64).to_be_bytes());
+            hash.update(part);
+        }
         Self {
             key,
-            request_hash: URL_SAFE_NO_PAD.encode(Sha256::digest(body)),
+            request_hash: URL_SAFE_NO_PAD.encode(hash.finalize()),
             record_key: None,
             recorded: false,
         }
@@ -130,9 +138,10 @@ pub struct StoredResponse {
     pub expires_at: i64,
 }
 
-/// Whether a response is kept: successes and client errors; a 5xx may be retried for real.
+/// Whether a response is kept: successes and client errors, but not 429 (the limit resets,
+/// and the retry it asks for must run) nor a 5xx (a retry may succeed for real).
 pub fn keeps(status: StatusCode) -> bool {
-    status.is_success() || status.is_client_error()
+    status != StatusCode::TOO_MANY_REQUESTS && (status.is_success() || status.is_client_error())
 }
 
 #[cfg(test)]
@@ -170,18 +179,31 @@ mod tests {
         let key = IdempotencyKey::of(&headers("k"))
             .expect("valid")
             .expect("present");
-        let first = Keyed::new(key.clone(), b"{\"a\":1}");
+        let keyed = |path: &str, body: &[u8]| Keyed::new(key.clone(), "POST", path, body);
+        let first = keyed("/v2/handles/a/group-buys/x/publish", b"{\"a\":1}");
         let mut response = Response::new(Body::Text("{}".into()));
         *response.status_mut() = StatusCode::CREATED;
         let stored = first.record(&response, 0);
-        let replayed = Keyed::new(key.clone(), b"{\"a\":1}")
+        let replayed = keyed("/v2/handles/a/group-buys/x/publish", b"{\"a\":1}")
             .replay(stored.clone())
-            .expect("same body");
+            .expect("same request");
         assert_eq!(replayed.status(), StatusCode::CREATED);
         assert_eq!(replayed.headers()["idempotent-replayed"], "true");
-        assert!(matches!(
-            Keyed::new(key, b"{\"a\":2}").replay(stored),
-            Err(ApiError::IdempotencyKeyReused)
-        ));
+        for (path, body) in [
+            ("/v2/handles/a/group-buys/x/publish", &b"{\"a\":2}"[..]),
+            ("/v2/handles/a/group-buys/y/publish", &b"{\"a\":1}"[..]),
+        ] {
+            assert!(matches!(
+                keyed(path, body).replay(stored.clone()),
+                Err(ApiError::IdempotencyKeyReused)
+            ));
+        }
+    }
+
+    #[test]
+    fn rate_limits_and_server_errors_are_not_kept() {
+        assert!(keeps(StatusCode::CREATED) && keeps(StatusCode::CONFLICT));
+        assert!(!keeps(StatusCode::TOO_MANY_REQUESTS));
+        assert!(!keeps(StatusCode::SERVICE_UNAVAILABLE));
     }
 }

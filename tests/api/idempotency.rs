@@ -146,3 +146,48 @@ async fn an_abandoned_request_never_blocks_its_key() {
     }
     assert_eq!(group_buys(&app).await, 5);
 }
+
+fn publish(slug: &str, key: &str) -> Call {
+    Call::new(
+        Route::PublishGroupBuy,
+        format!("/v2/handles/{HANDLE}/group-buys/{slug}/publish"),
+    )
+    .bearer(&owner_token())
+    .header("idempotency-key", key)
+}
+
+/// A request is its method, its concrete path and its body: the key of A's publish, sent to
+/// publish B, is another request, not a replay of A.
+#[tokio::test]
+async fn the_same_key_on_another_path_is_422_and_acts_on_nothing() {
+    let app = spawn_app().await;
+    app.draft("lamp-a", 1).await;
+    app.draft("lamp-b", 1).await;
+    assert_eq!(app.send(publish("lamp-a", "publish-key")).await.status, 200);
+
+    let other = app.send(publish("lamp-b", "publish-key")).await;
+    assert_eq!(
+        (other.status, other.code()),
+        (422, "IDEMPOTENCY_KEY_REUSED"),
+        "{}",
+        other.body
+    );
+    assert_eq!(other.header("idempotent-replayed"), None);
+    assert_eq!(app.get("lamp-b", "").await.body["status"], "draft");
+}
+
+/// 429 says "retry later": the retry must run, not replay the refusal.
+#[tokio::test]
+async fn a_429_is_not_kept() {
+    let app = group_buy_tests::spawn_app_with(group_buy_tests::test_settings(&[(
+        "DAILY_WRITE_LIMIT_PER_HANDLE",
+        "1",
+    )]))
+    .await;
+    app.draft("lamp-a", 1).await;
+    let limited = app.send(publish("lamp-a", "limited-key")).await;
+    assert_eq!(limited.status, 429, "{}", limited.body);
+    let again = app.send(publish("lamp-a", "limited-key")).await;
+    assert_eq!(again.status, 429);
+    assert_eq!(again.header("idempotent-replayed"), None, "not a replay");
+}

@@ -97,3 +97,83 @@ async fn public_lists_paginate_with_their_own_cursors() {
         "a public cursor is not an owner cursor"
     );
 }
+
+#[tokio::test]
+async fn a_draft_cancelled_before_publishing_is_never_public() {
+    let app = spawn_app().await;
+    app.draft("withdrawn-idea", 1).await;
+    let cancelled = app
+        .transition(
+            "withdrawn-idea",
+            Route::CloseGroupBuy,
+            Some(&json!({"outcome": "cancelled"})),
+        )
+        .await;
+    assert_eq!(cancelled.status, 200, "{}", cancelled.body);
+    assert_eq!(cancelled.body["status"], "closed");
+
+    let one = app.send(public_get("withdrawn-idea")).await;
+    assert_eq!((one.status, one.code()), (404, "GROUP_BUY_NOT_FOUND"));
+    let list = app.send(public_list()).await;
+    assert!(
+        !slugs(&list.body).contains(&"withdrawn-idea"),
+        "{}",
+        list.body
+    );
+    let interest = app
+        .register(
+            "withdrawn-idea",
+            &group_buy_tests::Visitor::anonymous(),
+            None,
+        )
+        .await;
+    assert_eq!(interest.status, 404);
+}
+
+/// Items written before the fix carry public index keys; the operator's migration removes
+/// them, and only from group-buys that were never published.
+#[tokio::test]
+async fn the_migration_unlists_never_published_group_buys_only() {
+    use aws_sdk_dynamodb::types::AttributeValue;
+    let app = spawn_app().await;
+    app.draft("old-cancelled", 1).await;
+    app.transition(
+        "old-cancelled",
+        Route::CloseGroupBuy,
+        Some(&json!({"outcome": "cancelled"})),
+    )
+    .await;
+    app.published("live-drop", json!({})).await;
+    // As the landed code wrote it: the public index keys on the cancelled draft.
+    app.dynamodb
+        .update_item()
+        .table_name(&app.table)
+        .key(
+            "PK",
+            AttributeValue::S(format!("GB#{HANDLE}#old-cancelled")),
+        )
+        .key("SK", AttributeValue::S("GB".into()))
+        .update_expression("SET GSI3PK = :pk, GSI3SK = :sk")
+        .expression_attribute_values(":pk", AttributeValue::S(format!("PUBLIC#{HANDLE}")))
+        .expression_attribute_values(
+            ":sk",
+            AttributeValue::S("2026-01-01T00:00:00.000Z#old-cancelled".into()),
+        )
+        .send()
+        .await
+        .expect("old item");
+    assert!(slugs(&app.send(public_list()).await.body).contains(&"old-cancelled"));
+
+    let unlisted = app
+        .app
+        .store
+        .unlist_never_published()
+        .await
+        .expect("migration");
+    assert_eq!(unlisted, 1);
+    assert_eq!(slugs(&app.send(public_list()).await.body), ["live-drop"]);
+    assert_eq!(
+        app.app.store.unlist_never_published().await.expect("again"),
+        0
+    );
+}

@@ -46,6 +46,12 @@ pub enum Audience {
 }
 
 impl GroupBuy {
+    /// Whether the public may ever see it: only once published. A draft cancelled before
+    /// publishing is closed, yet was never public and never is (API.md, the group-buy).
+    pub fn ever_published(&self) -> bool {
+        self.published_at.is_some()
+    }
+
     pub fn draft(handle: Handle, new: NewGroupBuy, now: Timestamp) -> Self {
         Self {
             handle,

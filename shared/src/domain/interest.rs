@@ -30,9 +30,10 @@ pub enum Registration {
     Changed { from: u32 },
 }
 
-/// The group-buy as the public may see it: `None` for unknown and for drafts.
+/// The group-buy as the public may see it: `None` for unknown ones and for those never
+/// published (drafts, and drafts cancelled before publishing).
 pub fn public(gb: Option<&GroupBuy>) -> Option<&GroupBuy> {
-    gb.filter(|gb| gb.status != Status::Draft)
+    gb.filter(|gb| gb.ever_published())
 }
 
 /// Registering (or changing to) `quantity`: only while published and before `closesAt`;

@@ -48,6 +48,10 @@ fn history_put(
         .map_err(|e| StoreError::Corrupt(e.to_string()))
 }
 
+/// A group-buy that was never published: no `publishedAt`, or a null one.
+const NEVER_PUBLISHED: &str =
+    "attribute_not_exists(#publishedAt) OR attribute_type(#publishedAt, :null)";
+
 /// A group-buy's table key as the deadline index lists it.
 #[derive(Clone, Debug, PartialEq, Eq, serde::Deserialize)]
 pub struct DueKey {
@@ -214,6 +218,61 @@ impl Store {
             .expression_attribute_values(":until", s(format!("{now}$")))
             .limit(limit);
         self.page(query, start).await
+    }
+
+    /// The migration of group-buys listed publicly though never published (drafts cancelled
+    /// before publishing, as written before the public index required a publication): their
+    /// public index keys are removed, on condition that they still were never published. One
+    /// Scan of the sparse public index, then one conditional update per such group-buy; safe
+    /// to run again. Returns how many were unlisted.
+    pub async fn unlist_never_published(&self) -> Result<usize, StoreError> {
+        let mut unlisted = 0;
+        let mut start = None;
+        loop {
+            let out = observed(
+                self.client
+                    .scan()
+                    .table_name(&self.table)
+                    .index_name(PUBLIC_BY_HANDLE.name)
+                    .filter_expression(NEVER_PUBLISHED)
+                    .projection_expression("#pk, #sk")
+                    .expression_attribute_names("#pk", PARTITION_KEY)
+                    .expression_attribute_names("#sk", SORT_KEY)
+                    .expression_attribute_names("#publishedAt", "publishedAt")
+                    .expression_attribute_values(":null", s("NULL"))
+                    .set_exclusive_start_key(start)
+                    .return_consumed_capacity(ReturnConsumedCapacity::Total)
+                    .send()
+                    .await,
+            )
+            .map_err(|e| classify("Scan", e))?;
+            for key in out.items.unwrap_or_default() {
+                let result = self
+                    .client
+                    .update_item()
+                    .table_name(&self.table)
+                    .set_key(Some(key))
+                    .update_expression("REMOVE #gsiPk, #gsiSk")
+                    .condition_expression(NEVER_PUBLISHED)
+                    .expression_attribute_names("#gsiPk", PUBLIC_BY_HANDLE.partition_key)
+                    .expression_attribute_names("#gsiSk", PUBLIC_BY_HANDLE.sort_key)
+                    .expression_attribute_names("#publishedAt", "publishedAt")
+                    .expression_attribute_values(":null", s("NULL"))
+                    .send()
+                    .await
+                    .map_err(|e| classify("UpdateItem", e));
+                match result {
+                    Ok(_) => unlisted += 1,
+                    // Published since the scan: it belongs in the public index.
+                    Err(StoreError::ConditionFailed(_)) => {}
+                    Err(e) => return Err(e),
+                }
+            }
+            start = out.last_evaluated_key;
+            if start.is_none() {
+                return Ok(unlisted);
+            }
+        }
     }
 
     /// Writes `transition` from `current` (as read) to `next`, with its history entry, in one

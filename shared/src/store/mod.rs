@@ -22,6 +22,7 @@ use aws_sdk_dynamodb::operation::get_item::GetItemOutput;
 use aws_sdk_dynamodb::operation::put_item::PutItemOutput;
 use aws_sdk_dynamodb::operation::query::QueryOutput;
 use aws_sdk_dynamodb::operation::query::builders::QueryFluentBuilder;
+use aws_sdk_dynamodb::operation::scan::ScanOutput;
 use aws_sdk_dynamodb::operation::transact_write_items::{
     TransactWriteItemsError, TransactWriteItemsOutput,
 };
@@ -134,7 +135,13 @@ macro_rules! consumed_single {
         }
     )*};
 }
-consumed_single!(GetItemOutput, PutItemOutput, QueryOutput, UpdateItemOutput);
+consumed_single!(
+    GetItemOutput,
+    PutItemOutput,
+    QueryOutput,
+    ScanOutput,
+    UpdateItemOutput
+);
 
 macro_rules! consumed_many {
     ($($output:ty),*) => {$(
@@ -232,9 +239,10 @@ fn from_cursor_key(key: Option<Key>) -> Option<Item> {
 }
 
 /// The attributes that put a group-buy in the public index: set from its first publication
-/// on, since a group-buy never returns to draft.
+/// on (never for a draft cancelled before publishing), since a group-buy never returns to
+/// draft.
 fn public_index_keys(gb: &GroupBuy) -> Option<[(String, AttributeValue); 2]> {
-    (gb.status != Status::Draft).then(|| {
+    gb.ever_published().then(|| {
         [
             (
                 PUBLIC_BY_HANDLE.partition_key.into(),
