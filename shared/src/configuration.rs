@@ -22,7 +22,7 @@ pub struct Settings {
     pub table_name: String,
     pub dynamodb_endpoint: Option<String>,
     pub jwt: JwtSettings,
-    /// Keys visitor-id hashes and (domain-separated) the MAC of pagination cursors.
+    /// Keys visitor-id hashes and (domain-separated) the sealing of pagination cursors.
     pub visitor_hash_key: Secret,
     pub limits: Limits,
     pub stuck_draft_after: Duration,

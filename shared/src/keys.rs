@@ -50,7 +50,7 @@ impl ServerKey {
         URL_SAFE_NO_PAD.encode(self.mac("gharart/idempotency/v1", &[caller, route, key]))
     }
 
-    /// The key that MACs pagination cursors.
+    /// The key that seals pagination cursors.
     pub fn cursor_key(&self) -> [u8; 32] {
         self.mac("gharart/pagination-cursor/v1", &[])
     }

@@ -1,6 +1,9 @@
-//! Opaque, tamper-evident cursors. A cursor is the DynamoDB key to resume from plus the list
-//! it belongs to, MAC'd with a server key: a modified cursor, or one from another list (another
-//! handle, another status filter), is refused with 400 `INVALID_CURSOR` before DynamoDB sees it.
+//! Sealed cursors. A cursor is the DynamoDB key to resume from, encrypted and authenticated
+//! (ChaCha20-Poly1305) with a server key, the list it belongs to bound in as associated data:
+//! a modified cursor, or one from another list (another handle, group-buy or status filter),
+//! is refused with 400 `INVALID_CURSOR` before DynamoDB sees it. Sealed, not only signed, so
+//! that no key ever shows: an interest's key names the visitor the same way in every
+//! campaign, and a readable cursor would let an owner follow one visitor across campaigns.
 
 use crate::error::ApiError;
 use crate::http::query_param;
@@ -8,9 +11,10 @@ use crate::keys::HmacSha256;
 use crate::validation::FieldError;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use chacha20poly1305::aead::{Aead, KeyInit, Payload};
+use chacha20poly1305::{ChaCha20Poly1305, Key as CipherKey, Nonce};
 use hmac::Mac;
 use lambda_http::Request;
-use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
 pub const DEFAULT_LIMIT: i32 = 25;
@@ -19,58 +23,73 @@ pub const MAX_LIMIT: i32 = 100;
 /// A DynamoDB key (all our key attributes are strings).
 pub type Key = BTreeMap<String, String>;
 
-#[derive(Serialize, Deserialize)]
-struct Payload {
-    list: String,
-    key: Key,
-}
+const NONCE_LEN: usize = 12;
 
 pub struct CursorCodec {
-    mac: HmacSha256,
+    cipher: ChaCha20Poly1305,
+    /// Derives each cursor's nonce from its list and content (as SIV does), so that sealing
+    /// needs no randomness and two lists never share a nonce.
+    nonces: HmacSha256,
 }
 
 impl CursorCodec {
-    /// `key` is `ServerKey::cursor_key`.
+    /// `key` is `ServerKey::cursor_key`; the cipher and nonce keys are derived from it.
     pub fn new(key: &[u8]) -> Self {
+        let derive = |label: &[u8]| {
+            let mut mac = <HmacSha256 as Mac>::new_from_slice(key)
+                .unwrap_or_else(|_| unreachable!("HMAC accepts keys of any length"));
+            mac.update(label);
+            mac.finalize().into_bytes()
+        };
         Self {
-            mac: <HmacSha256 as Mac>::new_from_slice(key)
+            cipher: ChaCha20Poly1305::new(CipherKey::from_slice(&derive(b"cursor-cipher"))),
+            nonces: <HmacSha256 as Mac>::new_from_slice(&derive(b"cursor-nonce"))
                 .unwrap_or_else(|_| unreachable!("HMAC accepts keys of any length")),
         }
     }
 
     pub fn encode(&self, list: &str, key: Key) -> String {
-        let payload = serde_json::to_vec(&Payload {
-            list: list.to_owned(),
-            key,
-        })
-        .unwrap_or_default();
-        let mut mac = self.mac.clone();
-        mac.update(&payload);
-        format!(
-            "{}.{}",
-            URL_SAFE_NO_PAD.encode(&payload),
-            URL_SAFE_NO_PAD.encode(mac.finalize().into_bytes())
-        )
+        let plaintext = serde_json::to_vec(&key).unwrap_or_default();
+        let mut nonces = self.nonces.clone();
+        nonces.update(&(list.len() as u64).to_be_bytes());
+        nonces.update(list.as_bytes());
+        nonces.update(&plaintext);
+        let digest = nonces.finalize().into_bytes();
+        let nonce = Nonce::from_slice(&digest[..NONCE_LEN]);
+        let sealed = self
+            .cipher
+            .encrypt(
+                nonce,
+                Payload {
+                    msg: &plaintext,
+                    aad: list.as_bytes(),
+                },
+            )
+            .unwrap_or_default();
+        let mut cursor = nonce.to_vec();
+        cursor.extend(sealed);
+        URL_SAFE_NO_PAD.encode(cursor)
     }
 
     pub fn decode(&self, list: &str, cursor: &str) -> Result<Key, ApiError> {
-        let (payload, tag) = cursor.split_once('.').ok_or(ApiError::InvalidCursor)?;
-        let payload = URL_SAFE_NO_PAD
-            .decode(payload)
+        let sealed = URL_SAFE_NO_PAD
+            .decode(cursor)
             .map_err(|_| ApiError::InvalidCursor)?;
-        let tag = URL_SAFE_NO_PAD
-            .decode(tag)
-            .map_err(|_| ApiError::InvalidCursor)?;
-        let mut mac = self.mac.clone();
-        mac.update(&payload);
-        mac.verify_slice(&tag)
-            .map_err(|_| ApiError::InvalidCursor)?;
-        let payload: Payload =
-            serde_json::from_slice(&payload).map_err(|_| ApiError::InvalidCursor)?;
-        if payload.list != list {
+        if sealed.len() <= NONCE_LEN {
             return Err(ApiError::InvalidCursor);
         }
-        Ok(payload.key)
+        let (nonce, ciphertext) = sealed.split_at(NONCE_LEN);
+        let plaintext = self
+            .cipher
+            .decrypt(
+                Nonce::from_slice(nonce),
+                Payload {
+                    msg: ciphertext,
+                    aad: list.as_bytes(),
+                },
+            )
+            .map_err(|_| ApiError::InvalidCursor)?;
+        serde_json::from_slice(&plaintext).map_err(|_| ApiError::InvalidCursor)
     }
 }
 
@@ -133,15 +152,32 @@ mod tests {
                 .decode("owner:acme", &cursor)
                 .is_err()
         );
-        let (payload, tag) = cursor.split_once('.').expect("two parts");
-        let forged =
-            URL_SAFE_NO_PAD.encode(br#"{"list":"owner:acme","key":{"PK":"GB#victim#lamp"}}"#);
+        let mut flipped = URL_SAFE_NO_PAD.decode(&cursor).expect("base64");
+        if let Some(last) = flipped.last_mut() {
+            *last ^= 1;
+        }
         assert!(
             codec
-                .decode("owner:acme", &format!("{forged}.{tag}"))
+                .decode("owner:acme", &URL_SAFE_NO_PAD.encode(flipped))
                 .is_err()
         );
-        assert!(codec.decode("owner:acme", payload).is_err());
+        let forged = URL_SAFE_NO_PAD.encode(br#"{"PK":"GB#victim#lamp"}"#);
+        assert!(codec.decode("owner:acme", &forged).is_err());
         assert!(codec.decode("owner:acme", "%%%.###").is_err());
+        assert!(codec.decode("owner:acme", "").is_err());
+    }
+
+    #[test]
+    fn no_key_shows_in_a_cursor() {
+        let codec = CursorCodec::new(b"k");
+        let cursor = codec.encode("owner:acme", key());
+        let bytes = URL_SAFE_NO_PAD.decode(&cursor).expect("base64");
+        assert!(!String::from_utf8_lossy(&bytes).contains("GB#acme"));
+        assert!(!cursor.contains("GB"));
+        assert_ne!(
+            cursor,
+            codec.encode("owner:other", key()),
+            "lists never share a cursor"
+        );
     }
 }

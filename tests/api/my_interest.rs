@@ -264,3 +264,50 @@ async fn a_retried_registration_costs_no_more_round_trips_than_the_first() {
     assert_eq!(retry_usage.calls, 1, "BatchGetItem only");
     assert_eq!(change_usage.calls, 2, "BatchGetItem + TransactWriteItems");
 }
+
+/// Nothing an owner receives links a visitor across campaigns: the participants' cursors are
+/// sealed, so the visitor's platform-wide key in the interest item's key never shows.
+#[tokio::test]
+async fn participant_cursors_name_no_visitor() {
+    use base64::Engine;
+    let app = spawn_app().await;
+    let (same, other) = (Visitor::anonymous(), Visitor::anonymous());
+    let mut cursors = Vec::new();
+    for slug in ["drop-a", "drop-b"] {
+        app.published(slug, json!({})).await;
+        for visitor in [&same, &other] {
+            assert_eq!(app.register(slug, visitor, None).await.status, 201);
+        }
+        let page = app
+            .send(
+                group_buy_tests::Call::new(
+                    Route::ListInterests,
+                    format!("/v2/handles/{HANDLE}/group-buys/{slug}/interests"),
+                )
+                .query("limit=1")
+                .bearer(&group_buy_tests::owner_token()),
+            )
+            .await;
+        let cursor = page.body["nextCursor"]
+            .as_str()
+            .expect("a next page")
+            .to_owned();
+        cursors.push(cursor);
+    }
+    for cursor in &cursors {
+        let readable: Vec<u8> = cursor
+            .split('.')
+            .filter_map(|part| {
+                base64::engine::general_purpose::URL_SAFE_NO_PAD
+                    .decode(part)
+                    .ok()
+            })
+            .flatten()
+            .collect();
+        let text = String::from_utf8_lossy(&readable);
+        assert!(
+            !text.contains("INT#"),
+            "the cursor shows an interest key: {text}"
+        );
+    }
+}
