@@ -178,3 +178,23 @@ fn every_route_has_a_throttle_on_every_stage() {
         .collect();
     assert_eq!(stages.keys().map(text).collect::<BTreeSet<_>>(), allowed);
 }
+
+/// Client generators key operations by id: a shared or missing id drops an operation (as
+/// `publish` and `pause` once were, sharing one path item).
+#[test]
+fn every_route_has_its_own_operation_id_in_openapi() {
+    let spec: Yaml =
+        serde_yaml_ng::from_str(&workspace_file("openapi.yaml")).expect("openapi.yaml parses");
+    let mut ids = BTreeSet::new();
+    for route in Route::ALL {
+        let operation = &spec["paths"][route.path()][route.method().to_lowercase().as_str()];
+        let id = text(&operation["operationId"]);
+        assert!(
+            !id.is_empty(),
+            "{} {} has no operationId",
+            route.method(),
+            route.path()
+        );
+        assert!(ids.insert(id.clone()), "operationId {id} is used twice");
+    }
+}
