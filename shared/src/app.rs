@@ -129,6 +129,7 @@ impl App {
                     )))
                 })
         };
+        let work = telemetry::serving(ids.request_id.clone(), work);
         let (outcome, usage) = telemetry::measure(as_function(route.function(), work)).await;
         let outcome =
             outcome.unwrap_or_else(|_| Err(ApiError::Internal("the handler panicked".into())));

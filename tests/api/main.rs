@@ -13,6 +13,7 @@ mod group_buy_list;
 mod group_buy_transitions;
 mod http_conventions;
 mod idempotency;
+mod lost_responses;
 mod my_interest;
 mod personal_access_tokens;
 mod public_group_buys;

@@ -1,6 +1,7 @@
 //! DynamoDB access. Every rule that could race is a condition of the write that applies it;
 //! nothing here reads and then writes unconditionally. Key design: `table.rs` and the README.
 
+mod client_token;
 mod group_buys;
 mod interests;
 mod pats;
@@ -301,16 +302,20 @@ pub struct Store {
 }
 
 impl Store {
-    /// Writes `items` and their riders in one transaction.
+    /// Writes `items` and their riders in one transaction, with a `ClientRequestToken` so
+    /// that the SDK's retry of a transaction that committed while its answer was lost is
+    /// recognised, not run again (see `client_token`).
     async fn transact(
         &self,
         mut items: Vec<TransactWriteItem>,
         riders: &Riders,
     ) -> Result<(), StoreError> {
         items.extend(riders.items(&self.table)?);
+        let token = client_token::for_transaction(&items);
         observed(
             self.client
                 .transact_write_items()
+                .client_request_token(token)
                 .set_transact_items(Some(items))
                 .return_consumed_capacity(ReturnConsumedCapacity::Total)
                 .send()
