@@ -6,8 +6,8 @@ use crate::call_log::{CALL_LOG_VARIABLE, CallLog, as_function};
 use crate::configuration::{ConfigError, Settings};
 use crate::deadline::Deadline;
 use crate::error::ApiError;
-use crate::handlers::{self, Call};
-use crate::http::{Reply, RequestIds};
+use crate::handlers::{self, Answer, Call};
+use crate::http::RequestIds;
 use crate::idempotency::{IdempotencyKey, Keyed, keeps};
 use crate::keys::ServerKey;
 use crate::pagination::CursorCodec;
@@ -175,11 +175,14 @@ impl App {
     async fn settle_idempotency(
         &self,
         call: &mut Call<'_>,
-        outcome: Result<Reply, ApiError>,
+        outcome: Result<Answer, ApiError>,
     ) -> Result<Response<Body>, ApiError> {
         let response = match (outcome, &call.idempotency) {
-            (Err(ApiError::Replay(stored)), Some(keyed)) => return keyed.replay(stored),
-            (Ok(reply), _) => reply.into_response(),
+            (Ok(Answer::Replay(stored)), Some(keyed)) => return keyed.replay(stored),
+            (Ok(Answer::Replay(_)), None) => {
+                return Err(ApiError::Internal("a replay without a key".into()));
+            }
+            (Ok(Answer::Reply(reply)), _) => reply.into_response(),
             (Err(e), None) => return Err(e),
             (Err(e), Some(_)) => {
                 // Answered as a response (so that it can be kept), but logged like any error.

@@ -43,9 +43,6 @@ pub enum ApiError {
     InvalidIdempotencyKey,
     #[error("idempotency key reused with another body")]
     IdempotencyKeyReused,
-    /// A keyed retry found the first request's record; answered with its response.
-    #[error("replay")]
-    Replay(crate::idempotency::StoredResponse),
     #[error("daily write limit reached")]
     DailyWriteLimit(DailyLimit),
     #[error("no such route")]
@@ -69,7 +66,6 @@ impl ApiError {
             | Self::InvalidCursor
             | Self::InvalidIdempotencyKey => StatusCode::BAD_REQUEST,
             Self::IdempotencyKeyReused => StatusCode::UNPROCESSABLE_ENTITY,
-            Self::Replay(stored) => StatusCode::from_u16(stored.status).unwrap_or(StatusCode::OK),
             Self::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             Self::Unauthenticated(_) | Self::VisitorIdRequired => StatusCode::UNAUTHORIZED,
@@ -114,7 +110,6 @@ impl ApiError {
             Self::DailyWriteLimit(_) => "DAILY_WRITE_LIMIT",
             Self::InvalidIdempotencyKey => "INVALID_IDEMPOTENCY_KEY",
             Self::IdempotencyKeyReused => "IDEMPOTENCY_KEY_REUSED",
-            Self::Replay(_) => "IDEMPOTENT_REPLAY",
             Self::RouteNotFound => "ROUTE_NOT_FOUND",
             Self::Dependency(_) => "DEPENDENCY_UNAVAILABLE",
             Self::Internal(_) => "INTERNAL",
@@ -149,7 +144,6 @@ impl ApiError {
             Self::DailyWriteLimit(_) => "Daily write limit",
             Self::InvalidIdempotencyKey => "Invalid idempotency key",
             Self::IdempotencyKeyReused => "Idempotency key reused",
-            Self::Replay(_) => "Replay",
             Self::RouteNotFound => "Route not found",
             Self::Dependency(_) => "Dependency unavailable",
             Self::Internal(_) => "Internal error",
@@ -245,7 +239,6 @@ impl ApiError {
             Self::IdempotencyKeyReused => {
                 "This Idempotency-Key was used with a different body; use a new key.".into()
             }
-            Self::Replay(_) => "A replayed response.".into(),
             Self::Dependency(_) => "A dependency is unavailable; retry shortly.".into(),
             Self::Internal(_) => "An unexpected error occurred; quote the request id to support.".into(),
         };

@@ -11,18 +11,17 @@
 //! 24 h (TTL, and the condition treats an expired record as absent, since TTL deletion lags).
 
 use crate::error::ApiError;
+pub use crate::idempotency_record::{RETENTION_SECONDS, StoredResponse};
 use crate::keys::ServerKey;
 use crate::routes::Route;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use lambda_http::http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
 use lambda_http::{Body, Response};
-use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 pub const IDEMPOTENCY_KEY: HeaderName = HeaderName::from_static("idempotency-key");
 pub const REPLAYED: HeaderName = HeaderName::from_static("idempotent-replayed");
-pub const RETENTION_SECONDS: i64 = 24 * 3600;
 const MAX_KEY_LEN: usize = 255;
 
 /// A request's `Idempotency-Key`, checked: 1..255 printable ASCII characters.
@@ -124,18 +123,6 @@ impl Keyed {
         headers.insert(REPLAYED, HeaderValue::from_static("true"));
         Ok(response)
     }
-}
-
-/// A response kept for replay.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct StoredResponse {
-    pub status: u16,
-    pub headers: Vec<(String, String)>,
-    pub body: String,
-    pub request_hash: String,
-    /// Epoch seconds; also the item's TTL.
-    pub expires_at: i64,
 }
 
 /// Whether a response is kept: successes and client errors, but not 429 (the limit resets,

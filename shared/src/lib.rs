@@ -11,6 +11,7 @@ pub mod expiry;
 pub mod handlers;
 pub mod http;
 pub mod idempotency;
+pub mod idempotency_record;
 pub mod keys;
 pub mod limits;
 pub mod pagination;

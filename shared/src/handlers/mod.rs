@@ -1,4 +1,4 @@
-//! Route handlers. Each takes a `Call` and returns a reply or an `ApiError`; the wrapper in
+//! Route handlers. Each takes a `Call` and returns an answer or an `ApiError`; the wrapper in
 //! `app` turns errors into problem+json and writes the log line.
 
 mod admin;
@@ -12,7 +12,7 @@ use crate::domain::Audience;
 use crate::domain::{Handle, Slug};
 use crate::error::ApiError;
 use crate::http::{Reply, path_params, query_param};
-use crate::idempotency::Keyed;
+use crate::idempotency::{Keyed, StoredResponse};
 use crate::limits::DailyLimit;
 use crate::pagination::{Key, PageRequest};
 use crate::routes::{Access, Route};
@@ -22,6 +22,30 @@ use crate::validation::FieldError;
 use crate::visitor::Visitor;
 use lambda_http::{Body, Request, Response};
 use serde_json::{Value, json};
+
+/// What a request is answered with: the handler's reply or, for a keyed retry, the response
+/// the first request recorded. A replay is a result, not an error.
+pub enum Answer {
+    Reply(Reply),
+    Replay(StoredResponse),
+}
+
+impl From<Reply> for Answer {
+    fn from(reply: Reply) -> Self {
+        Self::Reply(reply)
+    }
+}
+
+/// How a guarded write ended, when it did not fail outright.
+pub(crate) enum Written {
+    /// The write and its riders committed.
+    Done,
+    /// The write's own conditions refused it, or another transaction conflicted: the handler
+    /// decides again from what the refusal tells.
+    Refused(StoreError),
+    /// A keyed request met the first request's record: its response is the answer.
+    Replayed(StoredResponse),
+}
 
 /// One request being served.
 pub struct Call<'a> {
@@ -34,23 +58,25 @@ pub struct Call<'a> {
     pub idempotency: Option<Keyed>,
 }
 
-pub async fn dispatch(call: &mut Call<'_>) -> Result<Reply, ApiError> {
-    match call.route {
-        Route::CreateGroupBuy => owner::create(call).await,
+pub async fn dispatch(call: &mut Call<'_>) -> Result<Answer, ApiError> {
+    // Only the routes that keep an idempotency record can answer a replay.
+    let reply = match call.route {
+        Route::CreateGroupBuy => return owner::create(call).await,
+        Route::PublishGroupBuy | Route::PauseGroupBuy | Route::CloseGroupBuy => {
+            return owner::transition(call).await;
+        }
+        Route::SubmitSupportReport => return support::submit(call).await,
         Route::ListGroupBuys => owner::list(call).await,
         Route::GetGroupBuy => owner::get(call).await,
-        Route::PublishGroupBuy | Route::PauseGroupBuy | Route::CloseGroupBuy => {
-            owner::transition(call).await
-        }
         Route::ListInterests => owner::interests(call).await,
         Route::ListPublicGroupBuys => public::list(call).await,
         Route::GetPublicGroupBuy => public::get(call).await,
         Route::RegisterInterest => public::register(call).await,
         Route::GetMyInterest => public::my_interest(call).await,
         Route::WithdrawInterest => public::withdraw(call).await,
-        Route::SubmitSupportReport => support::submit(call).await,
         Route::AdminGroupBuys => admin::group_buys(call).await,
-    }
+    };
+    reply.map(Answer::Reply)
 }
 
 /// The group-buy a route addresses: its handle and, on routes below one group-buy, its slug.
@@ -133,14 +159,14 @@ impl Call<'_> {
 
     /// Runs a write with its riders: the daily `limit` it counts against and, on a keyed
     /// request, the record of `response` (what the request answers if the write succeeds).
-    /// A rider's refusal is the outer error (429, or the first request's replay); the
-    /// business outcome is the inner result, for the handler to read.
+    /// The daily limit's refusal is 429 and a failing DynamoDB an error; a refusal by the
+    /// write's own conditions, or the first request's record, is for the handler to read.
     pub(crate) async fn guarded_write<Fut>(
         &mut self,
         limit: Option<DailyLimit>,
         response: Option<&Response<Body>>,
         write: impl FnOnce(Riders) -> Fut,
-    ) -> Result<Result<(), StoreError>, ApiError>
+    ) -> Result<Written, ApiError>
     where
         Fut: Future<Output = Result<(), StoreError>>,
     {
@@ -157,17 +183,20 @@ impl Call<'_> {
                 if let (Some(keyed), Some(_)) = (&mut self.idempotency, &riders.idempotency) {
                     keyed.recorded = true;
                 }
-                Ok(Ok(()))
+                Ok(Written::Done)
             }
             Err(StoreError::ConditionFailed(checks)) => match riders.refusal(&checks)? {
-                Some(Refusal::Replay(stored)) => Err(ApiError::Replay(stored)),
+                Some(Refusal::Replay(stored)) => Ok(Written::Replayed(stored)),
                 Some(Refusal::Limit) => match riders.limit {
                     Some(limit) => Err(ApiError::DailyWriteLimit(limit)),
                     None => Err(ApiError::Internal("a limit refusal without a limit".into())),
                 },
-                None => Ok(Err(StoreError::ConditionFailed(checks))),
+                None => Ok(Written::Refused(StoreError::ConditionFailed(checks))),
             },
-            Err(other) => Ok(Err(other)),
+            Err(StoreError::TransactionConflict) => {
+                Ok(Written::Refused(StoreError::TransactionConflict))
+            }
+            Err(other) => Err(other.into()),
         }
     }
 

@@ -1,6 +1,6 @@
 //! The owner side of the lifecycle: create, list, read, publish, pause, close.
 
-use super::Call;
+use super::{Answer, Call, Written};
 use crate::domain::Handle;
 use crate::domain::{
     Action, Audience, CloseOutcome, Decision, GroupBuy, HistoryEntry, NewGroupBuy, Status,
@@ -26,7 +26,7 @@ fn one(gb: &GroupBuy, status: StatusCode) -> Reply {
         .header(header::ETAG, &gb.etag())
 }
 
-pub(super) async fn create(call: &mut Call<'_>) -> Result<Reply, ApiError> {
+pub(super) async fn create(call: &mut Call<'_>) -> Result<Answer, ApiError> {
     let owner = call.owner().await?;
     let body = json_object(call.req)?.unwrap_or_default();
     let now = Timestamp::now();
@@ -45,9 +45,10 @@ pub(super) async fn create(call: &mut Call<'_>) -> Result<Reply, ApiError> {
         })
         .await?;
     match written {
-        Ok(()) => Ok(reply),
-        Err(StoreError::ConditionFailed(_)) => Err(ApiError::SlugTaken(new_slug)),
-        Err(e) => Err(e.into()),
+        Written::Done => Ok(reply.into()),
+        Written::Replayed(first) => Ok(Answer::Replay(first)),
+        Written::Refused(StoreError::ConditionFailed(_)) => Err(ApiError::SlugTaken(new_slug)),
+        Written::Refused(e) => Err(e.into()),
     }
 }
 
@@ -75,8 +76,18 @@ pub(super) async fn get(call: &mut Call<'_>) -> Result<Reply, ApiError> {
     let target = call.owner().await?.target;
     let slug = target.slug()?;
     let store = &call.app.store;
+    // The history's sealed cursor, bound to this group-buy's history (another list's cursor,
+    // or a modified one, is 400 INVALID_CURSOR); an empty one is none, as for `cursor`.
+    let list_id = format!("history:{}:{slug}", target.handle);
+    let history_cursor = query_param(call.req, "historyCursor").filter(|c| !c.is_empty());
     match query_param(call.req, "include").as_deref() {
         None => {
+            if history_cursor.is_some() {
+                return Err(ApiError::Validation(vec![FieldError::new(
+                    "historyCursor",
+                    "needs include=history",
+                )]));
+            }
             let gb = store
                 .get(&target.handle, slug)
                 .await?
@@ -84,13 +95,20 @@ pub(super) async fn get(call: &mut Call<'_>) -> Result<Reply, ApiError> {
             Ok(one(&gb, StatusCode::OK))
         }
         Some("history") => {
+            let older_than = history_cursor
+                .map(|cursor| call.app.cursors.decode(&list_id, &cursor))
+                .transpose()?;
             let (gb, history) = store
-                .get_with_history(&target.handle, slug)
+                .get_with_history(&target.handle, slug, older_than)
                 .await?
                 .ok_or(ApiError::GroupBuyNotFound)?;
+            let next = history
+                .last_key
+                .map(|key| call.app.cursors.encode(&list_id, key));
             let mut body = gb.view(Audience::Owner);
             if let Value::Object(fields) = &mut body {
-                fields.insert("history".into(), json!(history));
+                fields.insert("history".into(), json!(history.items));
+                fields.insert("historyNextCursor".into(), json!(next));
             }
             Ok(Reply::json(StatusCode::OK, &body)
                 .private()
@@ -133,7 +151,7 @@ fn requested_action(call: &Call<'_>) -> Result<Action, ApiError> {
 
 /// publish, pause and close: read, decide with the lifecycle rules, write conditionally;
 /// on a lost race, read and decide again.
-pub(super) async fn transition(call: &mut Call<'_>) -> Result<Reply, ApiError> {
+pub(super) async fn transition(call: &mut Call<'_>) -> Result<Answer, ApiError> {
     let owner = call.owner().await?;
     let (target, actor) = (owner.target, owner.principal.actor());
     let slug = target.slug()?;
@@ -148,7 +166,7 @@ pub(super) async fn transition(call: &mut Call<'_>) -> Result<Reply, ApiError> {
         if_match.check(current.version)?;
         let now = Timestamp::now();
         match current.lifecycle().decide(action, now) {
-            Decision::AlreadyThere => return Ok(one(&current, StatusCode::OK)),
+            Decision::AlreadyThere => return Ok(one(&current, StatusCode::OK).into()),
             Decision::Reject(rejection) => {
                 let entry = HistoryEntry::rejected(
                     action,
@@ -163,12 +181,18 @@ pub(super) async fn transition(call: &mut Call<'_>) -> Result<Reply, ApiError> {
                 let answer = ApiError::Lifecycle(rejection).into_response(call.request_id);
                 let limit = owner_write_limit(call, &target.handle, now);
                 let handle = &target.handle;
-                call.guarded_write(Some(limit), Some(&answer), |riders| async move {
-                    store
-                        .record_refusal(handle, slug, &entry, close_refused, &riders)
-                        .await
-                })
-                .await??;
+                let written = call
+                    .guarded_write(Some(limit), Some(&answer), |riders| async move {
+                        store
+                            .record_refusal(handle, slug, &entry, close_refused, &riders)
+                            .await
+                    })
+                    .await?;
+                match written {
+                    Written::Done => {}
+                    Written::Replayed(first) => return Ok(Answer::Replay(first)),
+                    Written::Refused(e) => return Err(e.into()),
+                }
                 if close_refused {
                     call.log.metrics.push((BusinessMetric::RejectedCloses, 1));
                 }
@@ -194,14 +218,13 @@ pub(super) async fn transition(call: &mut Call<'_>) -> Result<Reply, ApiError> {
                     })
                     .await?;
                 match written {
-                    Ok(()) => {
+                    Written::Done => {
                         call.log.metrics.push((BusinessMetric::Transitions, 1));
-                        return Ok(reply);
+                        return Ok(reply.into());
                     }
-                    Err(StoreError::ConditionFailed(_) | StoreError::TransactionConflict) => {
-                        continue;
-                    }
-                    Err(e) => return Err(e.into()),
+                    Written::Replayed(first) => return Ok(Answer::Replay(first)),
+                    // Another write moved the group-buy since the read: read and decide again.
+                    Written::Refused(_) => continue,
                 }
             }
         }

@@ -1,6 +1,6 @@
 //! Public traffic: the public pages of group-buys and each visitor's interest.
 
-use super::{Call, Target};
+use super::{Call, Target, Written};
 use crate::app::App;
 use crate::domain::interest::{decide_registration, decide_withdrawal, public};
 use crate::domain::{Audience, GroupBuy, Registration, Timestamp};
@@ -52,7 +52,7 @@ impl<'a> InterestScope<'a> {
         current: &GroupBuy,
         write: InterestWrite<'_>,
         now: Timestamp,
-    ) -> Result<Result<(), StoreError>, ApiError> {
+    ) -> Result<Written, ApiError> {
         let limit = DailyLimit::new(
             "interest-writes",
             self.visitor.key.clone(),
@@ -172,7 +172,7 @@ pub(super) async fn register(call: &mut Call<'_>) -> Result<Reply, ApiError> {
             _ => InterestWrite::Register(&record),
         };
         match scope.write(call, current, write, now).await? {
-            Ok(()) => {
+            Written::Done => {
                 // The group-buy as this write left it (other writes may have moved it since).
                 let mut shown = current.clone();
                 let (status, created) = match decision {
@@ -193,7 +193,11 @@ pub(super) async fn register(call: &mut Call<'_>) -> Result<Reply, ApiError> {
                 let body = interest_body(&record, &shown, created);
                 return Ok(Reply::json(status, &body).private());
             }
-            Err(e) => scope.recover(e, attempt, &mut snapshot).await?,
+            Written::Refused(e) => scope.recover(e, attempt, &mut snapshot).await?,
+            // Interest writes keep no idempotency record (PUT and DELETE are idempotent).
+            Written::Replayed(_) => {
+                return Err(ApiError::Internal("a replay on an unkeyed route".into()));
+            }
         }
     }
     Err(ApiError::Dependency(
@@ -232,13 +236,17 @@ pub(super) async fn withdraw(call: &mut Call<'_>) -> Result<Reply, ApiError> {
         };
         let write = InterestWrite::Withdraw { quantity };
         match scope.write(call, current, write, now).await? {
-            Ok(()) => {
+            Written::Done => {
                 call.log
                     .metrics
                     .push((BusinessMetric::InterestsWithdrawn, 1));
                 return Ok(Reply::no_content().private());
             }
-            Err(e) => scope.recover(e, attempt, &mut snapshot).await?,
+            Written::Refused(e) => scope.recover(e, attempt, &mut snapshot).await?,
+            // Interest writes keep no idempotency record (PUT and DELETE are idempotent).
+            Written::Replayed(_) => {
+                return Err(ApiError::Internal("a replay on an unkeyed route".into()));
+            }
         }
     }
     Err(ApiError::Dependency("withdrawal kept conflicting".into()))

@@ -1,6 +1,6 @@
 //! End-user escalation: `POST /v2/support/report`.
 
-use super::Call;
+use super::{Answer, Call, Written};
 use crate::domain::Timestamp;
 use crate::domain::support::ReportRequest;
 use crate::error::ApiError;
@@ -10,7 +10,7 @@ use crate::store::StoredReport;
 use lambda_http::http::StatusCode;
 use serde_json::json;
 
-pub(super) async fn submit(call: &mut Call<'_>) -> Result<Reply, ApiError> {
+pub(super) async fn submit(call: &mut Call<'_>) -> Result<Answer, ApiError> {
     let caller = call.visitor().await?;
     let body = json_object(call.req)?.unwrap_or_default();
     let request = ReportRequest::parse(body)?;
@@ -43,9 +43,14 @@ pub(super) async fn submit(call: &mut Call<'_>) -> Result<Reply, ApiError> {
         .private()
         .header(RATELIMIT_POLICY, &limit.policy_header());
     let store = &call.app.store;
-    call.guarded_write(Some(limit), Some(reply.response()), |riders| async move {
-        store.submit_report(&report, &riders).await
-    })
-    .await??;
-    Ok(reply)
+    let written = call
+        .guarded_write(Some(limit), Some(reply.response()), |riders| async move {
+            store.submit_report(&report, &riders).await
+        })
+        .await?;
+    match written {
+        Written::Done => Ok(reply.into()),
+        Written::Replayed(first) => Ok(Answer::Replay(first)),
+        Written::Refused(e) => Err(e.into()),
+    }
 }

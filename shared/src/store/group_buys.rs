@@ -3,8 +3,8 @@
 use super::rollup::{draft_age_update, recently_changed_key, rollup_update, status_partition};
 use super::{
     DEADLINES, GROUP_BUY_SK, Riders, Store, StoreError, classify, deadline_index_keys, decode,
-    encode, group_buy_item, group_buy_pk, handle_partition, handle_status_partition, n, observed,
-    public_index_keys, public_partition, s, set_all,
+    encode, from_cursor_key, group_buy_item, group_buy_pk, handle_partition,
+    handle_status_partition, n, observed, public_index_keys, public_partition, s, set_all,
 };
 use crate::domain::rollup::RollupDelta;
 use crate::domain::{
@@ -22,8 +22,8 @@ use aws_sdk_dynamodb::types::{
 const HISTORY_PREFIX: &str = "HIST#";
 /// Sorts after every `HIST#…` key: `$` follows `#` in ASCII.
 const HISTORY_END: &str = "HIST$";
-/// A group-buy's history is read whole; this bounds the pages of one read.
-const MAX_HISTORY_PAGES: usize = 20;
+/// History entries in one read of a group-buy's history (the API's page of history).
+const HISTORY_PAGE: usize = 100;
 
 fn history_put(
     table: &str,
@@ -122,12 +122,20 @@ impl Store {
         out.item.map(decode).transpose()
     }
 
-    /// The group-buy and its history, oldest entry first, from one item collection.
+    /// The group-buy and one page of its history: the latest `HISTORY_PAGE` entries, or with
+    /// `older_than` (the `last_key` of the page before) the next `HISTORY_PAGE` older ones;
+    /// oldest first within the page. `last_key` is set when older entries remain.
+    ///
+    /// One Query of the item collection, newest first (`SK` from `HIST$` down to `GB`),
+    /// strongly consistent, for one entry more than a page: `GB` sorts before every
+    /// `HIST#…`, so when the rest of the history fits in the page the group-buy arrives in
+    /// the same call. When it does not, one GetItem fetches the group-buy (2 calls).
     pub async fn get_with_history(
         &self,
         handle: &Handle,
         slug: &Slug,
-    ) -> Result<Option<(GroupBuy, Vec<HistoryEntry>)>, StoreError> {
+        older_than: Option<Key>,
+    ) -> Result<Option<(GroupBuy, Page<HistoryEntry>)>, StoreError> {
         let query = self
             .query()
             .key_condition_expression("#pk = :pk AND #sk BETWEEN :first AND :last")
@@ -136,19 +144,45 @@ impl Store {
             .expression_attribute_values(":pk", s(group_buy_pk(handle, slug)))
             .expression_attribute_values(":first", s(GROUP_BUY_SK))
             .expression_attribute_values(":last", s(HISTORY_END))
-            .consistent_read(true);
+            .scan_index_forward(false)
+            .limit(HISTORY_PAGE as i32 + 1)
+            .consistent_read(true)
+            .set_exclusive_start_key(from_cursor_key(older_than));
+        let out = observed(query.send().await).map_err(|e| classify("Query", e))?;
+        let more_pages = out.last_evaluated_key.is_some();
         let mut group_buy = None;
         let mut history = Vec::new();
-        for item in self.query_all(query, MAX_HISTORY_PAGES).await? {
-            let is_group_buy =
-                matches!(item.get(SORT_KEY), Some(AttributeValue::S(sk)) if sk == GROUP_BUY_SK);
-            if is_group_buy {
+        for item in out.items.unwrap_or_default() {
+            let sk = match item.get(SORT_KEY) {
+                Some(AttributeValue::S(sk)) => sk.clone(),
+                _ => return Err(StoreError::Corrupt("an item without a sort key".into())),
+            };
+            if sk == GROUP_BUY_SK {
                 group_buy = Some(decode::<GroupBuy>(item)?);
             } else {
-                history.push(decode::<HistoryEntry>(item)?);
+                history.push((sk, decode::<HistoryEntry>(item)?));
             }
         }
-        Ok(group_buy.map(|gb| (gb, history)))
+        // Older entries remain unless the group-buy, which sorts before all of them, came
+        // too: one more than a page came, or the Query stopped early (at 1 MB).
+        let older = group_buy.is_none() && (history.len() > HISTORY_PAGE || more_pages);
+        history.truncate(HISTORY_PAGE);
+        let last_key = match history.last() {
+            Some((sk, _)) if older => Some(Key::from([
+                (PARTITION_KEY.to_owned(), group_buy_pk(handle, slug)),
+                (SORT_KEY.to_owned(), sk.clone()),
+            ])),
+            _ => None,
+        };
+        let group_buy = match group_buy {
+            Some(gb) => gb,
+            None => match self.get(handle, slug).await? {
+                Some(gb) => gb,
+                None => return Ok(None),
+            },
+        };
+        let items = history.into_iter().rev().map(|(_, entry)| entry).collect();
+        Ok(Some((group_buy, Page { items, last_key })))
     }
 
     /// A handle's group-buys, newest first.

@@ -3,7 +3,7 @@
 //! told apart from the business conditions by position.
 
 use super::{Item, ItemCheck, Store, StoreError, decode, encode, n, observed, s};
-use crate::idempotency::StoredResponse;
+use crate::idempotency_record::{RETENTION_SECONDS, StoredResponse};
 use crate::limits::DailyLimit;
 use crate::table::{PARTITION_KEY, SORT_KEY, TTL_ATTRIBUTE};
 use aws_sdk_dynamodb::operation::put_item::PutItemError;
@@ -57,7 +57,7 @@ fn keep(table: &str, record_key: &str, stored: &StoredResponse) -> Result<Put, S
         (SORT_KEY.to_owned(), s(IDEMPOTENCY_SK)),
         (TTL_ATTRIBUTE.to_owned(), n(stored.expires_at)),
     ]);
-    let now = stored.expires_at - crate::idempotency::RETENTION_SECONDS;
+    let now = stored.expires_at - RETENTION_SECONDS;
     Put::builder()
         .table_name(table)
         .set_item(Some(item))
