@@ -4,6 +4,9 @@
 use crate::auth::Scope;
 use std::collections::HashMap;
 
+/// The role a platform admin's JWT carries (`roles` claim).
+pub const PLATFORM_ADMIN: &str = "platform-admin";
+
 /// Who may call a route.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Access {

@@ -7,7 +7,7 @@ mod public;
 mod support;
 
 use crate::app::App;
-use crate::auth::Principal;
+use crate::auth::{Principal, Scope};
 use crate::domain::Audience;
 use crate::domain::{Handle, Slug};
 use crate::error::ApiError;
@@ -15,7 +15,7 @@ use crate::http::{Reply, path_params, query_param};
 use crate::idempotency::{Keyed, StoredResponse};
 use crate::limits::DailyLimit;
 use crate::pagination::{Key, PageRequest};
-use crate::routes::{Access, Route};
+use crate::routes::{Access, PLATFORM_ADMIN, Route};
 use crate::store::{Listing, Refusal, Riders, StoreError};
 use crate::telemetry::RequestLog;
 use crate::validation::FieldError;
@@ -58,23 +58,48 @@ pub struct Call<'a> {
     pub idempotency: Option<Keyed>,
 }
 
+/// Serves a request: its caller is resolved once, as `Route::access()` says, before any
+/// handler runs, and each handler receives the caller it needs, already checked.
 pub async fn dispatch(call: &mut Call<'_>) -> Result<Answer, ApiError> {
+    let route = call.route;
+    let other = || ApiError::Internal(format!("{route:?} has no handler for its access"));
     // Only the routes that keep an idempotency record can answer a replay.
-    let reply = match call.route {
-        Route::CreateGroupBuy => return owner::create(call).await,
-        Route::PublishGroupBuy | Route::PauseGroupBuy | Route::CloseGroupBuy => {
-            return owner::transition(call).await;
+    let reply = match route.access() {
+        Access::Owner(scope) => {
+            let owner = call.owner(scope).await?;
+            match route {
+                Route::CreateGroupBuy => return owner::create(call, owner).await,
+                Route::PublishGroupBuy | Route::PauseGroupBuy | Route::CloseGroupBuy => {
+                    return owner::transition(call, owner).await;
+                }
+                Route::ListGroupBuys => owner::list(call, owner).await,
+                Route::GetGroupBuy => owner::get(call, owner).await,
+                Route::ListInterests => owner::interests(call, owner).await,
+                _ => Err(other()),
+            }
         }
-        Route::SubmitSupportReport => return support::submit(call).await,
-        Route::ListGroupBuys => owner::list(call).await,
-        Route::GetGroupBuy => owner::get(call).await,
-        Route::ListInterests => owner::interests(call).await,
-        Route::ListPublicGroupBuys => public::list(call).await,
-        Route::GetPublicGroupBuy => public::get(call).await,
-        Route::RegisterInterest => public::register(call).await,
-        Route::GetMyInterest => public::my_interest(call).await,
-        Route::WithdrawInterest => public::withdraw(call).await,
-        Route::AdminGroupBuys => admin::group_buys(call).await,
+        Access::Public => match route {
+            Route::ListPublicGroupBuys => public::list(call).await,
+            Route::GetPublicGroupBuy => public::get(call).await,
+            _ => Err(other()),
+        },
+        Access::Visitor | Access::Caller => {
+            let visitor = call.visitor().await?;
+            match route {
+                Route::SubmitSupportReport => return support::submit(call, visitor).await,
+                Route::RegisterInterest => public::register(call, visitor).await,
+                Route::GetMyInterest => public::my_interest(call, visitor).await,
+                Route::WithdrawInterest => public::withdraw(call, visitor).await,
+                _ => Err(other()),
+            }
+        }
+        Access::PlatformAdmin => {
+            call.platform_admin().await?;
+            match route {
+                Route::AdminGroupBuys => admin::group_buys(call).await,
+                _ => Err(other()),
+            }
+        }
     };
     reply.map(Answer::Reply)
 }
@@ -120,15 +145,9 @@ impl Call<'_> {
         Ok(Target { handle, slug })
     }
 
-    /// An owner route: authenticated (401), then the path read (400), then authorized for
-    /// the handle with the route's scope (403).
-    pub(crate) async fn owner(&mut self) -> Result<OwnerTarget, ApiError> {
-        let Access::Owner(scope) = self.route.access() else {
-            return Err(ApiError::Internal(format!(
-                "{:?} is not an owner route",
-                self.route
-            )));
-        };
+    /// An owner route's caller: authenticated (401), then the path read (400), then
+    /// authorized for the handle with the route's `scope` (403).
+    async fn owner(&mut self, scope: Scope) -> Result<OwnerTarget, ApiError> {
         let principal = self.app.auth.authenticate(self.req.headers()).await?;
         self.log.caller = Some(principal.kind.as_str());
         self.scope_idempotency(&format!(
@@ -141,8 +160,20 @@ impl Call<'_> {
         Ok(OwnerTarget { principal, target })
     }
 
-    /// The public visitor behind a `my-interest` request (401 when unidentified).
-    pub(crate) async fn visitor(&mut self) -> Result<Visitor, ApiError> {
+    /// A platform admin: authenticated (401), then holding the role (403
+    /// `HANDLE_FORBIDDEN`, as for an owner credential on another's handle).
+    async fn platform_admin(&mut self) -> Result<Principal, ApiError> {
+        let principal = self.app.auth.authenticate(self.req.headers()).await?;
+        self.log.caller = Some(principal.kind.as_str());
+        if !principal.roles.iter().any(|r| r == PLATFORM_ADMIN) {
+            return Err(ApiError::HandleForbidden);
+        }
+        Ok(principal)
+    }
+
+    /// The public visitor (or, for a support report, any identified caller) behind a
+    /// request: 401 when unidentified.
+    async fn visitor(&mut self) -> Result<Visitor, ApiError> {
         let visitor =
             Visitor::identify(self.req.headers(), &self.app.auth, &self.app.server_key).await?;
         self.log.caller = Some(visitor.kind.as_str());

@@ -1,6 +1,6 @@
 //! The owner side of the lifecycle: create, list, read, publish, pause, close.
 
-use super::{Answer, Call, Written};
+use super::{Answer, Call, OwnerTarget, Written};
 use crate::domain::Handle;
 use crate::domain::{
     Action, Audience, CloseOutcome, Decision, GroupBuy, HistoryEntry, NewGroupBuy, Status,
@@ -26,8 +26,7 @@ fn one(gb: &GroupBuy, status: StatusCode) -> Reply {
         .header(header::ETAG, &gb.etag())
 }
 
-pub(super) async fn create(call: &mut Call<'_>) -> Result<Answer, ApiError> {
-    let owner = call.owner().await?;
+pub(super) async fn create(call: &mut Call<'_>, owner: OwnerTarget) -> Result<Answer, ApiError> {
     let body = json_object(call.req)?.unwrap_or_default();
     let now = Timestamp::now();
     let new = NewGroupBuy::parse(body, now)?;
@@ -62,8 +61,8 @@ fn owner_write_limit(call: &Call<'_>, handle: &Handle, now: Timestamp) -> DailyL
     )
 }
 
-pub(super) async fn list(call: &mut Call<'_>) -> Result<Reply, ApiError> {
-    let handle = call.owner().await?.target.handle;
+pub(super) async fn list(call: &mut Call<'_>, owner: OwnerTarget) -> Result<Reply, ApiError> {
+    let handle = owner.target.handle;
     let status = call.query("status", Status::parse)?;
     let list_id = format!("owner:{handle}:{}", status.map_or("*", Status::as_str));
     let body = call
@@ -72,8 +71,8 @@ pub(super) async fn list(call: &mut Call<'_>) -> Result<Reply, ApiError> {
     Ok(Reply::json(StatusCode::OK, &body).private())
 }
 
-pub(super) async fn get(call: &mut Call<'_>) -> Result<Reply, ApiError> {
-    let target = call.owner().await?.target;
+pub(super) async fn get(call: &mut Call<'_>, owner: OwnerTarget) -> Result<Reply, ApiError> {
+    let target = owner.target;
     let slug = target.slug()?;
     let store = &call.app.store;
     // The history's sealed cursor, bound to this group-buy's history (another list's cursor,
@@ -151,8 +150,10 @@ fn requested_action(call: &Call<'_>) -> Result<Action, ApiError> {
 
 /// publish, pause and close: read, decide with the lifecycle rules, write conditionally;
 /// on a lost race, read and decide again.
-pub(super) async fn transition(call: &mut Call<'_>) -> Result<Answer, ApiError> {
-    let owner = call.owner().await?;
+pub(super) async fn transition(
+    call: &mut Call<'_>,
+    owner: OwnerTarget,
+) -> Result<Answer, ApiError> {
     let (target, actor) = (owner.target, owner.principal.actor());
     let slug = target.slug()?;
     let action = requested_action(call)?;
@@ -235,8 +236,8 @@ pub(super) async fn transition(call: &mut Call<'_>) -> Result<Answer, ApiError> 
 }
 
 /// The participants of a group-buy, pseudonymous, paginated.
-pub(super) async fn interests(call: &mut Call<'_>) -> Result<Reply, ApiError> {
-    let target = call.owner().await?.target;
+pub(super) async fn interests(call: &mut Call<'_>, owner: OwnerTarget) -> Result<Reply, ApiError> {
+    let target = owner.target;
     let slug = target.slug()?;
     let list_id = format!("interests:{}:{slug}", target.handle);
     let (limit, start) = call.page(&list_id)?;

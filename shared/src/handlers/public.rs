@@ -131,8 +131,7 @@ fn requested_quantity(call: &Call<'_>) -> Result<i64, ApiError> {
 /// PUT my-interest: register, or change the quantity. Decided on one consistent read of the
 /// group-buy and the interest, written in one transaction whose conditions carry the rules;
 /// when a race makes the transaction fail, what it found decides again, without a re-read.
-pub(super) async fn register(call: &mut Call<'_>) -> Result<Reply, ApiError> {
-    let visitor = call.visitor().await?;
+pub(super) async fn register(call: &mut Call<'_>, visitor: Visitor) -> Result<Reply, ApiError> {
     let target = call.target()?;
     let quantity = requested_quantity(call)?;
     let scope = InterestScope::new(call.app, &target, &visitor)?;
@@ -205,8 +204,7 @@ pub(super) async fn register(call: &mut Call<'_>) -> Result<Reply, ApiError> {
     ))
 }
 
-pub(super) async fn my_interest(call: &mut Call<'_>) -> Result<Reply, ApiError> {
-    let visitor = call.visitor().await?;
+pub(super) async fn my_interest(call: &mut Call<'_>, visitor: Visitor) -> Result<Reply, ApiError> {
     let target = call.target()?;
     let snapshot = call
         .app
@@ -220,8 +218,7 @@ pub(super) async fn my_interest(call: &mut Call<'_>) -> Result<Reply, ApiError> 
 
 /// DELETE my-interest: 204 whether or not there was an interest; the counters go down
 /// exactly once, because the delete is conditioned on the interest still being as read.
-pub(super) async fn withdraw(call: &mut Call<'_>) -> Result<Reply, ApiError> {
-    let visitor = call.visitor().await?;
+pub(super) async fn withdraw(call: &mut Call<'_>, visitor: Visitor) -> Result<Reply, ApiError> {
     let target = call.target()?;
     let scope = InterestScope::new(call.app, &target, &visitor)?;
     let mut snapshot = scope.read().await?;

@@ -7,11 +7,11 @@ use crate::error::ApiError;
 use crate::http::{Reply, json_object};
 use crate::limits::{DailyLimit, RATELIMIT_POLICY};
 use crate::store::StoredReport;
+use crate::visitor::Visitor;
 use lambda_http::http::StatusCode;
 use serde_json::json;
 
-pub(super) async fn submit(call: &mut Call<'_>) -> Result<Answer, ApiError> {
-    let caller = call.visitor().await?;
+pub(super) async fn submit(call: &mut Call<'_>, caller: Visitor) -> Result<Answer, ApiError> {
     let body = json_object(call.req)?.unwrap_or_default();
     let request = ReportRequest::parse(body)?;
     let now = Timestamp::now();
