@@ -115,6 +115,7 @@ mod tests {
             now(),
         );
         gb.status = status;
+        gb.published_at = (status != Status::Draft).then(now);
         gb.participant_count = participants;
         gb
     }
