@@ -9,6 +9,7 @@ use jsonwebtoken::jwk::{AlgorithmParameters, EllipticCurve, JwkSet, KeyAlgorithm
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
+use std::collections::hash_map::Entry;
 
 /// Clock skew tolerated on `exp` and `nbf`.
 const LEEWAY_SECONDS: u64 = 60;
@@ -21,6 +22,8 @@ pub enum KeyError {
     UnsupportedKey(String),
     #[error("a JWKS key has no kid")]
     MissingKid,
+    #[error("JWKS kid {0} names more than one key")]
+    DuplicateKid(String),
 }
 
 pub struct JwtVerifier {
@@ -61,7 +64,16 @@ impl JwtVerifier {
                 };
                 let key = DecodingKey::from_jwk(jwk)
                     .map_err(|_| KeyError::UnsupportedKey(kid.clone()))?;
-                by_kid.insert(kid, (algorithm, key));
+                // Keeping either key of a repeated kid would make verification depend on
+                // the order of the document: refuse the whole set instead.
+                match by_kid.entry(kid) {
+                    Entry::Occupied(taken) => {
+                        return Err(KeyError::DuplicateKid(taken.key().clone()));
+                    }
+                    Entry::Vacant(free) => {
+                        free.insert((algorithm, key));
+                    }
+                }
             }
         }
         Ok(Self {
@@ -446,6 +458,29 @@ mod tests {
                     r#"{"keys":[{"kty":"oct","kid":"k","k":"c2VjcmV0"}]}"#
                 ))
                 .is_err()
+            );
+        }
+
+        /// Two keys under one `kid` would leave which one verifies to the order of the
+        /// document: a rotation gone wrong, refused at start rather than half-applied.
+        #[test]
+        fn a_duplicate_kid_stops_the_start() {
+            let mut set: Value = serde_json::from_str(JWKS).expect("jwks");
+            if let Some(keys) = set["keys"].as_array_mut() {
+                // rsa-2026b's key published again under rsa-2026a's kid.
+                let mut twin = keys[1].clone();
+                twin["kid"] = json!("rsa-2026a");
+                keys.push(twin);
+            }
+            let result = JwtVerifier::new(&JwtSettings {
+                hs256_secret: None,
+                jwks: Some(set.to_string()),
+                issuer: None,
+                audience: None,
+            });
+            assert!(
+                matches!(result, Err(KeyError::DuplicateKid(ref kid)) if kid == "rsa-2026a"),
+                "a duplicate kid must be refused"
             );
         }
     }

@@ -96,11 +96,78 @@ fn parse(token: &str) -> Option<(&str, &str)> {
     well_formed.then_some((id, secret))
 }
 
+/// At most this many token ids are cached per function instance, unknown ones included, so
+/// that requests with random ids cannot grow memory without limit. An instance serves one
+/// request at a time, so the tokens really in use within `PAT_CACHE_SECONDS` are a handful;
+/// 1024 records (a few hundred bytes each) stay well under a megabyte, and an id pushed out
+/// costs only one more read.
+const CACHE_CAPACITY: usize = 1024;
+
+/// A record fetched at `fetched_at` is still trusted at `now`.
+fn trusted(fetched_at: Instant, now: Instant, ttl: Duration) -> bool {
+    now.saturating_duration_since(fetched_at) < ttl
+}
+
+/// The records this instance fetched, by token id; `None` for an id that has no record.
+struct RecordCache {
+    /// How long a cached record is trusted: the revocation delay.
+    ttl: Duration,
+    entries: HashMap<String, (Instant, Option<PatRecord>)>,
+}
+
+impl RecordCache {
+    fn new(ttl: Duration) -> Self {
+        Self {
+            ttl,
+            entries: HashMap::new(),
+        }
+    }
+
+    /// The record of `id` as fetched less than `ttl` before `now`, if any.
+    fn get(&self, id: &str, now: Instant) -> Option<Option<PatRecord>> {
+        self.entries
+            .get(id)
+            .filter(|(at, _)| trusted(*at, now, self.ttl))
+            .map(|(_, record)| record.clone())
+    }
+
+    /// Caches `record` as fetched at `now`. A new id in a full cache first drops every
+    /// expired entry, then, if none had expired, the one fetched longest ago. (A scan of at
+    /// most `CACHE_CAPACITY` entries, cheap next to the read that precedes every insert.)
+    fn insert(&mut self, id: &str, record: Option<PatRecord>, now: Instant) {
+        if !self.entries.contains_key(id) && self.entries.len() >= CACHE_CAPACITY {
+            let ttl = self.ttl;
+            self.entries.retain(|_, (at, _)| trusted(*at, now, ttl));
+            if self.entries.len() >= CACHE_CAPACITY {
+                let oldest = self
+                    .entries
+                    .iter()
+                    .min_by_key(|(_, (at, _))| *at)
+                    .map(|(id, _)| id.clone());
+                if let Some(oldest) = oldest {
+                    self.entries.remove(&oldest);
+                }
+            }
+        }
+        self.entries.insert(id.to_owned(), (now, record));
+    }
+
+    /// Notes a use of `id` in its cached record, without extending how long it is trusted.
+    fn note_use(&mut self, id: &str, at: Timestamp) {
+        if let Some((_, Some(cached))) = self.entries.get_mut(id) {
+            cached.last_used_at = Some(at);
+        }
+    }
+
+    #[cfg(test)]
+    fn len(&self) -> usize {
+        self.entries.len()
+    }
+}
+
 pub struct PatVerifier {
     store: Store,
-    /// How long a cached record is trusted: the revocation delay.
-    cache_ttl: Duration,
-    cache: Mutex<HashMap<String, (Instant, Option<PatRecord>)>>,
+    cache: Mutex<RecordCache>,
 }
 
 const UNKNOWN: ApiError =
@@ -110,8 +177,7 @@ impl PatVerifier {
     pub fn new(store: Store, cache_ttl: Duration) -> Self {
         Self {
             store,
-            cache_ttl,
-            cache: Mutex::new(HashMap::new()),
+            cache: Mutex::new(RecordCache::new(cache_ttl)),
         }
     }
 
@@ -120,14 +186,13 @@ impl PatVerifier {
             .cache
             .lock()
             .ok()
-            .and_then(|cache| cache.get(id).cloned())
-            .filter(|(at, _)| at.elapsed() < self.cache_ttl);
-        if let Some((_, record)) = cached {
+            .and_then(|cache| cache.get(id, Instant::now()));
+        if let Some(record) = cached {
             return Ok(record);
         }
         let record = self.store.get_pat(id).await?;
         if let Ok(mut cache) = self.cache.lock() {
-            cache.insert(id.to_owned(), (Instant::now(), record.clone()));
+            cache.insert(id, record.clone(), Instant::now());
         }
         Ok(record)
     }
@@ -153,10 +218,8 @@ impl PatVerifier {
             if let Err(e) = self.store.touch_pat(id, now, cutoff).await {
                 tracing::warn!(error = %e, "could not record a token's last use");
             }
-            if let Ok(mut cache) = self.cache.lock()
-                && let Some((_, Some(cached))) = cache.get_mut(id)
-            {
-                cached.last_used_at = Some(now);
+            if let Ok(mut cache) = self.cache.lock() {
+                cache.note_use(id, now);
             }
         }
         Ok(Principal {
@@ -198,6 +261,99 @@ mod tests {
             "ghp_0123456789abcdef_secret",
         ] {
             assert!(parse(bad).is_none(), "{bad}");
+        }
+    }
+
+    mod cache {
+        use super::*;
+
+        const TTL: Duration = Duration::from_secs(30);
+
+        fn random_id() -> String {
+            format!("{:016x}", fastrand::u64(..))
+        }
+
+        fn record(id: &str) -> PatRecord {
+            PatRecord {
+                id: id.to_owned(),
+                handle: Handle::parse("acme").expect("handle"),
+                name: "ci".into(),
+                scopes: vec!["group-buys:read".into()],
+                secret_hash: hash_secret("secret"),
+                created_at: Timestamp::now(),
+                expires_at: None,
+                revoked_at: None,
+                last_used_at: None,
+            }
+        }
+
+        /// Random ids are all unknown: each one is a negative lookup that is cached too.
+        #[test]
+        fn random_unknown_ids_never_grow_it_past_its_bound() {
+            let mut cache = RecordCache::new(TTL);
+            let now = Instant::now();
+            for _ in 0..CACHE_CAPACITY * 10 {
+                cache.insert(&random_id(), None, now);
+                assert!(cache.len() <= CACHE_CAPACITY, "{} entries", cache.len());
+            }
+            assert_eq!(cache.len(), CACHE_CAPACITY);
+        }
+
+        #[test]
+        fn a_full_cache_drops_expired_entries_before_fresh_ones() {
+            let mut cache = RecordCache::new(TTL);
+            let start = Instant::now();
+            cache.insert("0000000000000000", Some(record("0000000000000000")), start);
+            let later = start + TTL + Duration::from_secs(1);
+            let fresh = "1111111111111111";
+            let fresh_record = record(fresh);
+            cache.insert(fresh, Some(fresh_record.clone()), later);
+            for _ in 0..CACHE_CAPACITY - 2 {
+                cache.insert(&random_id(), None, later);
+            }
+            assert_eq!(cache.len(), CACHE_CAPACITY);
+            cache.insert(&random_id(), None, later);
+            assert_eq!(cache.len(), CACHE_CAPACITY);
+            assert!(
+                !cache.entries.contains_key("0000000000000000"),
+                "expired dropped"
+            );
+            assert_eq!(cache.get(fresh, later), Some(Some(fresh_record)));
+        }
+
+        #[test]
+        fn a_full_cache_of_fresh_entries_drops_the_oldest() {
+            let mut cache = RecordCache::new(TTL);
+            let start = Instant::now();
+            let oldest = "0000000000000000";
+            cache.insert(oldest, None, start);
+            let later = start + Duration::from_secs(1);
+            for _ in 0..CACHE_CAPACITY {
+                cache.insert(&random_id(), None, later);
+            }
+            assert_eq!(cache.len(), CACHE_CAPACITY);
+            assert_eq!(cache.get(oldest, later), None);
+        }
+
+        /// The revocation delay is unchanged: a record is trusted for the TTL, no longer.
+        #[test]
+        fn a_record_is_trusted_for_the_ttl_and_no_longer() {
+            let mut cache = RecordCache::new(TTL);
+            let start = Instant::now();
+            let id = "2222222222222222";
+            cache.insert(id, Some(record(id)), start);
+            assert!(
+                cache
+                    .get(id, start + TTL - Duration::from_millis(1))
+                    .is_some()
+            );
+            assert_eq!(cache.get(id, start + TTL), None);
+            cache.note_use(id, Timestamp::now());
+            assert_eq!(
+                cache.get(id, start + TTL),
+                None,
+                "a use does not extend trust"
+            );
         }
     }
 }

@@ -62,13 +62,21 @@ pub enum StoreError {
     /// Another transaction touched the same items at the same moment.
     #[error("transaction conflict")]
     TransactionConflict,
+    /// A failure that may pass: throttling, DynamoDB's own fault, no answer in time, no
+    /// connection. The client is asked to retry (503).
     #[error("DynamoDB unavailable: {0}")]
     Unavailable(String),
-    /// A request DynamoDB refused as malformed, or an item that does not decode: a bug.
+    /// DynamoDB refused the request for a reason on our side: a missing table, a denied
+    /// permission, bad credentials, a malformed request. A bug or a misconfiguration that a
+    /// retry cannot cure (500), and that must alert as one.
+    #[error("DynamoDB refused the request: {0}")]
+    Rejected(String),
+    /// An item that does not encode or decode, or a request that cannot be built: a bug.
     #[error("bad request or item: {0}")]
     Corrupt(String),
 }
 
+/// The one place a store failure becomes an API error.
 impl From<StoreError> for crate::error::ApiError {
     fn from(e: StoreError) -> Self {
         match e {
@@ -76,8 +84,84 @@ impl From<StoreError> for crate::error::ApiError {
             StoreError::TransactionConflict => {
                 Self::Dependency("transaction conflicts persisted".into())
             }
-            other => Self::Internal(other.to_string()),
+            // Handlers answer a failed condition themselves; one reaching here is a bug.
+            e @ (StoreError::ConditionFailed(_)
+            | StoreError::Rejected(_)
+            | StoreError::Corrupt(_)) => Self::Internal(e.to_string()),
         }
+    }
+}
+
+/// How a DynamoDB call failed, as far as `class_of` needs to know.
+#[derive(Clone, Copy, Debug)]
+enum Failure<'a> {
+    /// The SDK could not build the request.
+    Construction,
+    /// No answer: timed out, or could not connect or send.
+    NoAnswer,
+    /// An answer that could not be read, such as a body cut off mid-way.
+    Unreadable,
+    /// DynamoDB answered with an error.
+    Service { code: Option<&'a str>, status: u16 },
+}
+
+/// What a failed call means for the request.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Class {
+    ConditionFailed,
+    Transient,
+    Ours,
+}
+
+/// Whose fault a failure is. DynamoDB answers its own faults and throttling of a correct
+/// request with the codes named as transient; a code this service does not know is taken
+/// from the HTTP status, 5xx being DynamoDB's fault and 4xx the request's.
+fn class_of(failure: Failure<'_>) -> Class {
+    match failure {
+        Failure::Construction => Class::Ours,
+        Failure::NoAnswer | Failure::Unreadable => Class::Transient,
+        Failure::Service { code, status } => match code {
+            Some("ConditionalCheckFailedException") => Class::ConditionFailed,
+            Some(
+                "ProvisionedThroughputExceededException"
+                | "ThrottlingException"
+                | "RequestLimitExceeded"
+                | "InternalServerError"
+                | "ServiceUnavailable"
+                // Other writes in flight on the same items: gone by the next attempt.
+                | "TransactionConflictException"
+                | "TransactionInProgressException"
+                | "ReplicatedWriteConflictException",
+            ) => Class::Transient,
+            Some(
+                "AccessDeniedException"
+                | "ResourceNotFoundException"
+                | "ValidationException"
+                | "SerializationException"
+                | "UnrecognizedClientException"
+                | "MissingAuthenticationTokenException"
+                | "IncompleteSignature"
+                | "InvalidSignatureException",
+            ) => Class::Ours,
+            _ if status >= 500 => Class::Transient,
+            _ => Class::Ours,
+        },
+    }
+}
+
+fn failure_of<E>(err: &SdkError<E>) -> Failure<'_>
+where
+    E: ProvideErrorMetadata,
+{
+    match err {
+        SdkError::ConstructionFailure(_) => Failure::Construction,
+        SdkError::ResponseError(_) => Failure::Unreadable,
+        SdkError::ServiceError(service) => Failure::Service {
+            code: service.err().code(),
+            status: service.raw().status().as_u16(),
+        },
+        // Timeouts, dispatch failures, and whatever kind a later SDK adds: a retry may pass.
+        _ => Failure::NoAnswer,
     }
 }
 
@@ -86,10 +170,10 @@ where
     E: ProvideErrorMetadata + std::error::Error + 'static,
 {
     let why = || format!("{operation}: {}", DisplayErrorContext(&err));
-    match err.code() {
-        Some("ConditionalCheckFailedException") => StoreError::ConditionFailed(Vec::new()),
-        Some("ValidationException" | "SerializationException") => StoreError::Corrupt(why()),
-        _ => StoreError::Unavailable(why()),
+    match class_of(failure_of(&err)) {
+        Class::ConditionFailed => StoreError::ConditionFailed(Vec::new()),
+        Class::Transient => StoreError::Unavailable(why()),
+        Class::Ours => StoreError::Rejected(why()),
     }
 }
 
@@ -118,6 +202,19 @@ fn classify_transaction(err: SdkError<TransactWriteItemsError>) -> StoreError {
         {
             return StoreError::TransactionConflict;
         }
+        // The rest is throttling, unless an item was refused as malformed or too large.
+        let why = format!("TransactWriteItems: {}", DisplayErrorContext(&err));
+        let ours = reasons.iter().any(|r| {
+            matches!(
+                r.code(),
+                Some("ValidationError" | "ItemCollectionSizeLimitExceeded")
+            )
+        });
+        return if ours {
+            StoreError::Rejected(why)
+        } else {
+            StoreError::Unavailable(why)
+        };
     }
     classify("TransactWriteItems", err)
 }
@@ -382,5 +479,134 @@ impl Store {
             client,
             table: table.into(),
         }
+    }
+}
+
+#[cfg(test)]
+mod classification_tests {
+    use super::*;
+    use crate::error::ApiError;
+    use aws_sdk_dynamodb::config::http::HttpResponse;
+    use aws_sdk_dynamodb::error::{ConnectorError, ErrorMetadata};
+    use aws_sdk_dynamodb::operation::get_item::GetItemError;
+    use aws_sdk_dynamodb::types::CancellationReason;
+    use aws_sdk_dynamodb::types::error::TransactionCanceledException;
+
+    fn raw(status: u16) -> HttpResponse {
+        HttpResponse::new(status.try_into().expect("a status code"), "{}".into())
+    }
+
+    /// An error answer of DynamoDB, as the SDK reports it.
+    fn answered(code: &str, status: u16) -> SdkError<GetItemError> {
+        let meta = ErrorMetadata::builder()
+            .code(code)
+            .message("from DynamoDB")
+            .build();
+        SdkError::service_error(GetItemError::generic(meta), raw(status))
+    }
+
+    fn status_and_code(err: SdkError<GetItemError>) -> (u16, &'static str) {
+        let api = ApiError::from(classify("GetItem", err));
+        (api.status().as_u16(), api.code())
+    }
+
+    const INTERNAL: (u16, &str) = (500, "INTERNAL");
+    const UNAVAILABLE: (u16, &str) = (503, "DEPENDENCY_UNAVAILABLE");
+
+    #[test]
+    fn our_bugs_and_misconfiguration_are_internal_errors() {
+        for (code, status) in [
+            ("AccessDeniedException", 400),
+            ("ResourceNotFoundException", 400),
+            ("ValidationException", 400),
+            ("SerializationException", 400),
+            ("UnrecognizedClientException", 400),
+            ("MissingAuthenticationTokenException", 403),
+            ("IncompleteSignature", 400),
+            ("InvalidSignatureException", 400),
+        ] {
+            assert_eq!(status_and_code(answered(code, status)), INTERNAL, "{code}");
+        }
+        let unbuildable = SdkError::construction_failure("a required field is missing");
+        assert_eq!(status_and_code(unbuildable), INTERNAL);
+    }
+
+    #[test]
+    fn transient_failures_are_503s() {
+        for (code, status) in [
+            ("ProvisionedThroughputExceededException", 400),
+            ("ThrottlingException", 400),
+            ("RequestLimitExceeded", 400),
+            ("TransactionConflictException", 400),
+            ("InternalServerError", 500),
+            ("ServiceUnavailable", 503),
+        ] {
+            assert_eq!(
+                status_and_code(answered(code, status)),
+                UNAVAILABLE,
+                "{code}"
+            );
+        }
+        let timed_out = SdkError::timeout_error("no answer in time");
+        assert_eq!(status_and_code(timed_out), UNAVAILABLE);
+        let refused = SdkError::dispatch_failure(ConnectorError::io("connection refused".into()));
+        assert_eq!(status_and_code(refused), UNAVAILABLE);
+        let cut_off = SdkError::response_error("the body ended early", raw(200));
+        assert_eq!(status_and_code(cut_off), UNAVAILABLE);
+    }
+
+    /// A code this service does not know yet: DynamoDB's status says whose fault it is.
+    #[test]
+    fn unknown_codes_follow_the_http_status() {
+        assert_eq!(status_and_code(answered("SomethingNew", 500)), UNAVAILABLE);
+        assert_eq!(status_and_code(answered("SomethingNew", 400)), INTERNAL);
+    }
+
+    #[test]
+    fn a_failed_condition_is_a_condition_failure() {
+        assert!(matches!(
+            classify("GetItem", answered("ConditionalCheckFailedException", 400)),
+            StoreError::ConditionFailed(checks) if checks.is_empty()
+        ));
+    }
+
+    fn cancelled(reasons: &[&str]) -> SdkError<TransactWriteItemsError> {
+        let reasons = reasons
+            .iter()
+            .map(|code| CancellationReason::builder().code(*code).build())
+            .collect();
+        let err = TransactionCanceledException::builder()
+            .set_cancellation_reasons(Some(reasons))
+            .build();
+        SdkError::service_error(
+            TransactWriteItemsError::TransactionCanceledException(err),
+            raw(400),
+        )
+    }
+
+    #[test]
+    fn cancelled_transactions_are_classified_by_their_reasons() {
+        let api = |reasons: &[&str]| {
+            let api = ApiError::from(classify_transaction(cancelled(reasons)));
+            (api.status().as_u16(), api.code())
+        };
+        assert!(matches!(
+            classify_transaction(cancelled(&["None", "ConditionalCheckFailed"])),
+            StoreError::ConditionFailed(checks) if checks.len() == 2
+        ));
+        assert!(matches!(
+            classify_transaction(cancelled(&["TransactionConflict", "None"])),
+            StoreError::TransactionConflict
+        ));
+        assert_eq!(api(&["None", "ThrottlingError"]), UNAVAILABLE);
+        assert_eq!(api(&["ProvisionedThroughputExceeded"]), UNAVAILABLE);
+        assert_eq!(api(&["None", "ValidationError"]), INTERNAL);
+        assert_eq!(api(&["ThrottlingError", "ValidationError"]), INTERNAL);
+    }
+
+    #[test]
+    fn corrupt_items_are_internal_errors() {
+        let api = ApiError::from(StoreError::Corrupt("an item without a status".into()));
+        assert_eq!((api.status().as_u16(), api.code()), INTERNAL);
     }
 }
