@@ -2,6 +2,7 @@
 
 use crate::domain::{InterestRejection, Rejection, Slug};
 use crate::limits::{DailyLimit, RATELIMIT, RATELIMIT_POLICY};
+use crate::store::StoreError;
 use crate::validation::FieldError;
 use lambda_http::http::{HeaderValue, StatusCode, header};
 use lambda_http::{Body, Response};
@@ -302,6 +303,22 @@ impl From<InterestRejection> for ApiError {
 impl From<Vec<FieldError>> for ApiError {
     fn from(errors: Vec<FieldError>) -> Self {
         Self::Validation(errors)
+    }
+}
+
+/// The one mapping of the store's failures to answers: the store speaks no HTTP.
+impl From<StoreError> for ApiError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::Unavailable(why) => Self::Dependency(why),
+            StoreError::TransactionConflict => {
+                Self::Dependency("transaction conflicts persisted".into())
+            }
+            // Handlers answer a failed condition themselves; one reaching here is a bug.
+            e @ (StoreError::ConditionFailed(_)
+            | StoreError::Rejected(_)
+            | StoreError::Corrupt(_)) => Self::Internal(e.to_string()),
+        }
     }
 }
 

@@ -76,22 +76,6 @@ pub enum StoreError {
     Corrupt(String),
 }
 
-/// The one place a store failure becomes an API error.
-impl From<StoreError> for crate::error::ApiError {
-    fn from(e: StoreError) -> Self {
-        match e {
-            StoreError::Unavailable(why) => Self::Dependency(why),
-            StoreError::TransactionConflict => {
-                Self::Dependency("transaction conflicts persisted".into())
-            }
-            // Handlers answer a failed condition themselves; one reaching here is a bug.
-            e @ (StoreError::ConditionFailed(_)
-            | StoreError::Rejected(_)
-            | StoreError::Corrupt(_)) => Self::Internal(e.to_string()),
-        }
-    }
-}
-
 /// How a DynamoDB call failed, as far as `class_of` needs to know.
 #[derive(Clone, Copy, Debug)]
 enum Failure<'a> {
