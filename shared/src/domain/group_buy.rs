@@ -33,7 +33,7 @@ pub struct GroupBuy {
     pub published_at: Option<Timestamp>,
     pub closed_at: Option<Timestamp>,
     /// When a close was last refused since the last transition (the `CLOSE_REJECTED` flag).
-    /// Written by the store's expressions only, and never part of a view.
+    /// Written by the store's expressions only; no view names it.
     #[serde(default, skip_serializing)]
     pub close_rejected_at: Option<Timestamp>,
 }
@@ -108,21 +108,83 @@ impl GroupBuy {
         next
     }
 
+    /// The response body of `audience`, built field by field from the stored group-buy: a
+    /// field added to the stored item reaches no response until a view names it.
     pub fn view(&self, audience: Audience) -> Value {
-        let mut view = serde_json::to_value(self).unwrap_or(Value::Null);
-        if let Value::Object(fields) = &mut view {
-            fields.insert("thresholdMet".into(), self.threshold_met().into());
-            if audience == Audience::Public {
-                fields.remove("version");
-            }
-        }
-        view
+        let public = PublicView::of(self);
+        let view = match audience {
+            Audience::Public => serde_json::to_value(public),
+            Audience::Owner => serde_json::to_value(OwnerView {
+                public,
+                version: self.version,
+            }),
+        };
+        view.unwrap_or(Value::Null)
     }
 
     /// The strong `ETag` of this version.
     pub fn etag(&self) -> String {
         format!("\"{}\"", self.version)
     }
+}
+
+/// What anyone may see of a published group-buy (API.md, the group-buy resource).
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct PublicView<'a> {
+    handle: &'a Handle,
+    slug: &'a Slug,
+    title: &'a str,
+    description: &'a str,
+    currency: &'a str,
+    unit_price_minor: i64,
+    min_participants: u32,
+    max_participants: Option<u32>,
+    max_quantity_per_participant: u32,
+    closes_at: Option<Timestamp>,
+    status: Status,
+    close_outcome: Option<CloseOutcome>,
+    participant_count: u32,
+    unit_count: u64,
+    threshold_met: bool,
+    created_at: Timestamp,
+    updated_at: Timestamp,
+    published_at: Option<Timestamp>,
+    closed_at: Option<Timestamp>,
+}
+
+impl<'a> PublicView<'a> {
+    fn of(gb: &'a GroupBuy) -> Self {
+        Self {
+            handle: &gb.handle,
+            slug: &gb.slug,
+            title: &gb.title,
+            description: &gb.description,
+            currency: &gb.currency,
+            unit_price_minor: gb.unit_price_minor,
+            min_participants: gb.min_participants,
+            max_participants: gb.max_participants,
+            max_quantity_per_participant: gb.max_quantity_per_participant,
+            closes_at: gb.closes_at,
+            status: gb.status,
+            close_outcome: gb.close_outcome,
+            participant_count: gb.participant_count,
+            unit_count: gb.unit_count,
+            threshold_met: gb.threshold_met(),
+            created_at: gb.created_at,
+            updated_at: gb.updated_at,
+            published_at: gb.published_at,
+            closed_at: gb.closed_at,
+        }
+    }
+}
+
+/// The owner's view: the public one and the `version` that `If-Match` takes.
+#[derive(Serialize)]
+struct OwnerView<'a> {
+    #[serde(flatten)]
+    public: PublicView<'a>,
+    version: u64,
 }
 
 /// A valid request to create a draft.
@@ -356,5 +418,49 @@ mod tests {
             gb.view(Audience::Owner)["createdAt"],
             json!("2026-11-24T18:00:00.000Z")
         );
+    }
+
+    #[test]
+    fn views_show_exactly_the_contract_fields() {
+        let gb = GroupBuy::draft(
+            Handle::parse("acme").expect("handle"),
+            NewGroupBuy::sample(),
+            Timestamp::parse("2026-11-24T18:00:00.000Z").expect("time"),
+        );
+        let keys = |audience| -> Vec<String> {
+            let mut keys: Vec<String> = gb
+                .view(audience)
+                .as_object()
+                .map(|o| o.keys().cloned().collect())
+                .unwrap_or_default();
+            keys.sort();
+            keys
+        };
+        let public = [
+            "closeOutcome",
+            "closedAt",
+            "closesAt",
+            "createdAt",
+            "currency",
+            "description",
+            "handle",
+            "maxParticipants",
+            "maxQuantityPerParticipant",
+            "minParticipants",
+            "participantCount",
+            "publishedAt",
+            "slug",
+            "status",
+            "thresholdMet",
+            "title",
+            "unitCount",
+            "unitPriceMinor",
+            "updatedAt",
+        ];
+        assert_eq!(keys(Audience::Public), public);
+        let mut owner = public.to_vec();
+        owner.push("version");
+        owner.sort_unstable();
+        assert_eq!(keys(Audience::Owner), owner);
     }
 }
