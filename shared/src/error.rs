@@ -238,7 +238,7 @@ impl ApiError {
                 "Idempotency-Key must be 1 to 255 printable ASCII characters.".into()
             }
             Self::IdempotencyKeyReused => {
-                "This Idempotency-Key was used with a different body; use a new key.".into()
+                "This Idempotency-Key was used for another request (method, path or body); use a new key.".into()
             }
             Self::Dependency(_) => "A dependency is unavailable; retry shortly.".into(),
             Self::Internal(_) => "An unexpected error occurred; quote the request id to support.".into(),

@@ -13,7 +13,6 @@
 use crate::error::ApiError;
 pub use crate::idempotency_record::{RETENTION_SECONDS, StoredResponse};
 use crate::keys::ServerKey;
-use crate::routes::Route;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use lambda_http::http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
@@ -45,7 +44,7 @@ impl IdempotencyKey {
 }
 
 /// A keyed request: its key, the hash of what identifies the request (method, concrete path,
-/// body), and (once the caller is known) the record key, scoped to caller and route.
+/// body), and (once the caller is known) the record key, scoped to the caller.
 #[derive(Clone, Debug)]
 pub struct Keyed {
     key: IdempotencyKey,
@@ -73,9 +72,9 @@ impl Keyed {
         }
     }
 
-    /// Scopes the key to `caller` (a credential kind and subject, or a visitor key) and route.
-    pub fn bind(&mut self, server_key: &ServerKey, caller: &str, route: Route) {
-        let scoped = server_key.idempotency_key(caller, route.function(), &self.key.0);
+    /// Scopes the key to `caller` (a credential kind and subject, or a visitor key).
+    pub fn bind(&mut self, server_key: &ServerKey, caller: &str) {
+        let scoped = server_key.idempotency_key(caller, &self.key.0);
         self.record_key = Some(format!("IDEM#{scoped}"));
     }
 

@@ -45,9 +45,11 @@ impl ServerKey {
         URL_SAFE_NO_PAD.encode(&digest[..PARTICIPANT_BYTES])
     }
 
-    /// An idempotency record's key: the client's key scoped to its caller and route.
-    pub fn idempotency_key(&self, caller: &str, route: &str, key: &str) -> String {
-        URL_SAFE_NO_PAD.encode(self.mac("gharart/idempotency/v1", &[caller, route, key]))
+    /// An idempotency record's key: the client's key scoped to its caller (API.md); the
+    /// request it names (method, path, body) is in the record, so the same key on another
+    /// route is told apart there, as 422.
+    pub fn idempotency_key(&self, caller: &str, key: &str) -> String {
+        URL_SAFE_NO_PAD.encode(self.mac("gharart/idempotency/v2", &[caller, key]))
     }
 
     /// The key that seals pagination cursors.

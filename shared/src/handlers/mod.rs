@@ -184,7 +184,7 @@ impl Call<'_> {
     /// Scopes the request's idempotency key to its caller (once the caller is known).
     fn scope_idempotency(&mut self, caller: &str) {
         if let Some(keyed) = &mut self.idempotency {
-            keyed.bind(&self.app.server_key, caller, self.route);
+            keyed.bind(&self.app.server_key, caller);
         }
     }
 
