@@ -54,6 +54,9 @@ fi
 log "playbooks: the API steps of docs/playbooks/*.md"
 bash scripts/playbooks.sh
 
+log "openapi.yaml through a generated client (openapi-python-client, the README walkthrough)"
+bash scripts/generated-client.sh
+
 log "IAM: every recorded DynamoDB call against its function's policy in template.yaml"
 cargo test -p group-buy-tests --test iam -- --ignored
 

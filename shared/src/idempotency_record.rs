@@ -18,4 +18,3 @@ pub struct StoredResponse {
     /// Epoch seconds; also the item's TTL.
     pub expires_at: i64,
 }
-
