@@ -101,11 +101,23 @@ pub fn text(value: &Value, min: usize, max: usize) -> Result<String, String> {
     Ok(s.to_owned())
 }
 
+/// A whole number in `min..=max`. As in JSON Schema (`type: integer`, which openapi.yaml
+/// promises), a number with a zero fractional part such as `5.0` is a whole number.
 pub fn integer(value: &Value, min: i64, max: i64) -> Result<i64, String> {
-    value
-        .as_i64()
+    whole_number(value)
         .filter(|n| (min..=max).contains(n))
         .ok_or_else(|| format!("must be a whole number from {min} to {max}"))
+}
+
+/// A JSON number that is whole: `5`, and also `5.0`, which JSON Schema's `integer` (and so
+/// `openapi.yaml`) accepts too. Beyond 2^53 a float no longer says which whole number it is.
+pub fn whole_number(value: &Value) -> Option<i64> {
+    value.as_i64().or_else(|| {
+        value
+            .as_f64()
+            .filter(|f| f.fract() == 0.0 && f.abs() < 9.0e15)
+            .map(|f| f as i64)
+    })
 }
 
 #[cfg(test)]
@@ -133,6 +145,9 @@ mod tests {
         assert!(integer(&json!("3"), 0, 10).is_err());
         assert!(integer(&json!(11), 0, 10).is_err());
         assert_eq!(integer(&json!(10), 0, 10), Ok(10));
+        assert_eq!(integer(&json!(5.0), 0, 10), Ok(5));
+        assert!(integer(&json!(11.0), 0, 10).is_err());
+        assert!(integer(&json!(1e300), 0, i64::MAX).is_err());
     }
 
     #[test]

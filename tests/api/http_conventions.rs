@@ -56,3 +56,43 @@ async fn a_dynamodb_outage_is_503_dependency_unavailable() {
         assert!(response.header("retry-after").is_some());
     }
 }
+
+/// API Gateway sends a body that is not UTF-8 base64-encoded (`isBase64Encoded: true`); it is
+/// read as bytes and refused as 400 `MALFORMED_JSON`, never a 500 or a crash of the function.
+#[tokio::test]
+async fn a_body_that_is_not_utf8_is_400_malformed_json() {
+    use base64::Engine as _;
+    let app = spawn_app().await;
+    for bytes in [&b"\xff\xfe"[..], &b"{\"title\": \"\xff\xfe\"}"[..]] {
+        let request_id = uuid::Uuid::new_v4().to_string();
+        let call = Call::authorized(Route::CreateGroupBuy, "lamp-drop");
+        let mut event = call.event(&request_id);
+        event["body"] = base64::engine::general_purpose::STANDARD
+            .encode(bytes)
+            .into();
+        event["isBase64Encoded"] = true.into();
+        let request = lambda_http::request::from_str(&event.to_string()).expect("a valid event");
+        assert!(matches!(request.body(), lambda_http::Body::Binary(_)));
+        let response = app.app.handle(Route::CreateGroupBuy, request).await;
+        assert_eq!(response.status(), 400, "{bytes:?}");
+        let body: serde_json::Value =
+            serde_json::from_slice(response.body().as_ref()).expect("a problem+json body");
+        assert_eq!(body["code"], "MALFORMED_JSON", "{bytes:?}");
+    }
+}
+
+/// A header value that is not ASCII (obs-text) cannot be an Idempotency-Key: 400
+/// `INVALID_IDEMPOTENCY_KEY`, before anything is read or written.
+#[tokio::test]
+async fn an_idempotency_key_that_is_not_ascii_is_400() {
+    let app = spawn_app().await;
+    let response = app
+        .send(
+            Call::authorized(Route::CreateGroupBuy, "lamp-drop").header("idempotency-key", "café"),
+        )
+        .await;
+    assert_eq!(
+        (response.status, response.code()),
+        (400, "INVALID_IDEMPOTENCY_KEY")
+    );
+}

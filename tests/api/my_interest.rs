@@ -311,3 +311,26 @@ async fn participant_cursors_name_no_visitor() {
         );
     }
 }
+
+/// `openapi.yaml` says `integer`, and JSON Schema counts `2.0` as one (generated clients and
+/// fuzzers send it); `2.5` is not.
+#[tokio::test]
+async fn a_whole_quantity_written_as_a_float_is_accepted() {
+    let app = spawn_app().await;
+    app.published("float-drop", json!({"maxQuantityPerParticipant": 3}))
+        .await;
+    let put = |body: serde_json::Value| {
+        app.send(
+            TestApp::my_interest(Route::RegisterInterest, "float-drop", &Visitor::anonymous())
+                .json(&body),
+        )
+    };
+    let whole = put(json!({"quantity": 2.0})).await;
+    assert_eq!(whole.status, 201, "{}", whole.body);
+    assert_eq!(whole.body["interest"]["quantity"], 2);
+    let fraction = put(json!({"quantity": 2.5})).await;
+    assert_eq!(
+        (fraction.status, fraction.code()),
+        (400, "VALIDATION_FAILED")
+    );
+}

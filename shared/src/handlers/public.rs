@@ -10,7 +10,7 @@ use crate::http::{Reply, json_object};
 use crate::limits::DailyLimit;
 use crate::store::{InterestRecord, InterestSnapshot, InterestWrite, Listing, Store, StoreError};
 use crate::telemetry::BusinessMetric;
-use crate::validation::Fields;
+use crate::validation::{Fields, whole_number};
 use crate::visitor::Visitor;
 use lambda_http::http::StatusCode;
 use serde_json::{Value, json};
@@ -120,9 +120,9 @@ fn interest_body(record: &InterestRecord, gb: &GroupBuy, created: bool) -> Value
 fn requested_quantity(call: &Call<'_>) -> Result<i64, ApiError> {
     let body = json_object(call.req)?.unwrap_or_default();
     let mut fields = Fields::new(body, &["quantity"]);
+    // The range is the group-buy's rule (`QUANTITY_NOT_ALLOWED`), decided with it.
     let quantity = fields.optional("quantity", |v| {
-        v.as_i64()
-            .ok_or_else(|| "must be a whole number".to_owned())
+        whole_number(v).ok_or_else(|| "must be a whole number".to_owned())
     });
     fields.finish()?;
     Ok(quantity.ok().flatten().unwrap_or(1))
