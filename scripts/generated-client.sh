@@ -50,26 +50,7 @@ for name in names:
 print(f"  {len(names)} operations:", " ".join(sorted(names)))
 '
 
-STATE=$(mktemp -d "${TMPDIR:-/tmp}/gharart-generated-client.XXXXXX")
-cleanup() {
-  local status=$?
-  stop_services
-  rm -rf "$STATE"
-  exit "$status"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
-log "building the functions and the operator tool (cargo build --workspace --bins)"
-cargo build --quiet --workspace --bins
-
-DYNAMODB_PORT=$(free_port)
-log "DynamoDB Local on port $DYNAMODB_PORT (in memory)"
-start_dynamodb_local "$DYNAMODB_PORT"
-export DYNAMODB_ENDPOINT="http://127.0.0.1:$DYNAMODB_PORT"
-export TABLE_NAME="client-$(date +%s)"
-OPERATOR=("$ROOT/target/debug/gharart-operator" --local)
-"${OPERATOR[@]}" create-table >/dev/null
+start_local_stack generated-client
 TOKEN=$("${OPERATOR[@]}" mint-jwt --handle "$HANDLE")
 
 API_PORT=$(free_port)

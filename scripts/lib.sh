@@ -57,3 +57,31 @@ stop_services() {
   if [ -n "${API_PID:-}" ]; then kill -- "-$API_PID" 2>/dev/null || true; fi
   if [ -n "${DYNAMODB_LOCAL_PID:-}" ]; then kill "$DYNAMODB_LOCAL_PID" 2>/dev/null || true; fi
 }
+
+# start_local_stack NAME: what a self-contained run against the local API needs, before it
+# starts the API itself: a scratch directory $STATE, removed on exit with the services; the
+# binaries `cargo lambda watch` runs; an in-memory DynamoDB Local ($DYNAMODB_ENDPOINT) with a
+# fresh table NAME-<epoch> ($TABLE_NAME); and OPERATOR, the operator tool aimed at it.
+start_local_stack() {
+  local name=$1
+  STATE=$(mktemp -d "${TMPDIR:-/tmp}/gharart-$name.XXXXXX")
+  trap stop_local_stack EXIT
+  trap 'exit 130' INT TERM
+  log "building the functions and the operator tool (cargo build --workspace --bins)"
+  cargo build --quiet --workspace --bins
+  DYNAMODB_PORT=$(free_port)
+  log "DynamoDB Local on port $DYNAMODB_PORT (in memory)"
+  start_dynamodb_local "$DYNAMODB_PORT"
+  export DYNAMODB_ENDPOINT="http://127.0.0.1:$DYNAMODB_PORT"
+  export TABLE_NAME="$name-$(date +%s)"
+  OPERATOR=("$ROOT/target/debug/gharart-operator" --local)
+  "${OPERATOR[@]}" create-table >/dev/null
+}
+
+# The EXIT trap of start_local_stack: keeps the run's exit status.
+stop_local_stack() {
+  local status=$?
+  stop_services
+  rm -rf "$STATE"
+  exit "$status"
+}

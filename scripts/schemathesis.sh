@@ -31,26 +31,7 @@ if ! { [ -x "$ST" ] && "$ST" --version 2>/dev/null | grep -qx "st, version $SCHE
   "$ST_VENV/bin/pip" install -q --disable-pip-version-check "schemathesis==$SCHEMATHESIS_VERSION"
 fi
 
-STATE=$(mktemp -d "${TMPDIR:-/tmp}/gharart-schemathesis.XXXXXX")
-cleanup() {
-  local status=$?
-  stop_services
-  rm -rf "$STATE"
-  exit "$status"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
-log "building the functions and the operator tool (cargo build --workspace --bins)"
-cargo build --quiet --workspace --bins
-
-DYNAMODB_PORT=$(free_port)
-log "DynamoDB Local on port $DYNAMODB_PORT (in memory)"
-start_dynamodb_local "$DYNAMODB_PORT"
-export DYNAMODB_ENDPOINT="http://127.0.0.1:$DYNAMODB_PORT"
-export TABLE_NAME="schemathesis-$(date +%s)"
-OPERATOR=("$ROOT/target/debug/gharart-operator" --local)
-"${OPERATOR[@]}" create-table >/dev/null 2>&1
+start_local_stack schemathesis
 
 # One credential for every route: an owner of $HANDLE (both scopes) who is also a platform
 # admin. On the visitor routes (my-interest, support report) a valid JWT is a signed-in visitor

@@ -1,8 +1,8 @@
 //! DynamoDB errors that are our own bug or misconfiguration are 500 `INTERNAL`, not a 503
 //! that invites clients to retry something a retry cannot cure.
 
-use group_buy::{App, Route};
-use group_buy_tests::{Call, HANDLE, send, test_settings};
+use group_buy::Route;
+use group_buy_tests::{Call, HANDLE, app_without_its_table, send};
 
 #[tokio::test]
 async fn a_missing_table_is_an_internal_error_not_a_retry() {
@@ -10,11 +10,7 @@ async fn a_missing_table_is_an_internal_error_not_a_retry() {
     if std::env::var_os("TEST_LOG").is_some() {
         group_buy::telemetry::init();
     }
-    // Never created: DynamoDB answers ResourceNotFoundException.
-    let table = format!("no-such-table-{}", uuid::Uuid::new_v4());
-    let app = App::new(test_settings(&[("TABLE_NAME", &table)]))
-        .await
-        .expect("app");
+    let app = app_without_its_table().await;
 
     let answer = send(
         &app,

@@ -2,8 +2,8 @@
 //! own: tracing caches per call site whether anyone listens, and tests running on other
 //! threads without a subscriber would race this one's.
 
-use group_buy::{App, Route};
-use group_buy_tests::{Call, HANDLE, send, test_settings};
+use group_buy::Route;
+use group_buy_tests::{Call, HANDLE, app_without_its_table, send};
 
 /// A log writer the test reads back.
 #[derive(Clone, Default)]
@@ -34,10 +34,7 @@ async fn a_keyed_failure_still_logs_its_cause() {
         .finish();
     // The test runtime is single-threaded: the subscriber sees the whole request.
     let _guard = tracing::subscriber::set_default(subscriber);
-    let table = format!("no-such-table-{}", uuid::Uuid::new_v4());
-    let app = App::new(test_settings(&[("TABLE_NAME", &table)]))
-        .await
-        .expect("app");
+    let app = app_without_its_table().await;
 
     let answer = send(
         &app,

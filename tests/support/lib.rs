@@ -81,6 +81,15 @@ pub async fn spawn_app_with(settings: Settings) -> TestApp {
     }
 }
 
+/// The app over a table that was never created: DynamoDB answers every call with
+/// `ResourceNotFoundException`, a misconfiguration no retry cures.
+pub async fn app_without_its_table() -> App {
+    let table = format!("no-such-table-{}", uuid::Uuid::new_v4());
+    App::new(test_settings(&[("TABLE_NAME", &table)]))
+        .await
+        .expect("app")
+}
+
 /// Requests in flight at once in the concurrency tests: enough for every race they aim at
 /// (a visitor's three sends are adjacent, so always in flight together), few enough that
 /// DynamoDB Local, one JVM on a 2-core machine, answers within the SDK's timeouts.
