@@ -105,6 +105,7 @@ checks.positive_data_acceptance.expected-statuses = ["2xx", "3xx", "401", "403",
 TOML
 # Failures dropped one by one, on the exact answer that explains them:
 cat >"$STATE/gharart_schemathesis_hooks.py" <<'PY'
+import os
 import re
 
 import schemathesis
@@ -147,6 +148,17 @@ def _problem(response):
     return problem if isinstance(problem, dict) else {}
 
 
+def _emulator_error(response):
+    """`cargo lambda watch`'s own 500: its problem body, without the request id that every
+    answer of the functions carries."""
+    names = {name.lower() for name in (response.headers or {})}
+    return (
+        response.status_code == 500
+        and "x-request-id" not in names
+        and b"httpstatuses.com/500" in response.content
+    )
+
+
 @schemathesis.hook
 def filter_failure(context, failure, case, response):
     # `cargo lambda watch` cannot carry a body that is not UTF-8, or a header value that is
@@ -156,6 +168,20 @@ def filter_failure(context, failure, case, response):
     # INVALID_IDEMPOTENCY_KEY: tests/api/http_conventions.rs covers both in-process.
     if response.status_code == 500 and b"httpstatuses.com/500" in response.content:
         if _not_utf8(case.body) or any(_not_ascii(v) for v in (case.headers or {}).values()):
+            return False
+    # Rarely (about once in 5,000 requests) `cargo lambda watch` answers a 500 of its own to
+    # a request that never reaches a function (no log line): the same request sent again is
+    # answered by the function. Such a case is sent once more, and the failure stands unless
+    # the second answer is the function's; each one dropped is counted in the script's output.
+    # A function that crashes or panics answers the same way the second time, so it still fails.
+    if _emulator_error(response):
+        sent = {name.lower() for name in (case.headers or {})}
+        # As the run sends it: the command line's Authorization, unless the case has its own.
+        extra = {} if "authorization" in sent else {"Authorization": os.environ["GHARART_AUTH"]}
+        again = case.call(base_url=os.environ["GHARART_API"], headers=extra)
+        if not _emulator_error(again):
+            with open(os.environ["GHARART_EMULATOR_ERRORS"], "a") as seen:
+                seen.write(f"{case.method} {case.formatted_path}: {again.status_code}\n")
             return False
     # Methods no route has (TRACE, ...) never reach a function: `cargo lambda watch` answers
     # 404 (API Gateway, in production, too). Only that answer of the emulator is dropped.
@@ -196,7 +222,10 @@ rc=0
 # --generation-database none: no .hypothesis directory either.
 # --workers 1: Python 3.11 before 3.11.8 can fail ast.parse in concurrent threads
 # ("AST constructor recursion depth mismatch"), which Hypothesis calls while generating.
+EMULATOR_ERRORS="$STATE/emulator-errors.txt"
+: >"$EMULATOR_ERRORS"
 (cd "$STATE" && SCHEMATHESIS_HOOKS=gharart_schemathesis_hooks PYTHONPATH="$STATE" \
+  GHARART_API="$API" GHARART_AUTH="Bearer $TOKEN" GHARART_EMULATOR_ERRORS="$EMULATOR_ERRORS" \
   "$ST" --config-file "$STATE/schemathesis.toml" run "$ROOT/openapi.yaml" \
   --url "$API" \
   --checks all \
@@ -216,5 +245,9 @@ if [ "$rc" -ne 0 ]; then
   log "schemathesis FAILED (exit $rc; test cases ${cases:-?}) after $((SECONDS - STARTED)) s; the API log (kept in ${TMPDIR:-/tmp}/gharart-schemathesis-api.log) ends with:"
   tail -n 30 "$API_LOG" >&2
   exit "$rc"
+fi
+if [ -s "$EMULATOR_ERRORS" ]; then
+  log "cargo lambda watch's own 500, answered by the function when sent again ($(wc -l <"$EMULATOR_ERRORS")):"
+  cat "$EMULATOR_ERRORS" >&2
 fi
 log "schemathesis passed: test cases ${cases:-?}; $((SECONDS - STARTED)) s in all"

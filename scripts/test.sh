@@ -57,6 +57,9 @@ bash scripts/playbooks.sh
 log "openapi.yaml through a generated client (openapi-python-client, the README walkthrough)"
 bash scripts/generated-client.sh
 
+log "openapi.yaml fuzzed by Schemathesis against the functions under cargo lambda watch"
+bash scripts/schemathesis.sh
+
 log "IAM: every recorded DynamoDB call against its function's policy in template.yaml"
 cargo test -p group-buy-tests --test iam -- --ignored
 
