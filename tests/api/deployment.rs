@@ -1,8 +1,8 @@
 //! The routes, the functions and the table are declared in several places (the code,
 //! `template.yaml`, the `cargo lambda watch` router, the binaries); these tests keep them equal.
 
-use group_buy::Route;
 use group_buy::table::{INDEXES, PARTITION_KEY, SORT_KEY, key_attributes};
+use group_buy::{Access, Route};
 use serde_yaml_ng::Value as Yaml;
 use std::collections::BTreeSet;
 use std::path::PathBuf;
@@ -197,4 +197,279 @@ fn every_route_has_its_own_operation_id_in_openapi() {
         );
         assert!(ids.insert(id.clone()), "operationId {id} is used twice");
     }
+}
+
+/// CloudFront's managed cache policy `CachingDisabled` and origin request policy
+/// `AllViewerExceptHostHeader` (the same ids in every account).
+const CACHING_DISABLED: &str = "4135ea2d-6df8-44a3-9df3-4b5a84be39ad";
+const ALL_VIEWER_EXCEPT_HOST: &str = "b689b0a8-53d0-40ab-baf2-68738e2966ac";
+
+/// The string under a CloudFormation short-form tag (`!Ref X`, `!Sub "..."`), if `value` is one.
+fn tagged<'v>(value: &'v Yaml, tag: &str) -> Option<&'v str> {
+    match value {
+        Yaml::Tagged(tagged) if tagged.tag == tag => tagged.value.as_str(),
+        _ => None,
+    }
+}
+
+/// The resource `value` (a `!Ref`) names, checked to be of type `kind`.
+fn referenced<'t>(template: &'t Yaml, value: &Yaml, kind: &str) -> &'t Yaml {
+    let name = tagged(value, "Ref").unwrap_or_else(|| panic!("{value:?} is not a !Ref"));
+    let resource = &template["Resources"][name];
+    assert_eq!(resource["Type"].as_str(), Some(kind), "{name}");
+    resource
+}
+
+/// A CloudFront path pattern: `*` is any run of characters, `/` included; `?` is one.
+fn path_pattern_matches(pattern: &[u8], path: &[u8]) -> bool {
+    match (pattern.split_first(), path.split_first()) {
+        (None, None) => true,
+        (Some((b'*', rest)), _) => {
+            path_pattern_matches(rest, path)
+                || (!path.is_empty() && path_pattern_matches(pattern, &path[1..]))
+        }
+        (Some((b'?', rest)), Some((_, tail))) => path_pattern_matches(rest, tail),
+        (Some((p, rest)), Some((c, tail))) => p == c && path_pattern_matches(rest, tail),
+        _ => false,
+    }
+}
+
+fn strings_of(value: &Yaml) -> BTreeSet<String> {
+    value
+        .as_sequence()
+        .map(|items| items.iter().map(text).collect())
+        .unwrap_or_default()
+}
+
+/// The `max-age` the API sends with the public group-buy GETs.
+fn public_max_age() -> u64 {
+    use lambda_http::http::{StatusCode, header};
+    let reply = group_buy::http::Reply::json(StatusCode::OK, &serde_json::json!({})).public_cache();
+    let cache_control = reply.response().headers()[header::CACHE_CONTROL]
+        .to_str()
+        .expect("Cache-Control")
+        .to_owned();
+    cache_control
+        .split(',')
+        .find_map(|d| d.trim().strip_prefix("max-age="))
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("no max-age in {cache_control:?}"))
+}
+
+/// Public reads at the edge: the stage's CloudFront distribution caches the two public
+/// group-buy GETs (Access::Public) for at most 10 s, keyed on path and pagination only, and
+/// never caches any other route: my-interest, owner, admin and support all pass through to
+/// the API with the viewer's credentials.
+#[test]
+fn the_edge_caches_the_public_group_buy_reads_and_nothing_else() {
+    let template = template();
+    let distributions: Vec<&Yaml> = template["Resources"]
+        .as_mapping()
+        .expect("Resources")
+        .values()
+        .filter(|r| r["Type"].as_str() == Some("AWS::CloudFront::Distribution"))
+        .collect();
+    assert_eq!(distributions.len(), 1, "one distribution per stage");
+    let config = &distributions[0]["Properties"]["DistributionConfig"];
+
+    let origins = config["Origins"].as_sequence().expect("Origins");
+    assert_eq!(origins.len(), 1);
+    let origin = &origins[0];
+    assert!(
+        tagged(&origin["DomainName"], "Sub")
+            .is_some_and(|d| d.starts_with("${HttpApi}.execute-api.")),
+        "the origin is the stage's HTTP API"
+    );
+    assert_eq!(tagged(&origin["OriginPath"], "Sub"), Some("/${Stage}"));
+    assert_eq!(
+        origin["CustomOriginConfig"]["OriginProtocolPolicy"].as_str(),
+        Some("https-only")
+    );
+
+    // Behaviours in CloudFront's order: the first pattern that matches, else the default.
+    let mut behaviours: Vec<(String, &Yaml)> = config["CacheBehaviors"]
+        .as_sequence()
+        .expect("CacheBehaviors")
+        .iter()
+        .map(|b| (text(&b["PathPattern"]), b))
+        .collect();
+    behaviours.push(("(default)".to_owned(), &config["DefaultCacheBehavior"]));
+    let serving = |path: &str| -> usize {
+        behaviours
+            .iter()
+            .position(|(pattern, _)| {
+                pattern == "(default)" || path_pattern_matches(pattern.as_bytes(), path.as_bytes())
+            })
+            .expect("the default serves what no pattern does")
+    };
+    for (_, behaviour) in &behaviours {
+        assert_eq!(text(&behaviour["TargetOriginId"]), text(&origin["Id"]));
+        assert_eq!(
+            behaviour["ViewerProtocolPolicy"].as_str(),
+            Some("https-only")
+        );
+    }
+
+    let max_age = public_max_age();
+    let is_cached =
+        |behaviour: &Yaml| behaviour["CachePolicyId"].as_str() != Some(CACHING_DISABLED);
+    let assert_cached = |path: &str| {
+        let (pattern, behaviour) = &behaviours[serving(path)];
+        assert!(is_cached(behaviour), "{path} ({pattern}) is cached");
+        let policy = &referenced(
+            &template,
+            &behaviour["CachePolicyId"],
+            "AWS::CloudFront::CachePolicy",
+        )["Properties"]["CachePolicyConfig"];
+        let ttl = |name: &str| {
+            policy[name]
+                .as_u64()
+                .unwrap_or_else(|| panic!("{pattern}: {name}"))
+        };
+        // MinTTL 0, or CloudFront would keep even a `no-store` answer; DefaultTTL 0, or it
+        // would keep answers without Cache-Control (API Gateway's own errors).
+        assert_eq!((ttl("MinTTL"), ttl("DefaultTTL")), (0, 0), "{pattern}");
+        assert!(
+            ttl("MaxTTL") <= 10,
+            "{pattern}: the contract allows 10 s at most"
+        );
+        assert!(
+            max_age <= ttl("MaxTTL"),
+            "{pattern}: the API's max-age={max_age} is honoured"
+        );
+        let key = &policy["ParametersInCacheKeyAndForwardedToOrigin"];
+        assert_eq!(
+            key["HeadersConfig"]["HeaderBehavior"].as_str(),
+            Some("none"),
+            "{pattern}: no header in the key"
+        );
+        assert_eq!(
+            key["CookiesConfig"]["CookieBehavior"].as_str(),
+            Some("none"),
+            "{pattern}: no cookie in the key"
+        );
+        match key["QueryStringsConfig"]["QueryStringBehavior"].as_str() {
+            Some("none") => {}
+            Some("whitelist") => {
+                let names = strings_of(&key["QueryStringsConfig"]["QueryStrings"]);
+                let pagination: BTreeSet<String> = ["limit", "cursor"].map(String::from).into();
+                assert!(
+                    names.is_subset(&pagination),
+                    "{pattern}: query strings {names:?}"
+                );
+            }
+            other => panic!("{pattern}: query strings {other:?} in the key"),
+        }
+        let methods = strings_of(&behaviour["AllowedMethods"]);
+        assert!(
+            methods
+                .iter()
+                .all(|m| ["GET", "HEAD", "OPTIONS"].contains(&m.as_str())),
+            "{pattern}: {methods:?}"
+        );
+        // No credential, visitor id or cookie reaches the API from a cached behaviour, so no
+        // personal answer can be made there.
+        if !behaviour["OriginRequestPolicyId"].is_null() {
+            let forwarded = &referenced(
+                &template,
+                &behaviour["OriginRequestPolicyId"],
+                "AWS::CloudFront::OriginRequestPolicy",
+            )["Properties"]["OriginRequestPolicyConfig"];
+            assert_eq!(
+                forwarded["CookiesConfig"]["CookieBehavior"].as_str(),
+                Some("none"),
+                "{pattern}"
+            );
+            match forwarded["HeadersConfig"]["HeaderBehavior"].as_str() {
+                Some("none") => {}
+                Some("whitelist") => {
+                    let headers: BTreeSet<String> =
+                        strings_of(&forwarded["HeadersConfig"]["Headers"])
+                            .iter()
+                            .map(|h| h.to_ascii_lowercase())
+                            .collect();
+                    assert!(
+                        !headers.contains("authorization") && !headers.contains("x-visitor-id"),
+                        "{pattern}: {headers:?}"
+                    );
+                }
+                other => panic!("{pattern}: forwards headers {other:?}"),
+            }
+        }
+    };
+    let assert_not_cached = |path: &str, method: &str| {
+        let (pattern, behaviour) = &behaviours[serving(path)];
+        assert_eq!(
+            behaviour["CachePolicyId"].as_str(),
+            Some(CACHING_DISABLED),
+            "{method} {path} ({pattern}) is never cached"
+        );
+        assert_eq!(
+            behaviour["OriginRequestPolicyId"].as_str(),
+            Some(ALL_VIEWER_EXCEPT_HOST),
+            "{method} {path} ({pattern}) gets the viewer's headers"
+        );
+        assert!(
+            strings_of(&behaviour["AllowedMethods"]).contains(method),
+            "{method} {path} ({pattern})"
+        );
+    };
+
+    for route in Route::ALL {
+        let path = route
+            .path()
+            .replace("{handle}", "acme-decor")
+            .replace("{groupBuySlug}", "spring-vase");
+        if route.access() == Access::Public {
+            assert_eq!(route.method(), "GET", "{route:?}");
+            assert_cached(&path);
+        } else {
+            assert_not_cached(&path, route.method());
+        }
+    }
+    // The patterns are exact enough: a trailing slash does not turn my-interest into a cached
+    // read, and a group-buy whose slug is `my-interest` is still a cached public read.
+    assert_not_cached(
+        "/v2/public/group-buys/acme-decor/spring-vase/my-interest/",
+        "GET",
+    );
+    assert_cached("/v2/public/group-buys/acme-decor/my-interest");
+
+    // my-interest comes before every cached pattern that would also match it.
+    let my_interest = "/v2/public/group-buys/acme-decor/spring-vase/my-interest";
+    let served_by = serving(my_interest);
+    assert!(
+        behaviours[served_by].0.contains("my-interest"),
+        "{}",
+        behaviours[served_by].0
+    );
+    for (index, (pattern, behaviour)) in behaviours.iter().enumerate() {
+        if is_cached(behaviour) && path_pattern_matches(pattern.as_bytes(), my_interest.as_bytes())
+        {
+            assert!(served_by < index, "my-interest precedes {pattern}");
+        }
+    }
+
+    // No error is cached, on any behaviour (CloudFront would keep a 403 for 10 s otherwise).
+    let errors = config["CustomErrorResponses"]
+        .as_sequence()
+        .expect("CustomErrorResponses");
+    let codes: BTreeSet<u64> = errors
+        .iter()
+        .filter_map(|e| e["ErrorCode"].as_u64())
+        .collect();
+    for code in [400, 403, 404, 405, 414, 500, 501, 502, 503, 504] {
+        assert!(
+            codes.contains(&code),
+            "error {code}: its caching time is set"
+        );
+    }
+    for error in errors {
+        assert_eq!(error["ErrorCachingMinTTL"].as_u64(), Some(0), "{error:?}");
+    }
+
+    assert!(
+        !template["Outputs"]["EdgeUrl"].is_null(),
+        "the stage outputs its EdgeUrl"
+    );
 }
