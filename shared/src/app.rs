@@ -11,6 +11,7 @@ use crate::http::RequestIds;
 use crate::idempotency::{IdempotencyKey, Keyed, keeps};
 use crate::keys::ServerKey;
 use crate::pagination::CursorCodec;
+use crate::recent::RecentGroupBuys;
 use crate::routes::Route;
 use crate::store::Store;
 use crate::telemetry::{self, RequestLog};
@@ -30,6 +31,8 @@ pub struct App {
     pub auth: Authenticator,
     pub server_key: ServerKey,
     pub cursors: CursorCodec,
+    /// Group-buys as this instance last saw them, for the answers of interest writes.
+    pub recent: RecentGroupBuys,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -87,6 +90,7 @@ impl App {
             cursors: CursorCodec::new(&server_key.cursor_key()),
             server_key,
             settings,
+            recent: RecentGroupBuys::default(),
         })
     }
 

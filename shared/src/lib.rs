@@ -15,6 +15,7 @@ pub mod idempotency_record;
 pub mod keys;
 pub mod limits;
 pub mod pagination;
+pub mod recent;
 pub mod routes;
 pub mod store;
 pub mod table;

@@ -7,8 +7,14 @@
 //! | history entry | `GB#{handle}#{slug}` | `HIST#{at}#{requestId}` | – | – |
 //! | interest | `GB#{handle}#{slug}` | `INT#{visitorKey}` | – | – |
 //!
-//! GSI4 (admin): `ALL#{status}` / `{updatedAt}#{handle}#{slug}`.
-//! GSI5 (deadlines, sparse): `DEADLINES` / `{closesAt}#{handle}#{slug}` while open.
+//! | description | `GB#{handle}#{slug}` | `GB#DESCRIPTION` | – | – |
+//! | tally (`Tally`: status, deadline, bounds, counters) | `GB#{handle}#{slug}` | `GB#TALLY` | – | – |
+//! | rollup counters, drafts by hour | `ROLLUP#{0..8}` | `TOTALS`, `DRAFTS#{hour}` | – | – |
+//!
+//! GSI4 (admin): `ALL#{status}#{shard}` / `{updatedAt}#{handle}#{slug}`.
+//! GSI5 (deadlines, sparse, keys only): `DEADLINES#{shard}` / `{closesAt}#{handle}#{slug}`
+//! while open. Both are written in `INDEX_SHARDS` shards (a hash of the group-buy) and read
+//! across them, so that no index partition takes every campaign's transitions.
 //! GSI3 (public, sparse): `PUBLIC#{handle}` / `{createdAt}#{slug}`, only on group-buys that
 //! were ever published.
 
@@ -25,12 +31,32 @@ pub const PARTITION_KEY: &str = "PK";
 pub const TTL_ATTRIBUTE: &str = "ttl";
 pub const SORT_KEY: &str = "SK";
 
-/// A global secondary index; every one projects all attributes.
+/// A global secondary index. The only item the indexes list is a group-buy's own item, which
+/// is small (no description, no counters) and rewritten only by transitions, so projecting
+/// it whole costs one write unit per index entry; the deadline index serves only keys.
 #[derive(Clone, Copy, Debug)]
 pub struct Index {
     pub name: &'static str,
     pub partition_key: &'static str,
     pub sort_key: &'static str,
+    pub projection: Projected,
+}
+
+/// What an index copies of an item.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Projected {
+    All,
+    KeysOnly,
+}
+
+impl Projected {
+    /// As CloudFormation and DynamoDB name it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::All => "ALL",
+            Self::KeysOnly => "KEYS_ONLY",
+        }
+    }
 }
 
 /// A handle's group-buys, newest first.
@@ -38,6 +64,7 @@ pub const BY_HANDLE: Index = Index {
     name: "GSI1",
     partition_key: "GSI1PK",
     sort_key: "GSI1SK",
+    projection: Projected::All,
 };
 
 /// A handle's group-buys in one status, newest first.
@@ -45,6 +72,7 @@ pub const BY_HANDLE_AND_STATUS: Index = Index {
     name: "GSI2",
     partition_key: "GSI2PK",
     sort_key: "GSI2SK",
+    projection: Projected::All,
 };
 
 /// A handle's group-buys that were ever published (published, paused, closed), newest first.
@@ -53,6 +81,7 @@ pub const PUBLIC_BY_HANDLE: Index = Index {
     name: "GSI3",
     partition_key: "GSI3PK",
     sort_key: "GSI3SK",
+    projection: Projected::All,
 };
 
 /// Every handle's group-buys in one status, most recently changed first (the admin rollup).
@@ -60,6 +89,7 @@ pub const BY_STATUS: Index = Index {
     name: "GSI4",
     partition_key: "GSI4PK",
     sort_key: "GSI4SK",
+    projection: Projected::All,
 };
 
 /// Open group-buys (published or paused) that have a deadline, soonest first: what the
@@ -68,6 +98,7 @@ pub const OPEN_BY_DEADLINE: Index = Index {
     name: "GSI5",
     partition_key: "GSI5PK",
     sort_key: "GSI5SK",
+    projection: Projected::KeysOnly,
 };
 
 pub const INDEXES: [Index; 5] = [
@@ -123,7 +154,10 @@ pub async fn create(client: &Client, table_name: &str) -> Result<(), String> {
                 .key_schema(key(index.sort_key, KeyType::Range).map_err(build)?)
                 .projection(
                     Projection::builder()
-                        .projection_type(ProjectionType::All)
+                        .projection_type(match index.projection {
+                            Projected::All => ProjectionType::All,
+                            Projected::KeysOnly => ProjectionType::KeysOnly,
+                        })
                         .build(),
                 )
                 .build()

@@ -150,7 +150,7 @@ fn the_template_table_matches_the_table_in_code() {
         );
         assert_eq!(
             declared["Projection"]["ProjectionType"].as_str(),
-            Some("ALL")
+            Some(index.projection.as_str())
         );
     }
 }

@@ -20,7 +20,8 @@ async fn put_due_entry(app: &TestApp, pk: &str, n: usize) {
         .table_name(&app.table)
         .item("PK", s(pk.to_owned()))
         .item("SK", s("GB".into()))
-        .item("GSI5PK", s("DEADLINES".into()))
+        // The first write shard of the deadline index.
+        .item("GSI5PK", s("DEADLINES#0".into()))
         .item("GSI5SK", s(format!("2000-01-01T00:00:00.000Z#{n:04}")))
         .send()
         .await

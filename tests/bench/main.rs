@@ -128,3 +128,201 @@ async fn keyed_posts_against_the_two_extra_writes_anchor() {
         replay.row(&format!("{name}, keyed, replay"), 1.0, 1.0);
     }
 }
+
+/// What one route costs, with a 4,000-character description (issue 10's reference case).
+#[derive(Default)]
+struct RouteCosts {
+    rows: Vec<(&'static str, Samples)>,
+}
+
+impl RouteCosts {
+    async fn measure(
+        &mut self,
+        app: &TestApp,
+        name: &'static str,
+        route: Route,
+        call: Call,
+        expected: u16,
+    ) {
+        let sample = cost(app, route, call).await;
+        let at = match self.rows.iter().position(|(n, _)| *n == name) {
+            Some(at) => at,
+            None => {
+                self.rows.push((name, Samples::default()));
+                self.rows.len() - 1
+            }
+        };
+        self.rows[at].1.add(sample, expected);
+    }
+}
+
+fn my_interest(route: Route, slug: &str, visitor: &str) -> Call {
+    Call::new(
+        route,
+        format!("/v2/public/group-buys/{HANDLE}/{slug}/my-interest"),
+    )
+    .header("x-visitor-id", visitor)
+}
+
+fn owner(route: Route, path: String) -> Call {
+    Call::new(route, path).bearer(&owner_token())
+}
+
+#[tokio::test]
+#[ignore = "a benchmark: scripts/bench.sh"]
+async fn capacity_per_route_with_a_long_description() {
+    let app = spawn_app().await;
+    let mut costs = RouteCosts::default();
+    let description = "Hand-knotted jute, natural dyes. ".repeat(125);
+    assert_eq!(description.chars().count(), 4_125);
+    let description: String = description.chars().take(4_000).collect();
+    let closes_at = (chrono::Utc::now() + chrono::Duration::days(30))
+        .format("%Y-%m-%dT%H:%M:%SZ")
+        .to_string();
+    let base = format!("/v2/handles/{HANDLE}/group-buys");
+    for i in 0..RUNS {
+        let slug = format!("jute-rug-{i}");
+        let (a, b) = (
+            format!("visitor-a-{i}-0123456789abcdef"),
+            format!("visitor-b-{i}-0123456789abcdef"),
+        );
+        let create = owner(Route::CreateGroupBuy, base.clone()).json(&json!({
+            "slug": slug, "title": "Jute rug", "description": description, "currency": "INR",
+            "unitPriceMinor": 249900, "minParticipants": 2, "maxParticipants": 100,
+            "maxQuantityPerParticipant": 5, "closesAt": closes_at
+        }));
+        let one = format!("{base}/{slug}");
+        let steps: Vec<(&'static str, Route, Call, u16)> = vec![
+            ("create", Route::CreateGroupBuy, create, 201),
+            (
+                "publish",
+                Route::PublishGroupBuy,
+                owner(Route::PublishGroupBuy, format!("{one}/publish")),
+                200,
+            ),
+            (
+                "register, first",
+                Route::RegisterInterest,
+                my_interest(Route::RegisterInterest, &slug, &a).json(&json!({"quantity": 1})),
+                201,
+            ),
+            (
+                "register, retry (same quantity)",
+                Route::RegisterInterest,
+                my_interest(Route::RegisterInterest, &slug, &a).json(&json!({"quantity": 1})),
+                200,
+            ),
+            (
+                "register, quantity change",
+                Route::RegisterInterest,
+                my_interest(Route::RegisterInterest, &slug, &a).json(&json!({"quantity": 3})),
+                200,
+            ),
+            (
+                "register, first, crossing the threshold",
+                Route::RegisterInterest,
+                my_interest(Route::RegisterInterest, &slug, &b).json(&json!({"quantity": 2})),
+                201,
+            ),
+            (
+                "get my-interest",
+                Route::GetMyInterest,
+                my_interest(Route::GetMyInterest, &slug, &a),
+                200,
+            ),
+            (
+                "get (owner)",
+                Route::GetGroupBuy,
+                owner(Route::GetGroupBuy, one.clone()),
+                200,
+            ),
+            (
+                "get (public)",
+                Route::GetPublicGroupBuy,
+                Call::new(
+                    Route::GetPublicGroupBuy,
+                    format!("/v2/public/group-buys/{HANDLE}/{slug}"),
+                ),
+                200,
+            ),
+            (
+                "list (owner, 25)",
+                Route::ListGroupBuys,
+                owner(Route::ListGroupBuys, base.clone()),
+                200,
+            ),
+            (
+                "list (public, 25)",
+                Route::ListPublicGroupBuys,
+                Call::new(
+                    Route::ListPublicGroupBuys,
+                    format!("/v2/public/group-buys/{HANDLE}"),
+                ),
+                200,
+            ),
+            (
+                "list interests",
+                Route::ListInterests,
+                owner(Route::ListInterests, format!("{one}/interests")),
+                200,
+            ),
+            (
+                "withdraw",
+                Route::WithdrawInterest,
+                my_interest(Route::WithdrawInterest, &slug, &a),
+                204,
+            ),
+            (
+                "pause",
+                Route::PauseGroupBuy,
+                owner(Route::PauseGroupBuy, format!("{one}/pause")),
+                200,
+            ),
+            (
+                "publish (resume)",
+                Route::PublishGroupBuy,
+                owner(Route::PublishGroupBuy, format!("{one}/publish")),
+                200,
+            ),
+            (
+                "register, first, again",
+                Route::RegisterInterest,
+                my_interest(Route::RegisterInterest, &slug, &a).json(&json!({"quantity": 1})),
+                201,
+            ),
+            (
+                "close",
+                Route::CloseGroupBuy,
+                owner(Route::CloseGroupBuy, format!("{one}/close")),
+                200,
+            ),
+        ];
+        for (name, route, call, expected) in steps {
+            costs.measure(&app, name, route, call, expected).await;
+        }
+        let admin = Call::new(Route::AdminGroupBuys, "/v2/platform-admin/group-buys")
+            .bearer(&group_buy_tests::admin_token());
+        costs
+            .measure(
+                &app,
+                "admin rollup and list",
+                Route::AdminGroupBuys,
+                admin,
+                200,
+            )
+            .await;
+    }
+    println!(
+        "\nDynamoDB per request, 4,000-character description, medians of {RUNS} runs \
+         (ReturnConsumedCapacity INDEXES, as DynamoDB Local reports it)\n"
+    );
+    println!("| request | calls | capacity units |");
+    println!("|---|---|---|");
+    for (name, samples) in &costs.rows {
+        println!(
+            "| {name} | {} | {:.1} |",
+            median(samples.calls.clone()),
+            median(samples.capacity.clone())
+        );
+    }
+}

@@ -503,7 +503,7 @@ impl TestApp {
             .update_item()
             .table_name(&self.table)
             .key("PK", AttributeValue::S(format!("GB#{HANDLE}#{slug}")))
-            .key("SK", AttributeValue::S("GB".into()))
+            .key("SK", AttributeValue::S("GB#TALLY".into()))
             .update_expression("SET participantCount = :n")
             .expression_attribute_values(":n", AttributeValue::N(count.to_string()))
             .send()
@@ -524,16 +524,23 @@ impl TestApp {
             .collect();
         let (mut participants, mut units, mut threshold_met) = (0, 0, 0);
         for item in self.all_items().await {
-            if !matches!(item.get("SK"), Some(AttributeValue::S(sk)) if sk == "GB") {
-                continue;
-            }
-            if let Some(AttributeValue::S(status)) = item.get("status") {
+            let sort_key = match item.get("SK") {
+                Some(AttributeValue::S(sk)) => sk.as_str(),
+                _ => continue,
+            };
+            // The status from each group-buy's own item, the counters from its tally.
+            if sort_key == "GB"
+                && let Some(AttributeValue::S(status)) = item.get("status")
+            {
                 *by_status.entry(status.clone()).or_default() += 1;
             }
-            participants += number(&item, "participantCount");
-            units += number(&item, "unitCount");
-            threshold_met +=
-                i64::from(number(&item, "participantCount") >= number(&item, "minParticipants"));
+            if sort_key == "GB#TALLY" {
+                participants += number(&item, "participantCount");
+                units += number(&item, "unitCount");
+                threshold_met += i64::from(
+                    number(&item, "participantCount") >= number(&item, "minParticipants"),
+                );
+            }
         }
         json!({
             "byStatus": by_status,

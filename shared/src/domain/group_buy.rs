@@ -8,6 +8,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 pub const MAX_PARTICIPANTS_LIMIT: i64 = 100_000;
+/// The largest `maxQuantityPerParticipant` a group-buy may set.
+pub const MAX_QUANTITY_PER_PARTICIPANT: u32 = 100;
 const MAX_UNIT_PRICE_MINOR: i64 = 1_000_000_000_000;
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -16,6 +18,8 @@ pub struct GroupBuy {
     pub handle: Handle,
     pub slug: Slug,
     pub title: String,
+    /// Kept in an item of its own (the store's layout); absent from what admin lists read.
+    #[serde(default)]
     pub description: String,
     pub currency: String,
     pub unit_price_minor: i64,
@@ -25,7 +29,10 @@ pub struct GroupBuy {
     pub closes_at: Option<Timestamp>,
     pub status: Status,
     pub close_outcome: Option<CloseOutcome>,
+    /// The counters live in the tally item (`Tally`), which interest writes move.
+    #[serde(default)]
     pub participant_count: u32,
+    #[serde(default)]
     pub unit_count: u64,
     pub version: u64,
     pub created_at: Timestamp,
@@ -261,7 +268,9 @@ impl NewGroupBuy {
                 _ => Ok(max),
             }
         });
-        let max_quantity = f.optional("maxQuantityPerParticipant", |v| count(v, 1, 100));
+        let max_quantity = f.optional("maxQuantityPerParticipant", |v| {
+            count(v, 1, i64::from(MAX_QUANTITY_PER_PARTICIPANT))
+        });
         let closes_at = f.optional("closesAt", |v| {
             let at = Timestamp::parse(string(v)?)?;
             if at <= now {

@@ -5,6 +5,51 @@
 use super::group_buy::GroupBuy;
 use super::lifecycle::Status;
 use super::timestamp::Timestamp;
+use serde::{Deserialize, Serialize};
+
+/// What the interest rules decide on: the part of a group-buy that interest writes read and
+/// move. The store keeps it in a small item of its own, so that the launch traffic of a
+/// campaign never rewrites the group-buy's indexed item or its description.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Tally {
+    pub status: Status,
+    /// Published at least once: only then may the public see it (and register).
+    pub ever_published: bool,
+    pub closes_at: Option<Timestamp>,
+    pub min_participants: u32,
+    pub max_participants: Option<u32>,
+    pub max_quantity_per_participant: u32,
+    pub participant_count: u32,
+    pub unit_count: u64,
+}
+
+impl Tally {
+    /// Whether one more participant makes the threshold (the rollup counts that crossing).
+    pub fn next_participant_meets_threshold(&self) -> bool {
+        self.participant_count + 1 == self.min_participants
+    }
+
+    /// Whether one participant less loses the threshold.
+    pub fn leaving_participant_loses_threshold(&self) -> bool {
+        self.participant_count == self.min_participants
+    }
+}
+
+impl GroupBuy {
+    pub fn tally(&self) -> Tally {
+        Tally {
+            status: self.status,
+            ever_published: self.ever_published(),
+            closes_at: self.closes_at,
+            min_participants: self.min_participants,
+            max_participants: self.max_participants,
+            max_quantity_per_participant: self.max_quantity_per_participant,
+            participant_count: self.participant_count,
+            unit_count: self.unit_count,
+        }
+    }
+}
 
 /// Why an interest write is refused.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -36,33 +81,39 @@ pub fn public(gb: Option<&GroupBuy>) -> Option<&GroupBuy> {
     gb.filter(|gb| gb.ever_published())
 }
 
+/// The tally of a group-buy the public may see: `None` for unknown ones and for those never
+/// published.
+fn public_tally(tally: Option<&Tally>) -> Option<&Tally> {
+    tally.filter(|t| t.ever_published)
+}
+
 /// Registering (or changing to) `quantity`: only while published and before `closesAt`;
 /// a new participant only below `maxParticipants`.
 pub fn decide_registration(
-    gb: Option<&GroupBuy>,
+    tally: Option<&Tally>,
     existing: Option<u32>,
     quantity: i64,
     now: Timestamp,
 ) -> Result<Registration, InterestRejection> {
-    let gb = public(gb).ok_or(InterestRejection::NotFound)?;
+    let tally = public_tally(tally).ok_or(InterestRejection::NotFound)?;
     // The group-buy's state first: no quantity is right for a closed or paused one.
-    match gb.status {
+    match tally.status {
         Status::Published => {}
         Status::Paused => return Err(InterestRejection::Paused),
         Status::Closed => return Err(InterestRejection::Closed),
         Status::Draft => return Err(InterestRejection::NotFound),
     }
-    deadline_not_passed(gb, now)?;
-    let max = gb.max_quantity_per_participant;
+    deadline_not_passed(tally, now)?;
+    let max = tally.max_quantity_per_participant;
     if quantity < 1 || quantity > i64::from(max) {
         return Err(InterestRejection::QuantityNotAllowed { max });
     }
     match existing {
         Some(current) if i64::from(current) == quantity => Ok(Registration::Unchanged),
         Some(current) => Ok(Registration::Changed { from: current }),
-        None if gb
+        None if tally
             .max_participants
-            .is_some_and(|cap| gb.participant_count >= cap) =>
+            .is_some_and(|cap| tally.participant_count >= cap) =>
         {
             Err(InterestRejection::Full)
         }
@@ -75,20 +126,20 @@ pub fn decide_registration(
 /// threshold into `expired`); nothing to do without an interest. `Some(quantity)` is what the
 /// withdrawal removes.
 pub fn decide_withdrawal(
-    gb: Option<&GroupBuy>,
+    tally: Option<&Tally>,
     existing: Option<u32>,
     now: Timestamp,
 ) -> Result<Option<u32>, InterestRejection> {
-    let gb = public(gb).ok_or(InterestRejection::NotFound)?;
+    let tally = public_tally(tally).ok_or(InterestRejection::NotFound)?;
     match existing {
         None => Ok(None),
-        Some(_) if gb.status == Status::Closed => Err(InterestRejection::Closed),
-        Some(quantity) => deadline_not_passed(gb, now).map(|()| Some(quantity)),
+        Some(_) if tally.status == Status::Closed => Err(InterestRejection::Closed),
+        Some(quantity) => deadline_not_passed(tally, now).map(|()| Some(quantity)),
     }
 }
 
-fn deadline_not_passed(gb: &GroupBuy, now: Timestamp) -> Result<(), InterestRejection> {
-    match gb.closes_at.filter(|at| *at <= now) {
+fn deadline_not_passed(tally: &Tally, now: Timestamp) -> Result<(), InterestRejection> {
+    match tally.closes_at.filter(|at| *at <= now) {
         Some(closes_at) => Err(InterestRejection::DeadlinePassed { closes_at }),
         None => Ok(()),
     }
@@ -103,7 +154,7 @@ mod tests {
         Timestamp::parse("2026-11-24T18:00:00.000Z").expect("time")
     }
 
-    fn group_buy(status: Status, participants: u32) -> GroupBuy {
+    fn group_buy(status: Status, participants: u32) -> Tally {
         let mut gb = GroupBuy::draft(
             Handle::parse("acme").expect("handle"),
             NewGroupBuy {
@@ -117,7 +168,7 @@ mod tests {
         gb.status = status;
         gb.published_at = (status != Status::Draft).then(now);
         gb.participant_count = participants;
-        gb
+        gb.tally()
     }
 
     #[test]

@@ -2,9 +2,10 @@
 
 use super::rollup::{draft_age_update, recently_changed_key, rollup_update, status_partition};
 use super::{
-    DEADLINES, GROUP_BUY_SK, Riders, Store, StoreError, classify, deadline_index_keys, decode,
-    encode, from_cursor_key, group_buy_item, group_buy_pk, handle_partition,
-    handle_status_partition, n, observed, public_index_keys, public_partition, s, set_all,
+    GROUP_BUY_END, GROUP_BUY_SK, GroupBuyParts, INDEX_SHARDS, Item, Riders, Store, StoreError,
+    TALLY_SK, classify, deadline_index_keys, deadline_partition, decode, encode, from_cursor_key,
+    group_buy_item, group_buy_pk, handle_partition, handle_status_partition, index_shard, n,
+    observed, public_index_keys, public_partition, s, set_all, tally_item, to_cursor_key,
 };
 use crate::domain::rollup::RollupDelta;
 use crate::domain::{
@@ -15,6 +16,7 @@ use crate::table::{
     BY_HANDLE, BY_HANDLE_AND_STATUS, BY_STATUS, Index, OPEN_BY_DEADLINE, PARTITION_KEY,
     PUBLIC_BY_HANDLE, SORT_KEY,
 };
+use aws_sdk_dynamodb::operation::query::builders::QueryFluentBuilder;
 use aws_sdk_dynamodb::types::{
     AttributeValue, Put, ReturnConsumedCapacity, TransactWriteItem, Update,
 };
@@ -24,6 +26,10 @@ const HISTORY_PREFIX: &str = "HIST#";
 const HISTORY_END: &str = "HIST$";
 /// History entries in one read of a group-buy's history (the API's page of history).
 const HISTORY_PAGE: usize = 100;
+/// A group-buy's own item, description and tally.
+const GROUP_BUY_ITEMS: i32 = 3;
+/// Where a walk over the deadline index's shards is, kept inside its cursor.
+const SHARD_IN_CURSOR: &str = "_shard";
 
 fn history_put(
     table: &str,
@@ -77,23 +83,29 @@ pub enum Listing {
 }
 
 impl Store {
-    /// Creates a draft and its first history entry; `ConditionFailed` when the slug is taken.
+    /// Creates a draft (its own item, description and tally) and its first history entry;
+    /// `ConditionFailed` when the slug is taken.
     pub async fn create(
         &self,
         gb: &GroupBuy,
         entry: &HistoryEntry,
         riders: &Riders,
     ) -> Result<(), StoreError> {
-        let put = Put::builder()
-            .table_name(&self.table)
-            .set_item(Some(group_buy_item(gb)?))
-            .condition_expression("attribute_not_exists(#pk)")
-            .expression_attribute_names("#pk", PARTITION_KEY)
-            .build()
-            .map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        let put = |item: Item| {
+            Put::builder()
+                .table_name(&self.table)
+                .set_item(Some(item))
+                .condition_expression("attribute_not_exists(#pk)")
+                .expression_attribute_names("#pk", PARTITION_KEY)
+                .build()
+                .map(|put| TransactWriteItem::builder().put(put).build())
+                .map_err(|e| StoreError::Corrupt(e.to_string()))
+        };
         let history = history_put(&self.table, &gb.handle, &gb.slug, entry)?;
         let mut items = vec![
-            TransactWriteItem::builder().put(put).build(),
+            put(group_buy_item(gb)?)?,
+            put(super::description_item(gb))?,
+            put(tally_item(gb)?)?,
             TransactWriteItem::builder().put(history).build(),
             TransactWriteItem::builder()
                 .update(draft_age_update(&self.table, gb.updated_at, 1)?)
@@ -105,21 +117,28 @@ impl Store {
         self.transact(items, riders).await
     }
 
-    /// A strongly consistent read, so a transition decides on the latest state.
+    /// A strongly consistent Query of a group-buy's item collection, from its own item (`GB`,
+    /// which sorts first) up to `last`.
+    fn collection_up_to(&self, handle: &Handle, slug: &Slug, last: &str) -> QueryFluentBuilder {
+        self.query()
+            .key_condition_expression("#pk = :pk AND #sk BETWEEN :first AND :last")
+            .expression_attribute_names("#pk", PARTITION_KEY)
+            .expression_attribute_names("#sk", SORT_KEY)
+            .expression_attribute_values(":pk", s(group_buy_pk(handle, slug)))
+            .expression_attribute_values(":first", s(GROUP_BUY_SK))
+            .expression_attribute_values(":last", s(last))
+            .consistent_read(true)
+    }
+
+    /// The group-buy, its three items in one strongly consistent Query (so that a
+    /// transition decides on the latest state).
     pub async fn get(&self, handle: &Handle, slug: &Slug) -> Result<Option<GroupBuy>, StoreError> {
-        let out = observed(
-            self.client
-                .get_item()
-                .table_name(&self.table)
-                .key(PARTITION_KEY, s(group_buy_pk(handle, slug)))
-                .key(SORT_KEY, s(GROUP_BUY_SK))
-                .consistent_read(true)
-                .return_consumed_capacity(ReturnConsumedCapacity::Total)
-                .send()
-                .await,
-        )
-        .map_err(|e| classify("GetItem", e))?;
-        out.item.map(decode).transpose()
+        let query = self.collection_up_to(handle, slug, GROUP_BUY_END);
+        let mut parts = GroupBuyParts::default();
+        for item in self.query_all(query, 2).await? {
+            parts.take(item);
+        }
+        parts.assemble()
     }
 
     /// The group-buy and one page of its history: the latest `HISTORY_PAGE` entries, or with
@@ -127,9 +146,9 @@ impl Store {
     /// oldest first within the page. `last_key` is set when older entries remain.
     ///
     /// One Query of the item collection, newest first (`SK` from `HIST$` down to `GB`),
-    /// strongly consistent, for one entry more than a page: `GB` sorts before every
-    /// `HIST#…`, so when the rest of the history fits in the page the group-buy arrives in
-    /// the same call. When it does not, one GetItem fetches the group-buy (2 calls).
+    /// strongly consistent, for one entry more than a page and the group-buy's three items:
+    /// they sort before every `HIST#…`, so when the rest of the history fits in the page the
+    /// group-buy arrives in the same call. When it does not, `get` reads it (2 calls).
     pub async fn get_with_history(
         &self,
         handle: &Handle,
@@ -137,35 +156,32 @@ impl Store {
         older_than: Option<Key>,
     ) -> Result<Option<(GroupBuy, Page<HistoryEntry>)>, StoreError> {
         let query = self
-            .query()
-            .key_condition_expression("#pk = :pk AND #sk BETWEEN :first AND :last")
-            .expression_attribute_names("#pk", PARTITION_KEY)
-            .expression_attribute_names("#sk", SORT_KEY)
-            .expression_attribute_values(":pk", s(group_buy_pk(handle, slug)))
-            .expression_attribute_values(":first", s(GROUP_BUY_SK))
-            .expression_attribute_values(":last", s(HISTORY_END))
+            .collection_up_to(handle, slug, HISTORY_END)
             .scan_index_forward(false)
-            .limit(HISTORY_PAGE as i32 + 1)
-            .consistent_read(true)
+            .limit(HISTORY_PAGE as i32 + 1 + GROUP_BUY_ITEMS)
             .set_exclusive_start_key(from_cursor_key(older_than));
         let out = observed(query.send().await).map_err(|e| classify("Query", e))?;
         let more_pages = out.last_evaluated_key.is_some();
-        let mut group_buy = None;
+        let mut parts = GroupBuyParts::default();
         let mut history = Vec::new();
         for item in out.items.unwrap_or_default() {
+            let Some(item) = parts.take(item) else {
+                continue;
+            };
             let sk = match item.get(SORT_KEY) {
                 Some(AttributeValue::S(sk)) => sk.clone(),
                 _ => return Err(StoreError::Corrupt("an item without a sort key".into())),
             };
-            if sk == GROUP_BUY_SK {
-                group_buy = Some(decode::<GroupBuy>(item)?);
-            } else {
-                history.push((sk, decode::<HistoryEntry>(item)?));
-            }
+            history.push((sk, decode::<HistoryEntry>(item)?));
         }
-        // Older entries remain unless the group-buy, which sorts before all of them, came
-        // too: one more than a page came, or the Query stopped early (at 1 MB).
-        let older = group_buy.is_none() && (history.len() > HISTORY_PAGE || more_pages);
+        // Its own item sorts first of all (last, newest first): when it came, all did.
+        let group_buy = match parts.group_buy.is_some() {
+            true => parts.assemble()?,
+            false => None,
+        };
+        // Older entries remain when more than a page came, or when the Query stopped early
+        // (at 1 MB) before reaching the group-buy, which sorts before all of them.
+        let older = history.len() > HISTORY_PAGE || (group_buy.is_none() && more_pages);
         history.truncate(HISTORY_PAGE);
         let last_key = match history.last() {
             Some((sk, _)) if older => Some(Key::from([
@@ -185,7 +201,8 @@ impl Store {
         Ok(Some((group_buy, Page { items, last_key })))
     }
 
-    /// A handle's group-buys, newest first.
+    /// A handle's group-buys, newest first: one Query of the index, then one BatchGetItem
+    /// of their tallies and descriptions.
     pub async fn list(
         &self,
         handle: &Handle,
@@ -209,33 +226,37 @@ impl Store {
             .expression_attribute_values(":pk", s(partition))
             .scan_index_forward(false)
             .limit(limit);
-        self.page(query, start).await
+        let (listed, last) = self.raw_page(query, from_cursor_key(start)).await?;
+        Ok(Page {
+            items: self.complete(listed, true).await?,
+            last_key: last.map(to_cursor_key),
+        })
     }
 
-    /// Open group-buys whose deadline is at or before `now`, soonest first.
+    /// Open group-buys whose deadline is at or before `now`, soonest first within each
+    /// shard of the deadline index, at most `limit` per shard.
     pub async fn due_for_expiry(
         &self,
         now: Timestamp,
         limit: i32,
     ) -> Result<Vec<GroupBuy>, StoreError> {
-        let query = self
-            .query()
-            .index_name(OPEN_BY_DEADLINE.name)
-            .key_condition_expression("#pk = :pk AND #sk < :until")
-            .expression_attribute_names("#pk", OPEN_BY_DEADLINE.partition_key)
-            .expression_attribute_names("#sk", OPEN_BY_DEADLINE.sort_key)
-            .expression_attribute_values(":pk", s(DEADLINES))
-            // `$` sorts after the `#` that follows the time in every key.
-            .expression_attribute_values(":until", s(format!("{now}$")))
-            .limit(limit);
-        Ok(self.page(query, None).await?.items)
+        let mut due = Vec::new();
+        for shard in 0..INDEX_SHARDS {
+            let page = self.due_in_shard(shard, now, limit, None).await?;
+            for key in page.items {
+                if let Some((handle, slug)) = key.group_buy()
+                    && let Some(gb) = self.get(&handle, &slug).await?
+                {
+                    due.push(gb);
+                }
+            }
+        }
+        Ok(due)
     }
 
-    /// One page of the keys of the group-buys whose deadline passed by `now`, soonest first,
-    /// resuming at `start`. Only the table key is read: the expiry reads each item itself,
-    /// strongly consistent, before deciding.
-    pub async fn due_keys(
+    async fn due_in_shard(
         &self,
+        shard: u32,
         now: Timestamp,
         limit: i32,
         start: Option<Key>,
@@ -244,14 +265,51 @@ impl Store {
             .query()
             .index_name(OPEN_BY_DEADLINE.name)
             .key_condition_expression("#pk = :pk AND #sk < :until")
-            .projection_expression("#tablePk")
             .expression_attribute_names("#pk", OPEN_BY_DEADLINE.partition_key)
             .expression_attribute_names("#sk", OPEN_BY_DEADLINE.sort_key)
-            .expression_attribute_names("#tablePk", PARTITION_KEY)
-            .expression_attribute_values(":pk", s(DEADLINES))
+            .expression_attribute_values(":pk", s(deadline_partition(shard)))
+            // `$` sorts after the `#` that follows the time in every key.
             .expression_attribute_values(":until", s(format!("{now}$")))
             .limit(limit);
         self.page(query, start).await
+    }
+
+    /// One page of the keys of the group-buys whose deadline passed by `now`, resuming at
+    /// `start`: the deadline index's shards one after the other, soonest first within each
+    /// (the index keeps only the table key: the expiry reads each item itself, strongly
+    /// consistent, before deciding). A page may come short while shards remain.
+    pub async fn due_keys(
+        &self,
+        now: Timestamp,
+        limit: i32,
+        start: Option<Key>,
+    ) -> Result<Page<DueKey>, StoreError> {
+        let mut start = start.unwrap_or_default();
+        let shard = match start.remove(SHARD_IN_CURSOR) {
+            Some(raw) => raw
+                .parse::<u32>()
+                .ok()
+                .filter(|s| *s < INDEX_SHARDS)
+                .ok_or_else(|| StoreError::Corrupt("a deadline cursor of no shard".into()))?,
+            None => 0,
+        };
+        let resume = (!start.is_empty()).then_some(start);
+        let page = self.due_in_shard(shard, now, limit, resume).await?;
+        let last_key = match page.last_key {
+            Some(mut key) => {
+                key.insert(SHARD_IN_CURSOR.into(), shard.to_string());
+                Some(key)
+            }
+            None if shard + 1 < INDEX_SHARDS => Some(Key::from([(
+                SHARD_IN_CURSOR.to_owned(),
+                (shard + 1).to_string(),
+            )])),
+            None => None,
+        };
+        Ok(Page {
+            items: page.items,
+            last_key,
+        })
     }
 
     /// The migration of group-buys listed publicly though never published (drafts cancelled
@@ -275,7 +333,7 @@ impl Store {
                     .expression_attribute_names("#publishedAt", "publishedAt")
                     .expression_attribute_values(":null", s("NULL"))
                     .set_exclusive_start_key(start)
-                    .return_consumed_capacity(ReturnConsumedCapacity::Total)
+                    .return_consumed_capacity(ReturnConsumedCapacity::Indexes)
                     .send()
                     .await,
             )
@@ -311,8 +369,8 @@ impl Store {
 
     /// Writes `transition` from `current` (as read) to `next`, with its history entry, in one
     /// transaction that holds only if nobody changed the group-buy's version since the read
-    /// and the participant count still supports the decision. `ConditionFailed` otherwise:
-    /// the caller reads again and decides again.
+    /// and the participant count (in the tally) still supports the decision.
+    /// `ConditionFailed` otherwise: the caller reads again and decides again.
     pub async fn apply(
         &self,
         current: &GroupBuy,
@@ -321,20 +379,11 @@ impl Store {
         entry: &HistoryEntry,
         riders: &Riders,
     ) -> Result<(), StoreError> {
-        let mut condition = "#version = :expected".to_owned();
-        match transition.count_guard {
-            Some(CountGuard::ThresholdMet) => {
-                condition.push_str(" AND #participants >= #threshold");
-            }
-            Some(CountGuard::ThresholdNotMet) => {
-                condition.push_str(" AND #participants < #threshold");
-            }
-            None => {}
-        }
         let optional_time = |t: Option<crate::domain::Timestamp>| match t {
             Some(t) => s(t.to_string()),
             None => AttributeValue::Null(true),
         };
+        let shard = index_shard(&next.handle, &next.slug);
         let mut assignments: Vec<(String, AttributeValue)> = vec![
             ("status".into(), s(next.status.as_str())),
             (
@@ -355,7 +404,7 @@ impl Store {
         assignments.extend([
             (
                 BY_STATUS.partition_key.into(),
-                s(status_partition(next.status)),
+                s(status_partition(next.status, shard)),
             ),
             (BY_STATUS.sort_key.into(), s(recently_changed_key(next))),
             // A transition clears the CLOSE_REJECTED flag.
@@ -367,28 +416,54 @@ impl Store {
             None => &[OPEN_BY_DEADLINE.partition_key, OPEN_BY_DEADLINE.sort_key],
         };
         assignments.extend(deadline.into_iter().flatten());
+        let pk = group_buy_pk(&current.handle, &current.slug);
         let update = Update::builder()
             .table_name(&self.table)
-            .key(
-                PARTITION_KEY,
-                s(group_buy_pk(&current.handle, &current.slug)),
-            )
+            .key(PARTITION_KEY, s(pk.clone()))
             .key(SORT_KEY, s(GROUP_BUY_SK))
-            .condition_expression(condition)
+            .condition_expression("#version = :expected")
             .expression_attribute_names("#version", "version")
             .expression_attribute_values(":expected", n(current.version));
-        let mut update = set_all(update, assignments, removals);
+        let update = set_all(update, assignments, removals)
+            .build()
+            .map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        // The tally follows the status, so that interest writes decide on it alone.
+        let mut condition = "attribute_exists(#pk)".to_owned();
+        match transition.count_guard {
+            Some(CountGuard::ThresholdMet) => {
+                condition.push_str(" AND #participants >= #threshold");
+            }
+            Some(CountGuard::ThresholdNotMet) => {
+                condition.push_str(" AND #participants < #threshold");
+            }
+            None => {}
+        }
+        let mut tally = Update::builder()
+            .table_name(&self.table)
+            .key(PARTITION_KEY, s(pk))
+            .key(SORT_KEY, s(TALLY_SK))
+            .update_expression("SET #status = :status, #everPublished = :everPublished")
+            .condition_expression(condition)
+            .expression_attribute_names("#pk", PARTITION_KEY)
+            .expression_attribute_names("#status", "status")
+            .expression_attribute_names("#everPublished", "everPublished")
+            .expression_attribute_values(":status", s(next.status.as_str()))
+            .expression_attribute_values(
+                ":everPublished",
+                AttributeValue::Bool(next.ever_published()),
+            );
         if transition.count_guard.is_some() {
-            update = update
+            tally = tally
                 .expression_attribute_names("#participants", "participantCount")
                 .expression_attribute_names("#threshold", "minParticipants");
         }
-        let update = update
+        let tally = tally
             .build()
             .map_err(|e| StoreError::Corrupt(e.to_string()))?;
         let history = history_put(&self.table, &current.handle, &current.slug, entry)?;
         let mut items = vec![
             TransactWriteItem::builder().update(update).build(),
+            TransactWriteItem::builder().update(tally).build(),
             TransactWriteItem::builder().put(history).build(),
         ];
         let delta = RollupDelta::transition(transition.from, transition.to);

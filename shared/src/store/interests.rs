@@ -1,26 +1,24 @@
-//! Interest records and the group-buy counters they move. Each write is one transaction:
-//! the interest item (index 0) and the group-buy item (index 1), each with the conditions of
-//! the rule it enforces, and `ReturnValuesOnConditionCheckFailure` so that a refused write
-//! tells the caller what was there without another read.
+//! Interest records and the group-buy tally they move. Each write is one transaction: the
+//! interest item (index 0) and the tally item (index 1), each with the conditions of the rule
+//! it enforces, and `ReturnValuesOnConditionCheckFailure` so that a refused write tells the
+//! caller what was there without another read. The conditions compare the tally's own
+//! attributes (cap, quantity bound, threshold edge), so a registration needs no read first.
 
 use super::rollup::rollup_update;
 use super::{
-    GROUP_BUY_SK, Item, ItemCheck, Riders, Store, StoreError, classify, decode, encode,
-    group_buy_pk, n, observed, s,
+    DESCRIPTION_SK, GROUP_BUY_SK, GroupBuyParts, ItemCheck, Riders, Store, StoreError, TALLY_SK,
+    THRESHOLD_EDGE, decode, encode, group_buy_pk, n, part_key, s,
 };
 use crate::domain::rollup::RollupDelta;
-use crate::domain::{GroupBuy, Handle, Slug, Timestamp};
+use crate::domain::{GroupBuy, Handle, Slug, Tally, Timestamp};
 use crate::pagination::{Key, Page};
 use crate::table::{PARTITION_KEY, SORT_KEY};
 use aws_sdk_dynamodb::types::{
-    AttributeValue, Delete, KeysAndAttributes, Put, ReturnConsumedCapacity,
-    ReturnValuesOnConditionCheckFailure, TransactWriteItem, Update,
+    AttributeValue, Delete, Put, ReturnValuesOnConditionCheckFailure, TransactWriteItem, Update,
 };
 use serde::{Deserialize, Serialize};
 
 const INTEREST_PREFIX: &str = "INT#";
-/// Unprocessed keys of a BatchGetItem are asked for again this many times at most.
-const BATCH_GET_ATTEMPTS: usize = 3;
 
 /// A visitor's interest as stored; the visitor is known only by the key in its sort key.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -33,18 +31,26 @@ pub struct InterestRecord {
     pub updated_at: Timestamp,
 }
 
-/// One interest write, decided on what was read.
+/// One interest write, decided on what is known (a registration may be tried on nothing).
 #[derive(Clone, Copy, Debug)]
 pub enum InterestWrite<'a> {
     /// Insert if absent; one more participant, `quantity` more units; only while published,
-    /// before the deadline and below the cap.
-    Register(&'a InterestRecord),
+    /// before the deadline, below the cap and within the quantity bound. `meets_threshold`:
+    /// the write expects to be the one that meets the threshold (its condition checks it).
+    Register {
+        record: &'a InterestRecord,
+        meets_threshold: bool,
+    },
     /// Change the quantity if it is still `from`; units move by the difference; only while
-    /// published and before the deadline.
+    /// published, before the deadline and within the quantity bound.
     Change { from: u32, to: &'a InterestRecord },
     /// Delete if the quantity is still `quantity`; one participant and `quantity` units less;
-    /// only while published or paused.
-    Withdraw { quantity: u32 },
+    /// only while published or paused and before the deadline. `loses_threshold`: the write
+    /// expects to be the one that goes below the threshold (its condition checks it).
+    Withdraw {
+        quantity: u32,
+        loses_threshold: bool,
+    },
 }
 
 fn interest_sk(visitor_key: &str) -> String {
@@ -61,9 +67,10 @@ const BEFORE_DEADLINE: &str = before_deadline!();
 const OPEN_FOR_REGISTRATION: &str = concat!("#status = :published AND ", before_deadline!());
 const BELOW_CAP: &str =
     "(attribute_not_exists(#cap) OR attribute_type(#cap, :null) OR #participants < #cap)";
+const WITHIN_QUANTITY: &str = "#maxQuantity >= :q";
 
 impl Store {
-    /// The group-buy and the visitor's interest in it, strongly consistent, in one call.
+    /// The tally and the visitor's interest, strongly consistent, in one call.
     pub async fn interest_snapshot(
         &self,
         handle: &Handle,
@@ -71,104 +78,81 @@ impl Store {
         visitor_key: &str,
     ) -> Result<InterestSnapshot, StoreError> {
         let pk = group_buy_pk(handle, slug);
-        let key = |sk: String| {
-            Item::from([
-                (PARTITION_KEY.to_owned(), s(pk.clone())),
-                (SORT_KEY.to_owned(), s(sk)),
-            ])
-        };
-        let mut wanted = KeysAndAttributes::builder()
-            .keys(key(GROUP_BUY_SK.into()))
-            .keys(key(interest_sk(visitor_key)))
-            .consistent_read(true)
-            .build()
-            .map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        let keys = vec![
+            part_key(&pk, TALLY_SK),
+            part_key(&pk, &interest_sk(visitor_key)),
+        ];
         let mut snapshot = InterestSnapshot::default();
-        for _ in 0..BATCH_GET_ATTEMPTS {
-            let mut out = observed(
-                self.client
-                    .batch_get_item()
-                    .request_items(&self.table, wanted)
-                    .return_consumed_capacity(ReturnConsumedCapacity::Total)
-                    .send()
-                    .await,
-            )
-            .map_err(|e| classify("BatchGetItem", e))?;
-            for item in out
-                .responses
-                .as_mut()
-                .and_then(|r| r.remove(&self.table))
-                .unwrap_or_default()
-            {
-                match item.get(SORT_KEY) {
-                    Some(AttributeValue::S(sk)) if sk == GROUP_BUY_SK => {
-                        snapshot.group_buy = Some(decode(item)?)
-                    }
-                    _ => snapshot.interest = Some(decode(item)?),
+        for item in self.get_items(keys, true).await? {
+            match item.get(SORT_KEY) {
+                Some(AttributeValue::S(sk)) if sk == TALLY_SK => {
+                    snapshot.tally = Some(decode(item)?)
                 }
-            }
-            match out
-                .unprocessed_keys
-                .and_then(|mut u| u.remove(&self.table))
-                .filter(|k| !k.keys().is_empty())
-            {
-                Some(rest) => wanted = rest,
-                None => return Ok(snapshot),
+                _ => snapshot.interest = Some(decode(item)?),
             }
         }
-        Err(StoreError::Unavailable(
-            "BatchGetItem left keys unprocessed".into(),
-        ))
+        Ok(snapshot)
     }
 
-    /// Applies `write` to the visitor's interest and the group-buy's counters atomically.
+    /// The group-buy and the visitor's interest in it, strongly consistent, in one call.
+    pub async fn group_buy_and_interest(
+        &self,
+        handle: &Handle,
+        slug: &Slug,
+        visitor_key: &str,
+    ) -> Result<(Option<GroupBuy>, Option<InterestRecord>), StoreError> {
+        let pk = group_buy_pk(handle, slug);
+        let keys = [GROUP_BUY_SK, DESCRIPTION_SK, TALLY_SK]
+            .into_iter()
+            .map(|sk| part_key(&pk, sk))
+            .chain([part_key(&pk, &interest_sk(visitor_key))])
+            .collect();
+        let mut parts = GroupBuyParts::default();
+        let mut interest = None;
+        for item in self.get_items(keys, true).await? {
+            if let Some(item) = parts.take(item) {
+                interest = Some(decode(item)?);
+            }
+        }
+        Ok((parts.assemble()?, interest))
+    }
+
+    /// Applies `write` to the visitor's interest and the group-buy's tally atomically.
     /// `ConditionFailed` carries both items as they were when a rule refused the write.
     pub async fn write_interest(
         &self,
-        gb: &GroupBuy,
+        handle: &Handle,
+        slug: &Slug,
         visitor_key: &str,
         write: InterestWrite<'_>,
         now: Timestamp,
         riders: &Riders,
     ) -> Result<(), StoreError> {
-        let pk = group_buy_pk(&gb.handle, &gb.slug);
+        let pk = group_buy_pk(handle, slug);
         let sk = interest_sk(visitor_key);
-        let counters = Update::builder()
+        let tally = Update::builder()
             .table_name(&self.table)
             .key(PARTITION_KEY, s(pk.clone()))
-            .key(SORT_KEY, s(GROUP_BUY_SK))
+            .key(SORT_KEY, s(TALLY_SK))
             .expression_attribute_names("#units", "unitCount")
             .expression_attribute_names("#status", "status")
+            .expression_attribute_names("#closesAt", "closesAt")
+            .expression_attribute_values(":published", s("published"))
+            .expression_attribute_values(":null", s("NULL"))
+            .expression_attribute_values(":now", s(now.to_string()))
             .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld);
-        let open = |update: aws_sdk_dynamodb::types::builders::UpdateBuilder| {
-            update
-                .expression_attribute_names("#closesAt", "closesAt")
-                .expression_attribute_values(":published", s("published"))
-                .expression_attribute_values(":null", s("NULL"))
-                .expression_attribute_values(":now", s(now.to_string()))
-        };
         let built = |e: aws_sdk_dynamodb::error::BuildError| StoreError::Corrupt(e.to_string());
         // The threshold is crossed by the write that moves the count across it, and only the
         // count at commit time says which write that is: the condition pins the count to the
-        // side of the edge this decision assumed (`ROLLUP` counts `thresholdMet` exactly).
-        let min = i64::from(gb.min_participants);
-        let count = i64::from(gb.participant_count);
-        let edge = |edge: i64| {
-            let crosses = count == edge;
-            let clause = if crosses {
-                "#participants = :edge"
-            } else {
-                "#participants <> :edge"
-            };
-            (crosses, clause, n(edge))
-        };
-        let (interest_op, counters, delta) = match write {
-            InterestWrite::Register(record) => {
+        // side of the edge the write expects (`ROLLUP` counts `thresholdMet` exactly).
+        let edge = |crosses: bool| if crosses { "=" } else { "<>" };
+        let (interest_op, tally, delta) = match write {
+            InterestWrite::Register {
+                record,
+                meets_threshold,
+            } => {
                 let mut item = encode(record)?;
-                item.extend([
-                    (PARTITION_KEY.to_owned(), s(pk.clone())),
-                    (SORT_KEY.to_owned(), s(sk)),
-                ]);
+                item.extend(part_key(&pk, &sk));
                 let put = Put::builder()
                     .table_name(&self.table)
                     .set_item(Some(item))
@@ -179,30 +163,27 @@ impl Store {
                     )
                     .build()
                     .map_err(built)?;
-                let (crosses, at_edge, edge_value) = edge(min - 1);
-                let counters = open(counters)
+                let tally = tally
                     .update_expression(
                         "SET #participants = #participants + :one, #units = #units + :q",
                     )
                     .condition_expression(format!(
-                        "{OPEN_FOR_REGISTRATION} AND {BELOW_CAP} AND {at_edge}"
+                        "{OPEN_FOR_REGISTRATION} AND {BELOW_CAP} AND {WITHIN_QUANTITY} AND #participants {} #edge",
+                        edge(meets_threshold)
                     ))
                     .expression_attribute_names("#cap", "maxParticipants")
+                    .expression_attribute_names("#maxQuantity", "maxQuantityPerParticipant")
                     .expression_attribute_names("#participants", "participantCount")
+                    .expression_attribute_names("#edge", THRESHOLD_EDGE)
                     .expression_attribute_values(":one", n(1))
-                    .expression_attribute_values(":q", n(record.quantity))
-                    .expression_attribute_values(":edge", edge_value);
+                    .expression_attribute_values(":q", n(record.quantity));
                 let delta = RollupDelta {
                     participants: 1,
                     units: i64::from(record.quantity),
-                    threshold_met: i64::from(crosses),
+                    threshold_met: i64::from(meets_threshold),
                     ..RollupDelta::default()
                 };
-                (
-                    TransactWriteItem::builder().put(put).build(),
-                    counters,
-                    delta,
-                )
+                (TransactWriteItem::builder().put(put).build(), tally, delta)
             }
             InterestWrite::Change { from, to } => {
                 let update = Update::builder()
@@ -222,9 +203,11 @@ impl Store {
                     .build()
                     .map_err(built)?;
                 let units = i64::from(to.quantity) - i64::from(from);
-                let counters = open(counters)
+                let tally = tally
                     .update_expression("SET #units = #units + :delta")
-                    .condition_expression(OPEN_FOR_REGISTRATION)
+                    .condition_expression(format!("{OPEN_FOR_REGISTRATION} AND {WITHIN_QUANTITY}"))
+                    .expression_attribute_names("#maxQuantity", "maxQuantityPerParticipant")
+                    .expression_attribute_values(":q", n(to.quantity))
                     .expression_attribute_values(":delta", n(units));
                 let delta = RollupDelta {
                     units,
@@ -232,11 +215,14 @@ impl Store {
                 };
                 (
                     TransactWriteItem::builder().update(update).build(),
-                    counters,
+                    tally,
                     delta,
                 )
             }
-            InterestWrite::Withdraw { quantity } => {
+            InterestWrite::Withdraw {
+                quantity,
+                loses_threshold,
+            } => {
                 let delete = Delete::builder()
                     .table_name(&self.table)
                     .key(PARTITION_KEY, s(pk.clone()))
@@ -249,36 +235,36 @@ impl Store {
                     )
                     .build()
                     .map_err(built)?;
-                let (crosses, at_edge, edge_value) = edge(min);
-                let counters = open(counters)
+                let tally = tally
                     .update_expression(
                         "SET #participants = #participants - :one, #units = #units - :q",
                     )
                     .condition_expression(format!(
-                        "#status IN (:published, :paused) AND {BEFORE_DEADLINE} AND {at_edge}"
+                        "#status IN (:published, :paused) AND {BEFORE_DEADLINE} AND #participants {} #threshold",
+                        edge(loses_threshold)
                     ))
                     .expression_attribute_names("#participants", "participantCount")
+                    .expression_attribute_names("#threshold", "minParticipants")
                     .expression_attribute_values(":paused", s("paused"))
                     .expression_attribute_values(":one", n(1))
-                    .expression_attribute_values(":q", n(quantity))
-                    .expression_attribute_values(":edge", edge_value);
+                    .expression_attribute_values(":q", n(quantity));
                 let delta = RollupDelta {
                     participants: -1,
                     units: -i64::from(quantity),
-                    threshold_met: -i64::from(crosses),
+                    threshold_met: -i64::from(loses_threshold),
                     ..RollupDelta::default()
                 };
                 (
                     TransactWriteItem::builder().delete(delete).build(),
-                    counters,
+                    tally,
                     delta,
                 )
             }
         };
-        let counters = counters.build().map_err(built)?;
+        let tally = tally.build().map_err(built)?;
         let mut items = vec![
             interest_op,
-            TransactWriteItem::builder().update(counters).build(),
+            TransactWriteItem::builder().update(tally).build(),
         ];
         if let Some(rollup) = rollup_update(&self.table, &delta)? {
             items.push(TransactWriteItem::builder().update(rollup).build());
@@ -306,24 +292,28 @@ impl Store {
     }
 }
 
-/// What an interest decision is made on: the group-buy and the visitor's interest.
+/// What an interest decision is made on: the tally and the visitor's interest.
 #[derive(Clone, Debug, Default)]
 pub struct InterestSnapshot {
-    pub group_buy: Option<GroupBuy>,
+    pub tally: Option<Tally>,
     pub interest: Option<InterestRecord>,
 }
 
 impl InterestSnapshot {
     /// Takes in what a refused transaction found: the interest item (index 0) and the
-    /// group-buy item (index 1), each where its condition failed.
-    pub fn learn_from(&mut self, checks: Vec<ItemCheck>) -> Result<(), StoreError> {
+    /// tally item (index 1), each where its condition failed. Returns whether the tally was
+    /// among them (when it was not, its conditions held).
+    pub fn learn_from(&mut self, checks: Vec<ItemCheck>) -> Result<bool, StoreError> {
         let mut checks = checks.into_iter();
         if let Some(ItemCheck::Failed(item)) = checks.next() {
             self.interest = item.map(decode).transpose()?;
         }
-        if let Some(ItemCheck::Failed(item)) = checks.next() {
-            self.group_buy = item.map(decode).transpose()?;
+        match checks.next() {
+            Some(ItemCheck::Failed(item)) => {
+                self.tally = item.map(decode).transpose()?;
+                Ok(true)
+            }
+            _ => Ok(false),
         }
-        Ok(())
     }
 }

@@ -9,7 +9,7 @@ mod reports;
 mod riders;
 mod rollup;
 
-use crate::domain::{GroupBuy, Handle, Slug, Status};
+use crate::domain::{GroupBuy, Handle, Slug, Status, Tally};
 use crate::pagination::{Key, Page};
 use crate::table::{
     BY_HANDLE, BY_HANDLE_AND_STATUS, BY_STATUS, OPEN_BY_DEADLINE, PARTITION_KEY, PUBLIC_BY_HANDLE,
@@ -30,7 +30,7 @@ use aws_sdk_dynamodb::operation::transact_write_items::{
 use aws_sdk_dynamodb::operation::update_item::UpdateItemOutput;
 use aws_sdk_dynamodb::types::builders::UpdateBuilder;
 use aws_sdk_dynamodb::types::{
-    AttributeValue, ConsumedCapacity, ReturnConsumedCapacity, TransactWriteItem,
+    AttributeValue, ConsumedCapacity, KeysAndAttributes, ReturnConsumedCapacity, TransactWriteItem,
 };
 use std::collections::HashMap;
 
@@ -42,8 +42,25 @@ pub use rollup::{ROLLUP_SHARDS, Summary};
 
 type Item = HashMap<String, AttributeValue>;
 
+/// Keys per BatchGetItem call (DynamoDB's limit).
+const BATCH_GET_KEYS: usize = 100;
+/// Unprocessed keys of a BatchGetItem are asked for again this many times at most.
+const BATCH_GET_ATTEMPTS: usize = 3;
+
+/// The group-buy's own item: the one the indexes list, rewritten only by transitions.
 const GROUP_BUY_SK: &str = "GB";
-const DEADLINES: &str = "DEADLINES";
+/// Its description, written once with the draft.
+const DESCRIPTION_SK: &str = "GB#DESCRIPTION";
+/// Its tally (`Tally`): what interest writes read and move.
+const TALLY_SK: &str = "GB#TALLY";
+/// Sorts after the three items of a group-buy and before its history (`HIST#…`).
+const GROUP_BUY_END: &str = "GB$";
+/// Attributes of `GroupBuy` stored in the description and tally items, not its own.
+const KEPT_APART: [&str; 3] = ["description", "participantCount", "unitCount"];
+/// The tally attribute one participant short of the threshold.
+const THRESHOLD_EDGE: &str = "thresholdEdge";
+/// Write shards of the admin and deadline indexes.
+pub const INDEX_SHARDS: u32 = 4;
 
 /// How one item of a cancelled transaction fared.
 #[derive(Clone, Debug, PartialEq)]
@@ -269,6 +286,15 @@ fn newest_first_key(gb: &GroupBuy) -> String {
     format!("{}#{}", gb.created_at, gb.slug)
 }
 
+/// The write shard of a group-buy in the indexes that every campaign's transitions write
+/// (admin, deadlines): stable, so that a group-buy moves within one shard, and spread by a
+/// hash so that no index partition takes the whole platform's writes.
+fn index_shard(handle: &Handle, slug: &Slug) -> u32 {
+    use sha2::{Digest, Sha256};
+    let digest = Sha256::digest(format!("{handle}#{slug}").as_bytes());
+    u32::from_be_bytes([digest[0], digest[1], digest[2], digest[3]]) % INDEX_SHARDS
+}
+
 fn encode<T: serde::Serialize>(value: &T) -> Result<Item, StoreError> {
     serde_dynamo::to_item(value).map_err(|e| StoreError::Corrupt(e.to_string()))
 }
@@ -277,8 +303,21 @@ fn decode<T: serde::de::DeserializeOwned>(item: Item) -> Result<T, StoreError> {
     serde_dynamo::from_item(item).map_err(|e| StoreError::Corrupt(e.to_string()))
 }
 
+fn part_key(pk: &str, sk: &str) -> Item {
+    Item::from([
+        (PARTITION_KEY.to_owned(), s(pk)),
+        (SORT_KEY.to_owned(), s(sk)),
+    ])
+}
+
+/// The group-buy's own item, the one the indexes list: everything but the description and
+/// the counters, so that it stays small and only transitions rewrite it.
 fn group_buy_item(gb: &GroupBuy) -> Result<Item, StoreError> {
     let mut item = encode(gb)?;
+    for name in KEPT_APART {
+        item.remove(name);
+    }
+    let shard = index_shard(&gb.handle, &gb.slug);
     item.extend([
         (PARTITION_KEY.into(), s(group_buy_pk(&gb.handle, &gb.slug))),
         (SORT_KEY.into(), s(GROUP_BUY_SK)),
@@ -297,7 +336,7 @@ fn group_buy_item(gb: &GroupBuy) -> Result<Item, StoreError> {
         ),
         (
             BY_STATUS.partition_key.into(),
-            s(rollup::status_partition(gb.status)),
+            s(rollup::status_partition(gb.status, shard)),
         ),
         (
             BY_STATUS.sort_key.into(),
@@ -305,6 +344,69 @@ fn group_buy_item(gb: &GroupBuy) -> Result<Item, StoreError> {
         ),
     ]);
     Ok(item)
+}
+
+/// The description's item: written once, with the draft.
+fn description_item(gb: &GroupBuy) -> Item {
+    let mut item = part_key(&group_buy_pk(&gb.handle, &gb.slug), DESCRIPTION_SK);
+    item.insert("description".into(), s(gb.description.clone()));
+    item
+}
+
+/// The tally's item. `thresholdEdge` (one participant short of the threshold) lets a
+/// registration's condition tell, without a read, whether it is the one that meets it.
+fn tally_item(gb: &GroupBuy) -> Result<Item, StoreError> {
+    let tally = gb.tally();
+    let mut item = encode(&tally)?;
+    item.extend(part_key(&group_buy_pk(&gb.handle, &gb.slug), TALLY_SK));
+    item.insert(
+        THRESHOLD_EDGE.into(),
+        n(i64::from(tally.min_participants) - 1),
+    );
+    Ok(item)
+}
+
+/// The items of one group-buy (its own, description, tally), as reads find them.
+#[derive(Default)]
+struct GroupBuyParts {
+    group_buy: Option<Item>,
+    description: Option<Item>,
+    tally: Option<Item>,
+}
+
+impl GroupBuyParts {
+    /// Keeps `item` if it is one of the parts; gives it back otherwise.
+    fn take(&mut self, item: Item) -> Option<Item> {
+        let slot = match item.get(SORT_KEY) {
+            Some(AttributeValue::S(sk)) if sk == GROUP_BUY_SK => &mut self.group_buy,
+            Some(AttributeValue::S(sk)) if sk == DESCRIPTION_SK => &mut self.description,
+            Some(AttributeValue::S(sk)) if sk == TALLY_SK => &mut self.tally,
+            _ => return Some(item),
+        };
+        *slot = Some(item);
+        None
+    }
+
+    /// The group-buy; `None` when its own item is missing. Without the description item (as
+    /// admin lists read), the description is empty.
+    fn assemble(self) -> Result<Option<GroupBuy>, StoreError> {
+        let Some(item) = self.group_buy else {
+            return Ok(None);
+        };
+        let mut gb: GroupBuy = decode(item)?;
+        if let Some(mut description) = self.description
+            && let Some(AttributeValue::S(text)) = description.remove("description")
+        {
+            gb.description = text;
+        }
+        let tally: Tally = decode(
+            self.tally
+                .ok_or_else(|| StoreError::Corrupt("a group-buy without its tally".into()))?,
+        )?;
+        gb.participant_count = tally.participant_count;
+        gb.unit_count = tally.unit_count;
+        Ok(Some(gb))
+    }
 }
 
 fn to_cursor_key(key: Item) -> Key {
@@ -362,12 +464,20 @@ fn set_all(
     update.update_expression(expression)
 }
 
+fn deadline_partition(shard: u32) -> String {
+    format!("DEADLINES#{shard}")
+}
+
 /// The keys that put an open group-buy with a deadline in the expiry index.
 fn deadline_index_keys(gb: &GroupBuy) -> Option<[(String, AttributeValue); 2]> {
     let open = matches!(gb.status, Status::Published | Status::Paused);
     let closes_at = gb.closes_at.filter(|_| open)?;
+    let shard = index_shard(&gb.handle, &gb.slug);
     Some([
-        (OPEN_BY_DEADLINE.partition_key.into(), s(DEADLINES)),
+        (
+            OPEN_BY_DEADLINE.partition_key.into(),
+            s(deadline_partition(shard)),
+        ),
         (
             OPEN_BY_DEADLINE.sort_key.into(),
             s(format!("{closes_at}#{}#{}", gb.handle, gb.slug)),
@@ -398,7 +508,7 @@ impl Store {
                 .transact_write_items()
                 .client_request_token(token)
                 .set_transact_items(Some(items))
-                .return_consumed_capacity(ReturnConsumedCapacity::Total)
+                .return_consumed_capacity(ReturnConsumedCapacity::Indexes)
                 .send()
                 .await,
         )
@@ -411,7 +521,7 @@ impl Store {
         self.client
             .query()
             .table_name(&self.table)
-            .return_consumed_capacity(ReturnConsumedCapacity::Total)
+            .return_consumed_capacity(ReturnConsumedCapacity::Indexes)
     }
 
     /// One page of `query`, resuming at `start`, decoded.
@@ -420,22 +530,22 @@ impl Store {
         query: QueryFluentBuilder,
         start: Option<Key>,
     ) -> Result<Page<T>, StoreError> {
-        let out = observed(
-            query
-                .set_exclusive_start_key(from_cursor_key(start))
-                .send()
-                .await,
-        )
-        .map_err(|e| classify("Query", e))?;
+        let (items, last) = self.raw_page(query, from_cursor_key(start)).await?;
         Ok(Page {
-            items: out
-                .items
-                .unwrap_or_default()
-                .into_iter()
-                .map(decode)
-                .collect::<Result<_, _>>()?,
-            last_key: out.last_evaluated_key.map(to_cursor_key),
+            items: items.into_iter().map(decode).collect::<Result<_, _>>()?,
+            last_key: last.map(to_cursor_key),
         })
+    }
+
+    /// One page of `query`, resuming at `start`: the items and DynamoDB's last key.
+    async fn raw_page(
+        &self,
+        query: QueryFluentBuilder,
+        start: Option<Item>,
+    ) -> Result<(Vec<Item>, Option<Item>), StoreError> {
+        let out = observed(query.set_exclusive_start_key(start).send().await)
+            .map_err(|e| classify("Query", e))?;
+        Ok((out.items.unwrap_or_default(), out.last_evaluated_key))
     }
 
     /// Every item `query` finds, following pages, at most `max_pages` of them.
@@ -456,6 +566,84 @@ impl Store {
             }
         }
         Ok(items)
+    }
+
+    /// The items at `keys`, in any order (missing ones left out): BatchGetItem, 100 keys
+    /// per call and the calls concurrent, unprocessed keys asked for again a few times.
+    async fn get_items(&self, keys: Vec<Item>, consistent: bool) -> Result<Vec<Item>, StoreError> {
+        let calls = keys.chunks(BATCH_GET_KEYS).map(|chunk| async move {
+            let mut wanted = KeysAndAttributes::builder()
+                .set_keys(Some(chunk.to_vec()))
+                .consistent_read(consistent)
+                .build()
+                .map_err(|e| StoreError::Corrupt(e.to_string()))?;
+            let mut found = Vec::new();
+            for _ in 0..BATCH_GET_ATTEMPTS {
+                let mut out = observed(
+                    self.client
+                        .batch_get_item()
+                        .request_items(&self.table, wanted)
+                        .return_consumed_capacity(ReturnConsumedCapacity::Indexes)
+                        .send()
+                        .await,
+                )
+                .map_err(|e| classify("BatchGetItem", e))?;
+                found.extend(
+                    out.responses
+                        .as_mut()
+                        .and_then(|r| r.remove(&self.table))
+                        .unwrap_or_default(),
+                );
+                match out
+                    .unprocessed_keys
+                    .and_then(|mut u| u.remove(&self.table))
+                    .filter(|k| !k.keys().is_empty())
+                {
+                    Some(rest) => wanted = rest,
+                    None => return Ok(found),
+                }
+            }
+            Err(StoreError::Unavailable(
+                "BatchGetItem left keys unprocessed".into(),
+            ))
+        });
+        let found = futures_util::future::try_join_all(calls).await?;
+        Ok(found.into_iter().flatten().collect())
+    }
+
+    /// The group-buys whose own items an index listed, completed with their tallies (and
+    /// descriptions, when `description`), in the index's order: one BatchGetItem.
+    async fn complete(
+        &self,
+        listed: Vec<Item>,
+        description: bool,
+    ) -> Result<Vec<GroupBuy>, StoreError> {
+        let mut parts: Vec<(String, GroupBuyParts)> = Vec::with_capacity(listed.len());
+        let mut keys = Vec::new();
+        for item in listed {
+            let Some(AttributeValue::S(pk)) = item.get(PARTITION_KEY).cloned() else {
+                return Err(StoreError::Corrupt("a listed item without its key".into()));
+            };
+            keys.push(part_key(&pk, TALLY_SK));
+            if description {
+                keys.push(part_key(&pk, DESCRIPTION_SK));
+            }
+            let mut found = GroupBuyParts::default();
+            found.take(item);
+            parts.push((pk, found));
+        }
+        for item in self.get_items(keys, false).await? {
+            let Some(AttributeValue::S(pk)) = item.get(PARTITION_KEY) else {
+                continue;
+            };
+            if let Some((_, found)) = parts.iter_mut().find(|(p, _)| p == pk) {
+                found.take(item);
+            }
+        }
+        parts
+            .into_iter()
+            .filter_map(|(_, found)| found.assemble().transpose())
+            .collect()
     }
 
     pub fn new(client: Client, table: impl Into<String>) -> Self {

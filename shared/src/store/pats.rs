@@ -40,7 +40,7 @@ impl Store {
                 .set_item(Some(item))
                 .condition_expression("attribute_not_exists(#pk)")
                 .expression_attribute_names("#pk", PARTITION_KEY)
-                .return_consumed_capacity(ReturnConsumedCapacity::Total)
+                .return_consumed_capacity(ReturnConsumedCapacity::Indexes)
                 .send()
                 .await,
         )
@@ -55,7 +55,7 @@ impl Store {
                 .table_name(&self.table)
                 .key(PARTITION_KEY, s(pat_pk(id)))
                 .key(SORT_KEY, s(PAT_SK))
-                .return_consumed_capacity(ReturnConsumedCapacity::Total)
+                .return_consumed_capacity(ReturnConsumedCapacity::Indexes)
                 .send()
                 .await,
         )
@@ -91,7 +91,7 @@ impl Store {
                 .expression_attribute_names("#pk", PARTITION_KEY)
                 .expression_attribute_names("#revokedAt", "revokedAt")
                 .expression_attribute_values(":at", s(at.to_string()))
-                .return_consumed_capacity(ReturnConsumedCapacity::Total)
+                .return_consumed_capacity(ReturnConsumedCapacity::Indexes)
                 .send()
                 .await,
         )
@@ -122,7 +122,7 @@ impl Store {
                 .expression_attribute_values(":now", s(now.to_string()))
                 .expression_attribute_values(":cutoff", s(cutoff.to_string()))
                 .expression_attribute_values(":null", s("NULL"))
-                .return_consumed_capacity(ReturnConsumedCapacity::Total)
+                .return_consumed_capacity(ReturnConsumedCapacity::Indexes)
                 .send()
                 .await,
         )

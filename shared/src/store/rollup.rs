@@ -1,13 +1,14 @@
 //! The admin rollup, kept current as writes happen instead of computed by scanning.
 //!
-//! Campaign-wide counters live in `ROLLUP_SHARDS` items (`PK = ROLLUP`, `SK = SHARD#n`); each
-//! write adds its delta to one shard picked at random, inside the write's own transaction, so
-//! no single item becomes a hot key and the counters are exact. Drafts are also counted per
-//! hour of their last update (`SK = DRAFTS#<hour>`), so the number of stuck drafts is the
-//! drafts total less the drafts of the recent hours. Reading the summary is one Query of at
-//! most `ROLLUP_SHARDS + STUCK_DRAFT_HOURS + 1` items, however many group-buys there are.
+//! Campaign-wide counters are spread over `ROLLUP_SHARDS` partitions (`PK = ROLLUP#n`,
+//! `SK = TOTALS`); each write adds its delta to one shard picked at random, inside the write's
+//! own transaction, so that no partition key takes the whole platform's writes and the
+//! counters stay exact. Drafts are also counted per hour of their last update
+//! (`SK = DRAFTS#<hour>`, in a random shard), so the number of stuck drafts is the drafts
+//! total less the drafts of the recent hours. Reading the summary is one Query per shard, all
+//! at once, of a few small items each, however many group-buys there are.
 
-use super::{Store, StoreError, n, s};
+use super::{INDEX_SHARDS, Item, Store, StoreError, n, s};
 use crate::domain::rollup::{RollupDelta, hour_bucket};
 use crate::domain::{GroupBuy, Status, Timestamp};
 use crate::pagination::{Key, Page};
@@ -15,15 +16,23 @@ use crate::table::{BY_STATUS, PARTITION_KEY, SORT_KEY};
 use aws_sdk_dynamodb::types::{AttributeValue, Update};
 use serde::Serialize;
 
-const ROLLUP_PK: &str = "ROLLUP";
 pub const ROLLUP_SHARDS: u32 = 8;
-const SHARD_PREFIX: &str = "SHARD#";
+const TOTALS_SK: &str = "TOTALS";
 const DRAFTS_PREFIX: &str = "DRAFTS#";
 /// Bounds the pages of one summary read (it fits in one).
 const MAX_ROLLUP_PAGES: usize = 4;
 
-pub(super) fn status_partition(status: Status) -> String {
-    format!("ALL#{status}")
+fn rollup_partition(shard: u32) -> String {
+    format!("ROLLUP#{shard}")
+}
+
+fn random_shard() -> String {
+    rollup_partition(fastrand::u32(0..ROLLUP_SHARDS))
+}
+
+/// The admin index's partition of `status` in one of its write shards.
+pub(super) fn status_partition(status: Status, shard: u32) -> String {
+    format!("ALL#{status}#{shard}")
 }
 
 /// The admin index's sort key: most recently changed first.
@@ -34,7 +43,7 @@ pub(super) fn recently_changed_key(gb: &GroupBuy) -> String {
 fn add_all(table: &str, sort_key: String, counters: &[(&str, i64)]) -> Result<Update, StoreError> {
     let mut update = Update::builder()
         .table_name(table)
-        .key(PARTITION_KEY, s(ROLLUP_PK))
+        .key(PARTITION_KEY, s(random_shard()))
         .key(SORT_KEY, s(sort_key));
     let mut clauses = Vec::new();
     for (i, (name, by)) in counters.iter().enumerate() {
@@ -58,8 +67,7 @@ pub(super) fn rollup_update(
     if counters.is_empty() {
         return Ok(None);
     }
-    let shard = fastrand::u32(0..ROLLUP_SHARDS);
-    add_all(table, format!("{SHARD_PREFIX}{shard}"), &counters).map(Some)
+    add_all(table, TOTALS_SK.into(), &counters).map(Some)
 }
 
 /// One more (or less) draft last updated in the hour of `at`.
@@ -100,27 +108,33 @@ fn number(item: &super::Item, name: &str) -> i64 {
 impl Store {
     /// The summary; drafts last updated before the hour of `stuck_before` count as stuck.
     pub async fn rollup_summary(&self, stuck_before: Timestamp) -> Result<Summary, StoreError> {
-        let query = self
-            .query()
-            .key_condition_expression("#pk = :pk AND #sk >= :from")
-            .expression_attribute_names("#pk", PARTITION_KEY)
-            .expression_attribute_names("#sk", SORT_KEY)
-            .expression_attribute_values(":pk", s(ROLLUP_PK))
-            .expression_attribute_values(
-                ":from",
-                s(format!("{DRAFTS_PREFIX}{}", hour_bucket(stuck_before))),
-            )
-            .consistent_read(true);
+        // `TOTALS` sorts after every `DRAFTS#…`, so one range holds the recent hours and it.
+        let from = s(format!("{DRAFTS_PREFIX}{}", hour_bucket(stuck_before)));
+        let shards = (0..ROLLUP_SHARDS).map(|shard| {
+            let query = self
+                .query()
+                .key_condition_expression("#pk = :pk AND #sk >= :from")
+                .expression_attribute_names("#pk", PARTITION_KEY)
+                .expression_attribute_names("#sk", SORT_KEY)
+                .expression_attribute_values(":pk", s(rollup_partition(shard)))
+                .expression_attribute_values(":from", from.clone())
+                .consistent_read(true);
+            // One page in practice: the items are few and small.
+            self.query_all(query, MAX_ROLLUP_PAGES)
+        });
         let mut summary = Summary::default();
         let mut recent_drafts = 0;
-        // One page in practice: the items are few and small.
-        for item in self.query_all(query, MAX_ROLLUP_PAGES).await? {
+        for item in futures_util::future::try_join_all(shards)
+            .await?
+            .into_iter()
+            .flatten()
+        {
             let Some(AttributeValue::S(sk)) = item.get(SORT_KEY) else {
                 continue;
             };
             if sk.starts_with(DRAFTS_PREFIX) {
                 recent_drafts += number(&item, "count");
-            } else if sk.starts_with(SHARD_PREFIX) {
+            } else if sk == TOTALS_SK {
                 summary.by_status.draft += number(&item, "draft");
                 summary.by_status.published += number(&item, "published");
                 summary.by_status.paused += number(&item, "paused");
@@ -134,21 +148,104 @@ impl Store {
         Ok(summary)
     }
 
-    /// Group-buys of every handle in `status`, most recently changed first.
+    /// Group-buys of every handle in `status`, most recently changed first: the admin
+    /// index's write shards queried at once and merged. The cursor keeps, per shard, the
+    /// sort key of the last group-buy served (`-` once the shard is exhausted).
     pub async fn list_by_status(
         &self,
         status: Status,
         limit: i32,
         start: Option<Key>,
     ) -> Result<Page<GroupBuy>, StoreError> {
-        let query = self
-            .query()
-            .index_name(BY_STATUS.name)
-            .key_condition_expression("#pk = :pk")
-            .expression_attribute_names("#pk", BY_STATUS.partition_key)
-            .expression_attribute_values(":pk", s(status_partition(status)))
-            .scan_index_forward(false)
-            .limit(limit);
-        self.page(query, start).await
+        let start = start.unwrap_or_default();
+        let positions: Vec<Option<String>> = (0..INDEX_SHARDS)
+            .map(|shard| start.get(&shard_in_cursor(shard)).cloned())
+            .collect();
+        let queries = (0..INDEX_SHARDS).zip(&positions).map(|(shard, position)| {
+            let partition = status_partition(status, shard);
+            async move {
+                if position.as_deref() == Some(EXHAUSTED) {
+                    return Ok((Vec::new(), false));
+                }
+                let resume = match position {
+                    Some(sort_key) => Some(admin_index_key(&partition, sort_key)?),
+                    None => None,
+                };
+                let query = self
+                    .query()
+                    .index_name(BY_STATUS.name)
+                    .key_condition_expression("#pk = :pk")
+                    .expression_attribute_names("#pk", BY_STATUS.partition_key)
+                    .expression_attribute_values(":pk", s(partition.clone()))
+                    .scan_index_forward(false)
+                    .limit(limit);
+                let (items, last) = self.raw_page(query, resume).await?;
+                Ok::<_, StoreError>((items, last.is_some()))
+            }
+        });
+        let found = futures_util::future::try_join_all(queries).await?;
+        // Newest first across shards; each shard's items are already in that order.
+        let mut merged: Vec<(String, u32, Item)> = Vec::new();
+        for (shard, (items, _)) in (0..INDEX_SHARDS).zip(&found) {
+            for item in items {
+                let Some(AttributeValue::S(sort_key)) = item.get(BY_STATUS.sort_key) else {
+                    return Err(StoreError::Corrupt("an admin entry without its key".into()));
+                };
+                merged.push((sort_key.clone(), shard, item.clone()));
+            }
+        }
+        merged.sort_by(|a, b| b.0.cmp(&a.0));
+        merged.truncate(usize::try_from(limit).unwrap_or(0));
+        let mut next = Key::new();
+        let mut more = false;
+        for (shard, (items, shard_has_more)) in (0..INDEX_SHARDS).zip(&found) {
+            let served: Vec<&String> = merged
+                .iter()
+                .filter(|(_, s, _)| *s == shard)
+                .map(|(k, _, _)| k)
+                .collect();
+            let position = match served.last() {
+                Some(_) if served.len() == items.len() && !shard_has_more => EXHAUSTED.into(),
+                Some(last) => (*last).clone(),
+                None if items.is_empty() && !shard_has_more => EXHAUSTED.into(),
+                None => match &positions[shard as usize] {
+                    Some(position) => position.clone(),
+                    None => {
+                        more = true;
+                        continue;
+                    }
+                },
+            };
+            more |= position != EXHAUSTED;
+            next.insert(shard_in_cursor(shard), position);
+        }
+        let listed = merged.into_iter().map(|(_, _, item)| item).collect();
+        Ok(Page {
+            items: self.complete(listed, false).await?,
+            last_key: more.then_some(next),
+        })
     }
+}
+
+/// A shard whose entries were all served.
+const EXHAUSTED: &str = "-";
+
+fn shard_in_cursor(shard: u32) -> String {
+    format!("_s{shard}")
+}
+
+/// The start key of a Query of the admin index after the entry whose sort key is
+/// `sort_key` (`{updatedAt}#{handle}#{slug}`, which names the group-buy's table key).
+fn admin_index_key(partition: &str, sort_key: &str) -> Result<Item, StoreError> {
+    let bad = || StoreError::Corrupt("an admin cursor of no group-buy".into());
+    let (_, group_buy) = sort_key.split_once('#').ok_or_else(bad)?;
+    if !group_buy.contains('#') {
+        return Err(bad());
+    }
+    Ok(Item::from([
+        (PARTITION_KEY.to_owned(), s(format!("GB#{group_buy}"))),
+        (SORT_KEY.to_owned(), s(super::GROUP_BUY_SK)),
+        (BY_STATUS.partition_key.to_owned(), s(partition)),
+        (BY_STATUS.sort_key.to_owned(), s(sort_key)),
+    ]))
 }
