@@ -5,7 +5,7 @@
 //! |---|---|---|---|---|
 //! | group-buy | `GB#{handle}#{slug}` | `GB` | `HANDLE#{handle}` / `{createdAt}#{slug}` | `HANDLE#{handle}#{status}` / `{createdAt}#{slug}` |
 //! | history entry | `GB#{handle}#{slug}` | `HIST#{at}#{requestId}` | – | – |
-//! | interest | `GB#{handle}#{slug}` | `INT#{visitorKey}` | – | – |
+//! | interest | `GB#{handle}#{slug}` | `INT#{participant}` (per-group-buy pseudonym) | – | – |
 //!
 //! | description | `GB#{handle}#{slug}` | `GB#DESCRIPTION` | – | – |
 //! | tally (`Tally`: status, deadline, bounds, counters) | `GB#{handle}#{slug}` | `GB#TALLY` | – | – |

@@ -322,6 +322,40 @@ async fn participant_cursors_name_no_visitor() {
     }
 }
 
+/// The participants list is ordered by the interest items' keys, which are the per-campaign
+/// pseudonyms owners see: an order shared across campaigns (a platform-wide key) would let an
+/// owner relate where one visitor sorts in two of them.
+#[tokio::test]
+async fn interest_items_are_keyed_by_the_per_campaign_pseudonym() {
+    let app = spawn_app().await;
+    let visitor = Visitor::anonymous();
+    let mut keys = Vec::new();
+    for slug in ["drop-a", "drop-b"] {
+        app.published(slug, json!({})).await;
+        assert_eq!(app.register(slug, &visitor, None).await.status, 201);
+        let listed = app.interests(slug).await;
+        let participant = listed[0]["participant"].as_str().expect("a pseudonym");
+        let stored: Vec<String> = app
+            .all_items()
+            .await
+            .into_iter()
+            .filter(|item| {
+                matches!(item.get("PK"), Some(aws_sdk_dynamodb::types::AttributeValue::S(pk))
+                    if pk == &format!("GB#{HANDLE}#{slug}"))
+            })
+            .filter_map(|item| match item.get("SK") {
+                Some(aws_sdk_dynamodb::types::AttributeValue::S(sk)) if sk.starts_with("INT#") => {
+                    Some(sk.clone())
+                }
+                _ => None,
+            })
+            .collect();
+        assert_eq!(stored, [format!("INT#{participant}")]);
+        keys.push(stored[0].clone());
+    }
+    assert_ne!(keys[0], keys[1], "one visitor, two unrelated keys");
+}
+
 /// `openapi.yaml` says `integer`, and JSON Schema counts `2.0` as one (generated clients and
 /// fuzzers send it); `2.5` is not.
 #[tokio::test]

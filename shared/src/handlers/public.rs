@@ -27,15 +27,23 @@ struct InterestScope<'a> {
     handle: &'a Handle,
     slug: &'a Slug,
     visitor: &'a Visitor,
+    /// The visitor's pseudonym in this group-buy: what the interest item is keyed by.
+    participant: String,
 }
 
 impl<'a> InterestScope<'a> {
     fn new(app: &'a App, target: &'a Target, visitor: &'a Visitor) -> Result<Self, ApiError> {
+        let slug = target.slug()?;
         Ok(Self {
             app,
             handle: &target.handle,
-            slug: target.slug()?,
+            slug,
             visitor,
+            participant: app.server_key.participant(
+                target.handle.as_str(),
+                slug.as_str(),
+                &visitor.key,
+            ),
         })
     }
 
@@ -43,7 +51,7 @@ impl<'a> InterestScope<'a> {
         let snapshot = self
             .app
             .store
-            .interest_snapshot(self.handle, self.slug, &self.visitor.key)
+            .interest_snapshot(self.handle, self.slug, &self.participant)
             .await?;
         if let Some(tally) = &snapshot.tally {
             self.app.recent.learn(self.handle, self.slug, tally);
@@ -64,7 +72,7 @@ impl<'a> InterestScope<'a> {
             call.app.settings.limits.daily_interest_writes_per_visitor,
             now,
         );
-        let (store, key) = (&self.app.store, self.visitor.key.as_str());
+        let (store, key) = (&self.app.store, self.participant.as_str());
         let (handle, slug) = (self.handle, self.slug);
         call.guarded_write(Some(limit), None, |riders| async move {
             store
@@ -224,11 +232,7 @@ pub(super) async fn register(call: &mut Call<'_>, visitor: Visitor) -> Result<Re
                 ..record.clone()
             },
             _ => InterestRecord {
-                participant: call.app.server_key.participant(
-                    scope.handle.as_str(),
-                    scope.slug.as_str(),
-                    &visitor.key,
-                ),
+                participant: scope.participant.clone(),
                 quantity,
                 created_at: now,
                 updated_at: now,
@@ -283,10 +287,11 @@ pub(super) async fn register(call: &mut Call<'_>, visitor: Visitor) -> Result<Re
 
 pub(super) async fn my_interest(call: &mut Call<'_>, visitor: Visitor) -> Result<Reply, ApiError> {
     let target = call.target()?;
+    let scope = InterestScope::new(call.app, &target, &visitor)?;
     let (found, interest) = call
         .app
         .store
-        .group_buy_and_interest(&target.handle, target.slug()?, &visitor.key)
+        .group_buy_and_interest(scope.handle, scope.slug, &scope.participant)
         .await?;
     let gb = public(found.as_ref()).ok_or(ApiError::GroupBuyNotFound)?;
     call.app.recent.put(gb);

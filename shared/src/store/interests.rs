@@ -53,8 +53,11 @@ pub enum InterestWrite<'a> {
     },
 }
 
-fn interest_sk(visitor_key: &str) -> String {
-    format!("{INTEREST_PREFIX}{visitor_key}")
+/// Keyed by the per-group-buy pseudonym, never the visitor's platform-wide key: the
+/// participants list is ordered by it, and an order shared across campaigns would let an owner
+/// relate where one visitor sorts in two of them.
+fn interest_sk(participant: &str) -> String {
+    format!("{INTEREST_PREFIX}{participant}")
 }
 
 /// A literal, so that both conditions below are built from it at compile time.
@@ -75,12 +78,12 @@ impl Store {
         &self,
         handle: &Handle,
         slug: &Slug,
-        visitor_key: &str,
+        participant: &str,
     ) -> Result<InterestSnapshot, StoreError> {
         let pk = group_buy_pk(handle, slug);
         let keys = vec![
             part_key(&pk, TALLY_SK),
-            part_key(&pk, &interest_sk(visitor_key)),
+            part_key(&pk, &interest_sk(participant)),
         ];
         let mut snapshot = InterestSnapshot::default();
         for item in self.get_items(keys, true).await? {
@@ -99,13 +102,13 @@ impl Store {
         &self,
         handle: &Handle,
         slug: &Slug,
-        visitor_key: &str,
+        participant: &str,
     ) -> Result<(Option<GroupBuy>, Option<InterestRecord>), StoreError> {
         let pk = group_buy_pk(handle, slug);
         let keys = [GROUP_BUY_SK, DESCRIPTION_SK, TALLY_SK]
             .into_iter()
             .map(|sk| part_key(&pk, sk))
-            .chain([part_key(&pk, &interest_sk(visitor_key))])
+            .chain([part_key(&pk, &interest_sk(participant))])
             .collect();
         let mut parts = GroupBuyParts::default();
         let mut interest = None;
@@ -123,13 +126,13 @@ impl Store {
         &self,
         handle: &Handle,
         slug: &Slug,
-        visitor_key: &str,
+        participant: &str,
         write: InterestWrite<'_>,
         now: Timestamp,
         riders: &Riders,
     ) -> Result<(), StoreError> {
         let pk = group_buy_pk(handle, slug);
-        let sk = interest_sk(visitor_key);
+        let sk = interest_sk(participant);
         let tally = Update::builder()
             .table_name(&self.table)
             .key(PARTITION_KEY, s(pk.clone()))
