@@ -184,6 +184,8 @@ async fn connect_aws(table: String, region: Option<String>) -> Result<Connected,
     // More patient than a function behind API Gateway (the operator has a human waiting,
     // not a 30 s gateway), but still bounded so that a wrong network fails in seconds.
     let mut loader = aws_config::defaults(BehaviorVersion::latest())
+        // The functions' HTTPS client: aws-config's default would add a second TLS stack.
+        .http_client(group_buy::https::system_roots_client().map_err(|e| e.to_string())?)
         .retry_config(RetryConfig::standard().with_max_attempts(3))
         .timeout_config(
             TimeoutConfig::builder()

@@ -6,8 +6,10 @@ use crate::call_log::{CALL_LOG_VARIABLE, CallLog, as_function};
 use crate::configuration::{ConfigError, Settings};
 use crate::deadline::Deadline;
 use crate::error::ApiError;
-use crate::handlers::{self, Answer, Call};
+use crate::handlers::endpoints::{ByRoute, Dispatch, Static};
+use crate::handlers::{Answer, Call, Endpoint};
 use crate::http::RequestIds;
+use crate::https::{self, TlsError};
 use crate::idempotency::{IdempotencyKey, Keyed, keeps};
 use crate::keys::ServerKey;
 use crate::pagination::CursorCodec;
@@ -15,14 +17,21 @@ use crate::recent::RecentGroupBuys;
 use crate::routes::Route;
 use crate::store::Store;
 use crate::telemetry::{self, RequestLog};
-use aws_config::BehaviorVersion;
-use aws_config::retry::RetryConfig;
-use aws_config::timeout::TimeoutConfig;
-use aws_sdk_dynamodb::config::{Credentials, Region};
+use aws_sdk_dynamodb::config::retry::RetryConfig;
+use aws_sdk_dynamodb::config::timeout::TimeoutConfig;
+use aws_sdk_dynamodb::config::{BehaviorVersion, Credentials, Region, SharedHttpClient};
+use aws_smithy_runtime_api::client::http::{
+    HttpClient, HttpConnector, HttpConnectorFuture, HttpConnectorSettings, SharedHttpConnector,
+};
+use aws_smithy_runtime_api::client::orchestrator::HttpRequest;
+use aws_smithy_runtime_api::client::result::ConnectorError;
+use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
 use futures_util::FutureExt;
-use lambda_http::{Body, Request, RequestExt, Response, service_fn};
+use lambda_http::{Body, IntoResponse, Request, RequestExt, Response, service_fn};
 use std::convert::Infallible;
+use std::future::Future;
 use std::panic::AssertUnwindSafe;
+use std::pin::Pin;
 use std::time::{Duration, Instant};
 
 pub struct App {
@@ -41,12 +50,60 @@ pub enum InitError {
     Config(#[from] ConfigError),
     #[error(transparent)]
     Keys(#[from] crate::auth::jwt::KeyError),
+    #[error("{0} is required: Lambda sets it for every function")]
+    MissingAwsVariable(&'static str),
+    #[error(transparent)]
+    Tls(#[from] TlsError),
 }
 
 /// A DynamoDB client with tight timeouts: a Lambda behind API Gateway has seconds, not
 /// minutes, and an outage should become a quick 503 rather than a gateway timeout.
+///
+/// Built from the environment alone, without `aws-config`'s provider chains: a Lambda
+/// function gets its region and credentials as variables (`AWS_REGION`, `AWS_ACCESS_KEY_ID`,
+/// `AWS_SECRET_ACCESS_KEY`, `AWS_SESSION_TOKEN`), so the chains (profiles, SSO, IMDS, STS) are
+/// code and start-up work that a function never uses. `App::new` refuses to start a deployed
+/// function that lacks them.
 pub async fn dynamodb_client(settings: &Settings) -> aws_sdk_dynamodb::Client {
-    let mut loader = aws_config::defaults(BehaviorVersion::latest())
+    match functions_http_client(settings) {
+        Ok(http) => dynamodb_client_with(settings, http),
+        Err(e) => {
+            // `App::new` refuses to start on this; the tests and tools get the error per call.
+            tracing::error!(error = %e, "no HTTPS client for DynamoDB");
+            dynamodb_client_with(settings, SharedHttpClient::new(NoClient(e.to_string())))
+        }
+    }
+}
+
+/// An HTTP client that answers every request with the reason there is no real one.
+#[derive(Debug)]
+struct NoClient(String);
+
+impl HttpClient for NoClient {
+    fn http_connector(
+        &self,
+        _: &HttpConnectorSettings,
+        _: &RuntimeComponents,
+    ) -> SharedHttpConnector {
+        let reason = self.0.clone();
+        SharedHttpConnector::new(NoConnector(reason))
+    }
+}
+
+#[derive(Debug)]
+struct NoConnector(String);
+
+impl HttpConnector for NoConnector {
+    fn call(&self, _: HttpRequest) -> HttpConnectorFuture {
+        HttpConnectorFuture::ready(Err(ConnectorError::user(self.0.clone().into())))
+    }
+}
+
+fn dynamodb_client_with(settings: &Settings, http: SharedHttpClient) -> aws_sdk_dynamodb::Client {
+    let var = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
+    let mut config = aws_sdk_dynamodb::Config::builder()
+        .behavior_version(BehaviorVersion::latest())
+        .http_client(http)
         .retry_config(RetryConfig::standard().with_max_attempts(3))
         .timeout_config(
             TimeoutConfig::builder()
@@ -55,12 +112,18 @@ pub async fn dynamodb_client(settings: &Settings) -> aws_sdk_dynamodb::Client {
                 .operation_timeout(Duration::from_secs(6))
                 .build(),
         );
-    if let Some(endpoint) = &settings.dynamodb_endpoint {
-        // DynamoDB Local: no instance metadata to ask for a region or credentials.
-        let region = std::env::var("AWS_REGION").unwrap_or_else(|_| "us-east-1".into());
-        loader = loader.endpoint_url(endpoint).region(Region::new(region));
-        if std::env::var_os("AWS_ACCESS_KEY_ID").is_none() {
-            loader = loader.credentials_provider(Credentials::new(
+    let region = var("AWS_REGION").or_else(|| var("AWS_DEFAULT_REGION"));
+    match (region, &settings.dynamodb_endpoint) {
+        (Some(region), _) => config = config.region(Region::new(region)),
+        // DynamoDB Local: any region will do.
+        (None, Some(_)) => config = config.region(Region::new("us-east-1")),
+        (None, None) => {}
+    }
+    match (environment_credentials(), &settings.dynamodb_endpoint) {
+        (Some(credentials), _) => config = config.credentials_provider(credentials),
+        // DynamoDB Local checks no signature; it keeps one set of tables per access key.
+        (None, Some(_)) => {
+            config = config.credentials_provider(Credentials::new(
                 "local",
                 "local",
                 None,
@@ -68,8 +131,11 @@ pub async fn dynamodb_client(settings: &Settings) -> aws_sdk_dynamodb::Client {
                 "dynamodb-local",
             ));
         }
+        (None, None) => {}
     }
-    let mut config = aws_sdk_dynamodb::config::Builder::from(&loader.load().await);
+    if let Some(endpoint) = &settings.dynamodb_endpoint {
+        config = config.endpoint_url(endpoint);
+    }
     match CallLog::from_env() {
         Ok(Some(call_log)) => config = config.interceptor(call_log),
         Ok(None) => {}
@@ -79,9 +145,43 @@ pub async fn dynamodb_client(settings: &Settings) -> aws_sdk_dynamodb::Client {
     aws_sdk_dynamodb::Client::from_conf(config.build())
 }
 
+/// The credentials Lambda gives a function, as environment variables.
+fn environment_credentials() -> Option<Credentials> {
+    let var = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
+    Some(Credentials::new(
+        var("AWS_ACCESS_KEY_ID")?,
+        var("AWS_SECRET_ACCESS_KEY")?,
+        var("AWS_SESSION_TOKEN"),
+        None,
+        "environment",
+    ))
+}
+
+/// The functions' HTTPS client: Amazon's roots, and with an endpoint override the roots of
+/// `DYNAMODB_CA_FILE` too (a local TLS terminator).
+pub fn functions_http_client(settings: &Settings) -> Result<SharedHttpClient, TlsError> {
+    let extra = match settings.dynamodb_endpoint {
+        Some(_) => https::extra_roots_file()?,
+        None => None,
+    };
+    https::amazon_roots_client(extra.as_deref())
+}
+
 impl App {
     pub async fn new(settings: Settings) -> Result<Self, InitError> {
-        let client = dynamodb_client(&settings).await;
+        if settings.dynamodb_endpoint.is_none() {
+            // Against AWS, a missing region or key would only show as a failing first request.
+            let set = |name: &str| std::env::var_os(name).is_some_and(|v| !v.is_empty());
+            if !set("AWS_REGION") && !set("AWS_DEFAULT_REGION") {
+                return Err(InitError::MissingAwsVariable("AWS_REGION"));
+            }
+            for name in ["AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"] {
+                if !set(name) {
+                    return Err(InitError::MissingAwsVariable(name));
+                }
+            }
+        }
+        let client = dynamodb_client_with(&settings, functions_http_client(&settings)?);
         let server_key = ServerKey::new(settings.visitor_hash_key.expose().as_bytes());
         let store = Store::new(client, &settings.table_name);
         Ok(Self {
@@ -94,9 +194,20 @@ impl App {
         })
     }
 
-    /// Serves one request of `route`. Never fails: every error, and even a panic, becomes a
-    /// problem+json response carrying the request id.
+    /// Serves one request of `route`, found at run time among every route's handler (the
+    /// in-process tests). Never fails: every error, and even a panic, becomes a problem+json
+    /// response carrying the request id.
     pub async fn handle(&self, route: Route, req: Request) -> Response<Body> {
+        self.respond::<ByRoute>(route, req).await
+    }
+
+    /// Serves one request of the endpoint `E`, known at compile time (the Lambda binaries:
+    /// only `E`'s handler is linked), exactly as `handle` serves `E::ROUTE`.
+    pub async fn serve<E: Endpoint>(&self, req: Request) -> Response<Body> {
+        self.respond::<Static<E>>(E::ROUTE, req).await
+    }
+
+    async fn respond<D: Dispatch>(&self, route: Route, req: Request) -> Response<Body> {
         let started = Instant::now();
         let ids = RequestIds::of(&req);
         let deadline = Deadline::from_lambda(req.lambda_context_ref().map_or(0, |c| c.deadline));
@@ -108,16 +219,7 @@ impl App {
             log: RequestLog::default(),
             idempotency: None,
         };
-        let work = async {
-            if route.method() == "POST" {
-                call.idempotency = IdempotencyKey::of(req.headers())?.map(|key| {
-                    let path = req.uri().path();
-                    Keyed::new(key, req.method().as_str(), path, req.body().as_ref())
-                });
-            }
-            let outcome = handlers::dispatch(&mut call).await;
-            self.settle_idempotency(&mut call, outcome).await
-        };
+        let work = D::Keying::work::<D>(self, &mut call);
         // Boxed: the work holds AWS SDK futures, which are large; on the heap they cannot
         // overflow the stack of whatever polls this one.
         let work = AssertUnwindSafe(Box::pin(work)).catch_unwind();
@@ -215,6 +317,71 @@ impl App {
     }
 }
 
+/// Whether a route reads `Idempotency-Key`, as a type. A binary's route picks one at compile
+/// time, so the binaries of the routes without the key link none of the idempotency code (a
+/// branch on a constant would not do: code behind an `.await` stays in the state machine).
+pub trait Keying {
+    /// `Some(whether the route reads the key)`; `None` when the route decides at run time.
+    const KEYED: Option<bool>;
+
+    /// Runs the handler of `D` on `call` and makes its response, with the key's rules.
+    fn work<D: Dispatch>(
+        app: &App,
+        call: &mut Call<'_>,
+    ) -> impl Future<Output = Result<Response<Body>, ApiError>> + Send;
+}
+
+/// The POST routes: `Idempotency-Key` is read, recorded and replayed.
+pub enum WithKey {}
+
+impl Keying for WithKey {
+    const KEYED: Option<bool> = Some(true);
+
+    async fn work<D: Dispatch>(app: &App, call: &mut Call<'_>) -> Result<Response<Body>, ApiError> {
+        let req = call.req;
+        call.idempotency = IdempotencyKey::of(req.headers())?.map(|key| {
+            let path = req.uri().path();
+            Keyed::new(key, req.method().as_str(), path, req.body().as_ref())
+        });
+        let outcome = D::answer(call).await;
+        app.settle_idempotency(call, outcome).await
+    }
+}
+
+/// The other routes: no key is read, so no replay can be answered.
+pub enum WithoutKey {}
+
+impl Keying for WithoutKey {
+    const KEYED: Option<bool> = Some(false);
+
+    async fn work<D: Dispatch>(_: &App, call: &mut Call<'_>) -> Result<Response<Body>, ApiError> {
+        unkeyed(D::answer(call).await)
+    }
+}
+
+/// The route of the call decides (`App::handle`, the in-process tests).
+pub enum KeyByRoute {}
+
+impl Keying for KeyByRoute {
+    const KEYED: Option<bool> = None;
+
+    async fn work<D: Dispatch>(app: &App, call: &mut Call<'_>) -> Result<Response<Body>, ApiError> {
+        if call.route.accepts_idempotency_key() {
+            WithKey::work::<D>(app, call).await
+        } else {
+            WithoutKey::work::<D>(app, call).await
+        }
+    }
+}
+
+/// The response of a route that reads no `Idempotency-Key`, so can answer no replay.
+fn unkeyed(outcome: Result<Answer, ApiError>) -> Result<Response<Body>, ApiError> {
+    match outcome? {
+        Answer::Reply(reply) => Ok(reply.into_response()),
+        Answer::Replay(_) => Err(ApiError::Internal("a replay without a key".into())),
+    }
+}
+
 /// The error log line, with the internal cause, of a failure that is ours or a dependency's
 /// (the response carries only the code and the request id).
 fn log_failure(request_id: &str, error: &ApiError) {
@@ -223,13 +390,50 @@ fn log_failure(request_id: &str, error: &ApiError) {
     }
 }
 
-/// The whole `main` of a route's Lambda binary.
-pub async fn run(route: Route) -> Result<(), lambda_http::Error> {
+/// How long init waits for the warm-up read: about one attempt of a request.
+const WARM_UP_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// The whole `main` of a route's Lambda binary:
+/// `group_buy::run::<group_buy::endpoint!(Route::X)>()`.
+///
+/// Init does the one-time work a first request would otherwise pay for: settings and keys,
+/// then one read the function's policy allows (`Endpoint::warm_up`), which resolves the
+/// credentials and the endpoint, builds the TLS configuration with its trust roots, and
+/// leaves a connection to DynamoDB, its TLS handshake done, in the client's pool.
+pub async fn run<E: Endpoint>() -> Result<(), lambda_http::Error> {
     telemetry::init();
     let app = App::new(Settings::from_env()?).await?;
+    warm_up::<E>(&app).await;
     let app = &app;
     lambda_http::run(service_fn(move |req: Request| async move {
-        Ok::<_, Infallible>(app.handle(route, req).await)
+        Ok::<_, Infallible>(Verbatim(app.serve::<E>(req).await))
     }))
     .await
+}
+
+/// A response handed to lambda_http as it is. Given a `Response<Body>`, lambda_http decodes
+/// every text body again by the charset of its `Content-Type` (with encoding_rs and all of its
+/// tables, 150 KB of each binary); ours are UTF-8 JSON or empty already. The result is the
+/// same: an empty body becomes the empty text, as lambda_http's decoding makes it.
+struct Verbatim(Response<Body>);
+
+impl IntoResponse for Verbatim {
+    fn into_response(self) -> Pin<Box<dyn Future<Output = Response<Body>> + Send>> {
+        let response = self.0.map(|body| match body {
+            Body::Empty => Body::Text(String::new()),
+            other => other,
+        });
+        Box::pin(std::future::ready(response))
+    }
+}
+
+/// `E`'s warm-up read, recorded as the function's own call (`DYNAMODB_CALL_LOG`). Its failure
+/// costs nothing but the warmth: the first request connects again, and reports any error.
+async fn warm_up<E: Endpoint>(app: &App) {
+    let read = as_function(E::ROUTE.function(), E::warm_up(app));
+    match tokio::time::timeout(WARM_UP_TIMEOUT, read).await {
+        Ok(Ok(())) => {}
+        Ok(Err(e)) => tracing::debug!(error = %e, "warm-up read failed"),
+        Err(_) => tracing::debug!("warm-up read timed out"),
+    }
 }

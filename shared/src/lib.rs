@@ -10,6 +10,7 @@ pub mod error;
 pub mod expiry;
 pub mod handlers;
 pub mod http;
+pub mod https;
 pub mod idempotency;
 pub mod idempotency_record;
 pub mod keys;

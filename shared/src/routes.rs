@@ -22,6 +22,21 @@ pub enum Access {
     PlatformAdmin,
 }
 
+impl Access {
+    /// `==` for constant evaluation: the binaries check at compile time that each route's
+    /// caller type enforces the access this table names (`handlers::endpoints`).
+    pub const fn same_as(self, other: Access) -> bool {
+        match (self, other) {
+            (Self::Owner(mine), Self::Owner(theirs)) => mine as u8 == theirs as u8,
+            (Self::Public, Self::Public)
+            | (Self::Visitor, Self::Visitor)
+            | (Self::Caller, Self::Caller)
+            | (Self::PlatformAdmin, Self::PlatformAdmin) => true,
+            _ => false,
+        }
+    }
+}
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Route {
     CreateGroupBuy,
@@ -58,7 +73,7 @@ impl Route {
         Self::AdminGroupBuys,
     ];
 
-    pub fn method(self) -> &'static str {
+    pub const fn method(self) -> &'static str {
         match self {
             Self::ListGroupBuys
             | Self::GetGroupBuy
@@ -77,7 +92,20 @@ impl Route {
         }
     }
 
-    pub fn access(self) -> Access {
+    /// Whether the route reads `Idempotency-Key` (every POST does). A constant, so that the
+    /// binaries of the other routes carry none of the idempotency code.
+    pub const fn accepts_idempotency_key(self) -> bool {
+        matches!(
+            self,
+            Self::CreateGroupBuy
+                | Self::PublishGroupBuy
+                | Self::PauseGroupBuy
+                | Self::CloseGroupBuy
+                | Self::SubmitSupportReport
+        )
+    }
+
+    pub const fn access(self) -> Access {
         match self {
             Self::ListGroupBuys | Self::GetGroupBuy | Self::ListInterests => {
                 Access::Owner(Scope::GroupBuysRead)
@@ -115,7 +143,7 @@ impl Route {
     }
 
     /// The Lambda binary (and `cargo lambda watch` function) that serves the route.
-    pub fn function(self) -> &'static str {
+    pub const fn function(self) -> &'static str {
         match self {
             Self::CreateGroupBuy => "create-group-buy",
             Self::ListGroupBuys => "list-group-buys",
@@ -182,6 +210,34 @@ mod tests {
                 .match_path("/v2/handles/acme/group-buys/")
                 .is_some()
         );
+    }
+
+    #[test]
+    fn every_post_and_only_posts_accept_an_idempotency_key() {
+        for route in Route::ALL {
+            assert_eq!(
+                route.accepts_idempotency_key(),
+                route.method() == "POST",
+                "{route:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn access_comparison_in_constants_agrees_with_eq() {
+        let all = [
+            Access::Owner(Scope::GroupBuysRead),
+            Access::Owner(Scope::GroupBuysWrite),
+            Access::Public,
+            Access::Visitor,
+            Access::Caller,
+            Access::PlatformAdmin,
+        ];
+        for a in all {
+            for b in all {
+                assert_eq!(a.same_as(b), a == b, "{a:?} {b:?}");
+            }
+        }
     }
 
     #[test]

@@ -2,7 +2,8 @@
 // release build for arm64 (LTO) needs more than the default 128 levels to lay it out.
 #![recursion_limit = "256"]
 
-#[tokio::main]
+// One run at a time per instance: one thread.
+#[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), lambda_http::Error> {
     group_buy::expiry::run().await
 }

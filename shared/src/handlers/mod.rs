@@ -2,9 +2,12 @@
 //! `app` turns errors into problem+json and writes the log line.
 
 mod admin;
+pub mod endpoints;
 mod owner;
 mod public;
 mod support;
+
+pub use endpoints::{Endpoint, dispatch, serve};
 
 use crate::app::App;
 use crate::auth::{Principal, Scope};
@@ -15,7 +18,7 @@ use crate::http::{Reply, path_params, query_param};
 use crate::idempotency::{Keyed, StoredResponse};
 use crate::limits::DailyLimit;
 use crate::pagination::{Key, PageRequest};
-use crate::routes::{Access, PLATFORM_ADMIN, Route};
+use crate::routes::{PLATFORM_ADMIN, Route};
 use crate::store::{Listing, Refusal, Riders, StoreError};
 use crate::telemetry::RequestLog;
 use crate::validation::FieldError;
@@ -56,52 +59,6 @@ pub struct Call<'a> {
     pub log: RequestLog,
     /// Its `Idempotency-Key`, on a POST that sent one.
     pub idempotency: Option<Keyed>,
-}
-
-/// Serves a request: its caller is resolved once, as `Route::access()` says, before any
-/// handler runs, and each handler receives the caller it needs, already checked.
-pub async fn dispatch(call: &mut Call<'_>) -> Result<Answer, ApiError> {
-    let route = call.route;
-    let other = || ApiError::Internal(format!("{route:?} has no handler for its access"));
-    // Only the routes that keep an idempotency record can answer a replay.
-    let reply = match route.access() {
-        Access::Owner(scope) => {
-            let owner = call.owner(scope).await?;
-            match route {
-                Route::CreateGroupBuy => return owner::create(call, owner).await,
-                Route::PublishGroupBuy | Route::PauseGroupBuy | Route::CloseGroupBuy => {
-                    return owner::transition(call, owner).await;
-                }
-                Route::ListGroupBuys => owner::list(call, owner).await,
-                Route::GetGroupBuy => owner::get(call, owner).await,
-                Route::ListInterests => owner::interests(call, owner).await,
-                _ => Err(other()),
-            }
-        }
-        Access::Public => match route {
-            Route::ListPublicGroupBuys => public::list(call).await,
-            Route::GetPublicGroupBuy => public::get(call).await,
-            _ => Err(other()),
-        },
-        Access::Visitor | Access::Caller => {
-            let visitor = call.visitor().await?;
-            match route {
-                Route::SubmitSupportReport => return support::submit(call, visitor).await,
-                Route::RegisterInterest => public::register(call, visitor).await,
-                Route::GetMyInterest => public::my_interest(call, visitor).await,
-                Route::WithdrawInterest => public::withdraw(call, visitor).await,
-                _ => Err(other()),
-            }
-        }
-        Access::PlatformAdmin => {
-            call.platform_admin().await?;
-            match route {
-                Route::AdminGroupBuys => admin::group_buys(call).await,
-                _ => Err(other()),
-            }
-        }
-    };
-    reply.map(Answer::Reply)
 }
 
 /// The group-buy a route addresses: its handle and, on routes below one group-buy, its slug.
