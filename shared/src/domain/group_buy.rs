@@ -340,11 +340,7 @@ impl NewGroupBuy {
         // (a bad unitPriceMinor is reported once, under its own name).
         let bounds = TierBounds {
             unit_price_minor,
-            max_participants: max_participants
-                .as_ref()
-                .ok()
-                .and_then(|max| *max)
-                .map_or(MAX_PARTICIPANTS_LIMIT, i64::from),
+            max_participants: max_participants.as_ref().ok().and_then(|max| *max),
         };
         let price_tiers = f.optional_with("priceTiers", |v| parse_price_tiers(v, bounds));
         let slug = match (slug, &title) {

@@ -2,6 +2,7 @@
 //! Set at create and never changed after (there is no route that updates a group-buy), so
 //! fixed once published; the price a view shows follows `participantCount` alone.
 
+use super::group_buy::MAX_PARTICIPANTS_LIMIT;
 use crate::validation::{FieldError, Fields, integer};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -53,8 +54,9 @@ pub fn next_tier(tiers: &[PriceTier], participants: u32) -> Option<NextTier> {
 pub struct TierBounds {
     /// Every tier costs less than this.
     pub unit_price_minor: Option<i64>,
-    /// No tier needs more participants than this (`maxParticipants`, else the API's limit).
-    pub max_participants: i64,
+    /// No tier needs more participants than the cap (`maxParticipants`): it would never be
+    /// reached.
+    pub max_participants: Option<u32>,
 }
 
 /// `priceTiers` of a create request: up to `MAX_PRICE_TIERS` objects `{minParticipants,
@@ -88,7 +90,11 @@ pub fn parse_price_tiers(
         };
         let mut fields = Fields::new(map.clone(), &["minParticipants", "unitPriceMinor"]);
         let min = fields.required("minParticipants", |v| {
-            integer(v, 1, bounds.max_participants).map(|n| n as u32)
+            let min = integer(v, 1, MAX_PARTICIPANTS_LIMIT)? as u32;
+            match bounds.max_participants.is_none_or(|cap| min <= cap) {
+                true => Ok(min),
+                false => Err("must not be more than maxParticipants".into()),
+            }
         });
         let price = fields.required("unitPriceMinor", |v| {
             let price = integer(v, 0, i64::MAX)?;
@@ -149,7 +155,7 @@ mod tests {
     fn bounds() -> TierBounds {
         TierBounds {
             unit_price_minor: Some(1000),
-            max_participants: 50,
+            max_participants: Some(50),
         }
     }
 
