@@ -409,3 +409,36 @@ async fn the_scheduled_expiry_closes_at_the_new_deadline_not_the_old() {
         (json!("closed"), json!("expired"))
     );
 }
+
+#[tokio::test]
+async fn racing_extensions_never_pass_the_limit_and_each_success_counts_once() {
+    let app = spawn_app().await;
+    let first = Timestamp::now().plus_millis(HOUR);
+    open_until(&app, "lamp-drop", first).await;
+    let answers = futures::future::join_all(
+        (1..=6).map(|n| extend(&app, "lamp-drop", first.plus_millis(n * DAY))),
+    )
+    .await;
+    let applied = answers.iter().filter(|a| a.status == 200).count();
+    for answer in &answers {
+        assert!(
+            matches!(
+                (answer.status, answer.code()),
+                (200, _) | (400, "VALIDATION_FAILED") | (409, "EXTENSION_LIMIT") | (503, _)
+            ),
+            "{} {}",
+            answer.status,
+            answer.body
+        );
+    }
+    assert!((1..=3).contains(&applied), "{applied} applied");
+    let gb = app.get("lamp-drop", "").await.body;
+    assert_eq!(gb["extensionCount"], applied);
+    assert_eq!(gb["version"], 2 + applied);
+    let recorded = history(&app, "lamp-drop")
+        .await
+        .iter()
+        .filter(|h| h["action"] == "extend" && h["result"] == "applied")
+        .count();
+    assert_eq!(recorded, applied);
+}
