@@ -1,5 +1,6 @@
 //! The one error type of the API and the one place it becomes `application/problem+json`.
 
+use crate::domain::lifecycle::{MAX_EXTENSION_DAYS, MAX_EXTENSIONS};
 use crate::domain::{InterestRejection, Rejection, Slug};
 use crate::limits::{DailyLimit, RATELIMIT, RATELIMIT_POLICY};
 use crate::store::StoreError;
@@ -77,6 +78,8 @@ impl ApiError {
             | Self::Interest(InterestRejection::NotFound) => StatusCode::NOT_FOUND,
             Self::Interest(InterestRejection::QuantityNotAllowed { .. }) => StatusCode::BAD_REQUEST,
             Self::Interest(_) => StatusCode::CONFLICT,
+            // A deadline moved earlier is a bad `closesAt`, as a past one is at create.
+            Self::Lifecycle(Rejection::DeadlineNotLater { .. }) => StatusCode::BAD_REQUEST,
             Self::SlugTaken(_) | Self::Lifecycle(_) => StatusCode::CONFLICT,
             Self::VersionMismatch { .. } => StatusCode::PRECONDITION_FAILED,
             Self::DailyWriteLimit(_) => StatusCode::TOO_MANY_REQUESTS,
@@ -141,6 +144,8 @@ impl ApiError {
             Self::Lifecycle(Rejection::InvalidTransition { .. }) => "Invalid transition",
             Self::Lifecycle(Rejection::ThresholdNotMet { .. }) => "Threshold not met",
             Self::Lifecycle(Rejection::DeadlinePassed { .. }) => "Deadline passed",
+            Self::Lifecycle(Rejection::DeadlineNotLater { .. }) => "Validation failed",
+            Self::Lifecycle(Rejection::ExtensionLimit { .. }) => "Extension limit",
             Self::VersionMismatch { .. } => "Version mismatch",
             Self::DailyWriteLimit(_) => "Daily write limit",
             Self::InvalidIdempotencyKey => "Invalid idempotency key",
@@ -221,6 +226,27 @@ impl ApiError {
             Self::Lifecycle(Rejection::DeadlinePassed { closes_at }) => {
                 members.insert("closesAt".into(), json!(closes_at));
                 format!("The group-buy closed for participation at {closes_at}.")
+            }
+            Self::Lifecycle(Rejection::DeadlineNotLater { closes_at }) => {
+                let error = FieldError::new(
+                    "closesAt",
+                    format!("must be later than the current deadline {closes_at}"),
+                );
+                members.insert("errors".into(), json!([error]));
+                members.insert("currentClosesAt".into(), json!(closes_at));
+                "Invalid fields: closesAt.".into()
+            }
+            Self::Lifecycle(Rejection::ExtensionLimit {
+                extension_count,
+                latest_closes_at,
+            }) => {
+                members.insert("extensionCount".into(), json!(extension_count));
+                members.insert("maxExtensions".into(), json!(MAX_EXTENSIONS));
+                members.insert("latestClosesAt".into(), json!(latest_closes_at));
+                format!(
+                    "A deadline may be extended at most {MAX_EXTENSIONS} times (this one {extension_count}), \
+                     and to {latest_closes_at} at the latest ({MAX_EXTENSION_DAYS} days past its first deadline)."
+                )
             }
             Self::VersionMismatch { current } => {
                 members.insert("currentVersion".into(), json!(current));

@@ -165,6 +165,61 @@ impl IfMatch {
     }
 }
 
+/// The representations a list of participants has.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ListFormat {
+    Json,
+    Csv,
+}
+
+impl ListFormat {
+    /// What `Accept` prefers: CSV when it ranks `text/csv` above `application/json` (by
+    /// q-value, then by how specific the range naming it is, so `text/csv, */*` is CSV);
+    /// JSON otherwise, also without `Accept` and when it accepts neither, since RFC 9110
+    /// (12.5.1) lets a server disregard `Accept` rather than answer 406.
+    pub fn of(headers: &HeaderMap) -> Self {
+        let ranges: Vec<(mime::Mime, f32)> = headers
+            .get_all(header::ACCEPT)
+            .iter()
+            .filter_map(|value| value.to_str().ok())
+            .flat_map(|value| value.split(','))
+            .filter_map(|range| range.trim().parse::<mime::Mime>().ok())
+            .map(|range| {
+                let q = range
+                    .get_param("q")
+                    .and_then(|q| q.as_str().parse::<f32>().ok())
+                    .filter(|q| (0.0..=1.0).contains(q))
+                    .unwrap_or(1.0);
+                (range, q)
+            })
+            .collect();
+        let csv = preference(&ranges, &mime::TEXT_CSV);
+        let json = preference(&ranges, &mime::APPLICATION_JSON);
+        match csv {
+            Some((q, specificity)) if q > 0.0 && Some((q, specificity)) > json => Self::Csv,
+            _ => Self::Json,
+        }
+    }
+}
+
+/// The q-value `ranges` give `offer` and how specific the range that gives it is (2 for
+/// `type/subtype`, 1 for `type/*`, 0 for `*/*`): the most specific matching range decides.
+fn preference(ranges: &[(mime::Mime, f32)], offer: &mime::Mime) -> Option<(f32, u8)> {
+    ranges
+        .iter()
+        .filter_map(|(range, q)| {
+            let specificity = match (range.type_(), range.subtype()) {
+                (mime::STAR, mime::STAR) => 0,
+                (t, mime::STAR) if t == offer.type_() => 1,
+                (t, s) if t == offer.type_() && s == offer.subtype() => 2,
+                _ => return None,
+            };
+            Some((specificity, *q))
+        })
+        .max_by_key(|(specificity, _)| *specificity)
+        .map(|(specificity, q)| (q, specificity))
+}
+
 /// A successful response under construction.
 pub struct Reply(Response<Body>);
 
@@ -175,6 +230,16 @@ impl Reply {
         response.headers_mut().insert(
             header::CONTENT_TYPE,
             HeaderValue::from_static("application/json"),
+        );
+        Self(response)
+    }
+
+    pub fn csv(status: StatusCode, body: String) -> Self {
+        let mut response = Response::new(Body::Text(body));
+        *response.status_mut() = status;
+        response.headers_mut().insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("text/csv; charset=utf-8"),
         );
         Self(response)
     }
@@ -236,6 +301,36 @@ mod tests {
                 .is_ok()
         );
         assert!(IfMatch::of(&HeaderMap::new()).check(9).is_ok());
+    }
+
+    #[test]
+    fn accept_picks_csv_only_when_it_prefers_it() {
+        let format = |accept: &str| ListFormat::of(&headers(&[(header::ACCEPT, accept)]));
+        for csv in [
+            "text/csv",
+            "text/csv; charset=utf-8",
+            "TEXT/CSV",
+            "text/*",
+            "text/csv, */*",
+            "application/json;q=0.5, text/csv",
+            "text/csv;q=0.9, application/*;q=0.8",
+        ] {
+            assert_eq!(format(csv), ListFormat::Csv, "{csv}");
+        }
+        for json in [
+            "application/json",
+            "*/*",
+            "application/json, text/csv",
+            "text/csv;q=0.5, application/json",
+            "text/csv;q=0",
+            "application/xml",
+            "text/html, */*;q=0.1",
+            "not a media type",
+            "",
+        ] {
+            assert_eq!(format(json), ListFormat::Json, "{json}");
+        }
+        assert_eq!(ListFormat::of(&HeaderMap::new()), ListFormat::Json);
     }
 
     #[test]

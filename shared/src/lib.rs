@@ -16,6 +16,7 @@ pub mod idempotency_record;
 pub mod keys;
 pub mod limits;
 pub mod pagination;
+pub mod participants_csv;
 pub mod recent;
 pub mod routes;
 pub mod store;

@@ -45,6 +45,7 @@ pub enum Route {
     PublishGroupBuy,
     PauseGroupBuy,
     CloseGroupBuy,
+    ExtendGroupBuy,
     ListInterests,
     ListPublicGroupBuys,
     GetPublicGroupBuy,
@@ -56,13 +57,14 @@ pub enum Route {
 }
 
 impl Route {
-    pub const ALL: [Route; 14] = [
+    pub const ALL: [Route; 15] = [
         Self::CreateGroupBuy,
         Self::ListGroupBuys,
         Self::GetGroupBuy,
         Self::PublishGroupBuy,
         Self::PauseGroupBuy,
         Self::CloseGroupBuy,
+        Self::ExtendGroupBuy,
         Self::ListInterests,
         Self::ListPublicGroupBuys,
         Self::GetPublicGroupBuy,
@@ -86,6 +88,7 @@ impl Route {
             | Self::PublishGroupBuy
             | Self::PauseGroupBuy
             | Self::CloseGroupBuy
+            | Self::ExtendGroupBuy
             | Self::SubmitSupportReport => "POST",
             Self::RegisterInterest => "PUT",
             Self::WithdrawInterest => "DELETE",
@@ -101,6 +104,7 @@ impl Route {
                 | Self::PublishGroupBuy
                 | Self::PauseGroupBuy
                 | Self::CloseGroupBuy
+                | Self::ExtendGroupBuy
                 | Self::SubmitSupportReport
         )
     }
@@ -113,7 +117,8 @@ impl Route {
             Self::CreateGroupBuy
             | Self::PublishGroupBuy
             | Self::PauseGroupBuy
-            | Self::CloseGroupBuy => Access::Owner(Scope::GroupBuysWrite),
+            | Self::CloseGroupBuy
+            | Self::ExtendGroupBuy => Access::Owner(Scope::GroupBuysWrite),
             Self::ListPublicGroupBuys | Self::GetPublicGroupBuy => Access::Public,
             Self::RegisterInterest | Self::GetMyInterest | Self::WithdrawInterest => {
                 Access::Visitor
@@ -131,6 +136,7 @@ impl Route {
             Self::PublishGroupBuy => "/v2/handles/{handle}/group-buys/{groupBuySlug}/publish",
             Self::PauseGroupBuy => "/v2/handles/{handle}/group-buys/{groupBuySlug}/pause",
             Self::CloseGroupBuy => "/v2/handles/{handle}/group-buys/{groupBuySlug}/close",
+            Self::ExtendGroupBuy => "/v2/handles/{handle}/group-buys/{groupBuySlug}/extend",
             Self::ListInterests => "/v2/handles/{handle}/group-buys/{groupBuySlug}/interests",
             Self::ListPublicGroupBuys => "/v2/public/group-buys/{handle}",
             Self::GetPublicGroupBuy => "/v2/public/group-buys/{handle}/{groupBuySlug}",
@@ -151,6 +157,7 @@ impl Route {
             Self::PublishGroupBuy => "publish-group-buy",
             Self::PauseGroupBuy => "pause-group-buy",
             Self::CloseGroupBuy => "close-group-buy",
+            Self::ExtendGroupBuy => "extend-group-buy",
             Self::ListInterests => "list-interests",
             Self::ListPublicGroupBuys => "list-public-group-buys",
             Self::GetPublicGroupBuy => "get-public-group-buy",

@@ -105,6 +105,8 @@ pub enum BusinessMetric {
     InterestsWithdrawn,
     Transitions,
     RejectedCloses,
+    /// Deadlines moved later by their owner.
+    DeadlineExtensions,
     /// Group-buys the scheduled expiry closed in a run.
     ExpiryClosed,
     /// Group-buys the scheduled expiry could not close in a run (an alarm watches it).
@@ -118,6 +120,7 @@ impl BusinessMetric {
             Self::InterestsWithdrawn => "InterestsWithdrawn",
             Self::Transitions => "Transitions",
             Self::RejectedCloses => "RejectedCloses",
+            Self::DeadlineExtensions => "DeadlineExtensions",
             Self::ExpiryClosed => "ExpiryClosed",
             Self::ExpiryFailures => "ExpiryFailures",
         }

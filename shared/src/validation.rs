@@ -67,6 +67,25 @@ impl Fields {
         }
     }
 
+    /// As `optional`, for a structured field whose parse names its own bad members (e.g.
+    /// `priceTiers[1].unitPriceMinor`).
+    pub fn optional_with<T>(
+        &mut self,
+        name: &str,
+        parse: impl FnOnce(&Value) -> Result<T, Vec<FieldError>>,
+    ) -> Result<Option<T>, Invalid> {
+        match self.map.get(name).filter(|v| !v.is_null()) {
+            Some(value) => match parse(value) {
+                Ok(parsed) => Ok(Some(parsed)),
+                Err(errors) => {
+                    self.errors.extend(errors);
+                    Err(Invalid)
+                }
+            },
+            None => Ok(None),
+        }
+    }
+
     pub fn reject(&mut self, name: &str, message: impl Into<String>) {
         self.errors.push(FieldError::new(name, message));
     }

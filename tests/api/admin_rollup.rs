@@ -49,6 +49,7 @@ async fn old_draft(app: &group_buy_tests::TestApp, slug: &str, hours: i64) {
             max_participants: None,
             max_quantity_per_participant: 1,
             closes_at: None,
+            price_tiers: Vec::new(),
         },
         then,
     );

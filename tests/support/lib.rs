@@ -178,6 +178,7 @@ impl Call {
             Route::SubmitSupportReport => {
                 call.json(&json!({"summary": "Close refused", "details": "409 on close"}))
             }
+            Route::ExtendGroupBuy => call.json(&json!({"closesAt": "2099-12-31T18:30:00.000Z"})),
             _ => call,
         }
     }
@@ -298,8 +299,14 @@ pub async fn send_by(app: &App, call: Call, deadline_epoch_millis: Option<u64>) 
     let response = app.handle(call.route, request).await;
     let status = response.status().as_u16();
     let headers = response.headers().clone();
+    let csv = headers
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("text/csv"));
     let body = match response.body() {
         Body::Empty => Value::Null,
+        // A CSV body is kept as its text.
+        other if csv => Value::String(String::from_utf8_lossy(other.as_ref()).into_owned()),
         other => serde_json::from_slice(other.as_ref()).expect("JSON response body"),
     };
     assert_eq!(
@@ -358,7 +365,7 @@ impl TestApp {
         .await
     }
 
-    /// POSTs `publish`, `pause` or `close` (with `body`) for `slug`.
+    /// POSTs `publish`, `pause`, `close` or `extend` (with `body`) for `slug`.
     pub async fn transition(&self, slug: &str, route: Route, body: Option<&Value>) -> TestResponse {
         let verb = route.path().rsplit('/').next().unwrap_or_default();
         let call = Call::new(
@@ -558,6 +565,21 @@ impl TestApp {
                 .bearer(&admin_token()),
         )
         .await
+    }
+
+    /// The stored item `SK` of `slug`'s group-buy (`GB`, `GB#TALLY`, …), as DynamoDB has it.
+    pub async fn item(&self, slug: &str, sort_key: &str) -> HashMap<String, AttributeValue> {
+        self.dynamodb
+            .get_item()
+            .table_name(&self.table)
+            .key("PK", AttributeValue::S(format!("GB#{HANDLE}#{slug}")))
+            .key("SK", AttributeValue::S(sort_key.into()))
+            .consistent_read(true)
+            .send()
+            .await
+            .expect("get item")
+            .item
+            .unwrap_or_default()
     }
 
     /// Every item in the table, to assert that a refused request changed nothing.

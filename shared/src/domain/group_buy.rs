@@ -1,7 +1,12 @@
 //! The group-buy resource, how a new one is parsed from a request, and its two views.
 
 use super::identifiers::{Handle, Slug};
-use super::lifecycle::{CloseOutcome, LifecycleState, Status, Transition};
+use super::lifecycle::{
+    CloseOutcome, DeadlineState, Extension, LifecycleState, Status, Transition,
+};
+use super::price_tier::{
+    NextTier, PriceTier, TierBounds, current_unit_price, next_tier, parse_price_tiers,
+};
 use super::timestamp::Timestamp;
 use crate::validation::{FieldError, Fields, integer, string, text};
 use serde::{Deserialize, Serialize};
@@ -27,6 +32,15 @@ pub struct GroupBuy {
     pub max_participants: Option<u32>,
     pub max_quantity_per_participant: u32,
     pub closes_at: Option<Timestamp>,
+    /// The deadline before any extension; absent while never extended.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub first_closes_at: Option<Timestamp>,
+    /// Deadline extensions so far; absent in items written before extensions existed.
+    #[serde(default)]
+    pub extension_count: u32,
+    /// Ascending by `minParticipants`; fixed at create. Absent when there are none.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub price_tiers: Vec<PriceTier>,
     pub status: Status,
     pub close_outcome: Option<CloseOutcome>,
     /// The counters live in the tally item (`Tally`), which interest writes move.
@@ -71,6 +85,9 @@ impl GroupBuy {
             max_participants: new.max_participants,
             max_quantity_per_participant: new.max_quantity_per_participant,
             closes_at: new.closes_at,
+            first_closes_at: None,
+            extension_count: 0,
+            price_tiers: new.price_tiers,
             status: Status::Draft,
             close_outcome: None,
             participant_count: 0,
@@ -94,8 +111,37 @@ impl GroupBuy {
         }
     }
 
+    pub fn deadline_state(&self) -> DeadlineState {
+        DeadlineState {
+            status: self.status,
+            closes_at: self.closes_at,
+            first_closes_at: self.first_closes_at,
+            extension_count: self.extension_count,
+        }
+    }
+
     pub fn threshold_met(&self) -> bool {
         self.participant_count >= self.min_participants
+    }
+
+    /// The unit price at the current participant count (the highest tier reached).
+    pub fn current_unit_price_minor(&self) -> i64 {
+        current_unit_price(
+            self.unit_price_minor,
+            &self.price_tiers,
+            self.participant_count,
+        )
+    }
+
+    /// The group-buy as it is once `extension` has been written at `now`.
+    pub fn extended(&self, extension: &Extension, now: Timestamp) -> Self {
+        let mut next = self.clone();
+        next.closes_at = Some(extension.to);
+        next.first_closes_at = Some(extension.first_closes_at);
+        next.extension_count = extension.extension_count;
+        next.version += 1;
+        next.updated_at = now;
+        next
     }
 
     /// The group-buy as it is once `transition` has been written at `now`.
@@ -149,11 +195,16 @@ struct PublicView<'a> {
     max_participants: Option<u32>,
     max_quantity_per_participant: u32,
     closes_at: Option<Timestamp>,
+    extension_count: u32,
     status: Status,
     close_outcome: Option<CloseOutcome>,
     participant_count: u32,
     unit_count: u64,
     threshold_met: bool,
+    /// Always a list, empty when the group-buy has no tiers.
+    price_tiers: &'a [PriceTier],
+    current_unit_price_minor: i64,
+    next_tier: Option<NextTier>,
     created_at: Timestamp,
     updated_at: Timestamp,
     published_at: Option<Timestamp>,
@@ -173,11 +224,15 @@ impl<'a> PublicView<'a> {
             max_participants: gb.max_participants,
             max_quantity_per_participant: gb.max_quantity_per_participant,
             closes_at: gb.closes_at,
+            extension_count: gb.extension_count,
             status: gb.status,
             close_outcome: gb.close_outcome,
             participant_count: gb.participant_count,
             unit_count: gb.unit_count,
             threshold_met: gb.threshold_met(),
+            price_tiers: &gb.price_tiers,
+            current_unit_price_minor: gb.current_unit_price_minor(),
+            next_tier: next_tier(&gb.price_tiers, gb.participant_count),
             created_at: gb.created_at,
             updated_at: gb.updated_at,
             published_at: gb.published_at,
@@ -206,6 +261,7 @@ pub struct NewGroupBuy {
     pub max_participants: Option<u32>,
     pub max_quantity_per_participant: u32,
     pub closes_at: Option<Timestamp>,
+    pub price_tiers: Vec<PriceTier>,
 }
 
 #[cfg(test)]
@@ -222,11 +278,12 @@ impl NewGroupBuy {
             max_participants: None,
             max_quantity_per_participant: 1,
             closes_at: None,
+            price_tiers: Vec::new(),
         }
     }
 }
 
-const NEW_GROUP_BUY_FIELDS: [&str; 9] = [
+const NEW_GROUP_BUY_FIELDS: [&str; 10] = [
     "slug",
     "title",
     "description",
@@ -236,6 +293,7 @@ const NEW_GROUP_BUY_FIELDS: [&str; 9] = [
     "maxParticipants",
     "maxQuantityPerParticipant",
     "closesAt",
+    "priceTiers",
 ];
 
 fn count(value: &Value, min: i64, max: i64) -> Result<u32, String> {
@@ -278,6 +336,13 @@ impl NewGroupBuy {
             }
             Ok(at)
         });
+        // Checked against the unit price and cap when those parsed; on their own otherwise
+        // (a bad unitPriceMinor is reported once, under its own name).
+        let bounds = TierBounds {
+            unit_price_minor,
+            max_participants: max_participants.as_ref().ok().and_then(|max| *max),
+        };
+        let price_tiers = f.optional_with("priceTiers", |v| parse_price_tiers(v, bounds));
         let slug = match (slug, &title) {
             (Ok(Some(slug)), _) => Some(slug),
             (Ok(None), Some(title)) => {
@@ -300,6 +365,7 @@ impl NewGroupBuy {
             max_participants,
             max_quantity,
             closes_at,
+            price_tiers,
         ) {
             (
                 Some(slug),
@@ -311,6 +377,7 @@ impl NewGroupBuy {
                 Ok(max_participants),
                 Ok(max_quantity),
                 Ok(closes_at),
+                Ok(price_tiers),
             ) => Ok(Self {
                 slug,
                 title,
@@ -321,6 +388,7 @@ impl NewGroupBuy {
                 max_participants,
                 max_quantity_per_participant: max_quantity.unwrap_or(1),
                 closes_at,
+                price_tiers: price_tiers.unwrap_or_default(),
             }),
             // `finish` returned Ok, so every field parsed; kept total rather than unwrapped.
             _ => Err(vec![FieldError::new("body", "could not be read")]),
@@ -451,12 +519,16 @@ mod tests {
             "closesAt",
             "createdAt",
             "currency",
+            "currentUnitPriceMinor",
             "description",
+            "extensionCount",
             "handle",
             "maxParticipants",
             "maxQuantityPerParticipant",
             "minParticipants",
+            "nextTier",
             "participantCount",
+            "priceTiers",
             "publishedAt",
             "slug",
             "status",

@@ -1,7 +1,8 @@
 //! What happened to a group-buy: every transition and every refused attempt, with who asked,
 //! when, and the request id a support engineer can look up in the logs.
 
-use super::lifecycle::{Action, CloseOutcome, Rejection, Status, Transition};
+use super::group_buy::GroupBuy;
+use super::lifecycle::{Action, CloseOutcome, Extension, Rejection, Status, Transition};
 use super::timestamp::Timestamp;
 use serde::{Deserialize, Serialize};
 
@@ -16,7 +17,7 @@ pub enum HistoryResult {
 #[serde(rename_all = "camelCase")]
 pub struct HistoryEntry {
     pub at: Timestamp,
-    /// `create`, `publish`, `pause`, `close` or `expire`.
+    /// `create`, `publish`, `pause`, `close`, `expire` or `extend`.
     pub action: String,
     pub actor: String,
     pub from: Option<Status>,
@@ -28,7 +29,16 @@ pub struct HistoryEntry {
     /// The error code of a refused attempt.
     pub reason: Option<String>,
     pub request_id: String,
+    /// An extension's deadline before it (applied) or as it was (refused).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub previous_closes_at: Option<Timestamp>,
+    /// The deadline an extension set (applied) or asked for (refused).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub closes_at: Option<Timestamp>,
 }
+
+/// The history's name of a deadline extension.
+const EXTEND: &str = "extend";
 
 impl HistoryEntry {
     pub fn created(actor: &str, request_id: &str, version: u64, at: Timestamp) -> Self {
@@ -43,6 +53,8 @@ impl HistoryEntry {
             version,
             reason: None,
             request_id: request_id.into(),
+            previous_closes_at: None,
+            closes_at: None,
         }
     }
 
@@ -65,6 +77,8 @@ impl HistoryEntry {
             version,
             reason: None,
             request_id: request_id.into(),
+            previous_closes_at: None,
+            closes_at: None,
         }
     }
 
@@ -92,6 +106,57 @@ impl HistoryEntry {
             version,
             reason: Some(rejection.code().into()),
             request_id: request_id.into(),
+            previous_closes_at: None,
+            closes_at: None,
+        }
+    }
+
+    /// `extension`, which made `next`; the status stays as it was.
+    pub fn extended(
+        next: &GroupBuy,
+        extension: &Extension,
+        actor: &str,
+        request_id: &str,
+        at: Timestamp,
+    ) -> Self {
+        Self {
+            at,
+            action: EXTEND.into(),
+            actor: actor.into(),
+            from: Some(next.status),
+            to: Some(next.status),
+            outcome: None,
+            result: HistoryResult::Applied,
+            version: next.version,
+            reason: None,
+            request_id: request_id.into(),
+            previous_closes_at: Some(extension.from),
+            closes_at: Some(extension.to),
+        }
+    }
+
+    /// A refused extension of `current` (as read) to `requested`.
+    pub fn extension_refused(
+        current: &GroupBuy,
+        requested: Timestamp,
+        rejection: &Rejection,
+        actor: &str,
+        request_id: &str,
+        at: Timestamp,
+    ) -> Self {
+        Self {
+            at,
+            action: EXTEND.into(),
+            actor: actor.into(),
+            from: Some(current.status),
+            to: None,
+            outcome: None,
+            result: HistoryResult::Rejected,
+            version: current.version,
+            reason: Some(rejection.code().into()),
+            request_id: request_id.into(),
+            previous_closes_at: current.closes_at,
+            closes_at: Some(requested),
         }
     }
 }

@@ -4,6 +4,7 @@
 
 use super::group_buy::GroupBuy;
 use super::lifecycle::Status;
+use super::price_tier::PriceTier;
 use super::timestamp::Timestamp;
 use serde::{Deserialize, Serialize};
 
@@ -22,6 +23,10 @@ pub struct Tally {
     pub max_quantity_per_participant: u32,
     pub participant_count: u32,
     pub unit_count: u64,
+    /// The group-buy's price tiers, so that a change of the tally alone (the table's stream)
+    /// tells when a tier is reached. Absent when there are none.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub price_tiers: Vec<PriceTier>,
 }
 
 impl Tally {
@@ -47,6 +52,7 @@ impl GroupBuy {
             max_quantity_per_participant: self.max_quantity_per_participant,
             participant_count: self.participant_count,
             unit_count: self.unit_count,
+            price_tiers: self.price_tiers.clone(),
         }
     }
 }

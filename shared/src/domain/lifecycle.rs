@@ -7,6 +7,7 @@
 //! draft | published | paused --close(cancelled)--> closed
 //! published | paused --close(fulfilled; participantCount >= minParticipants)--> closed
 //! published | paused --deadline passes--> closed (fulfilled if the threshold is met, else expired)
+//! published | paused --extend (a later closesAt)--> the same status, a later deadline
 //! ```
 
 use super::timestamp::Timestamp;
@@ -126,6 +127,15 @@ pub enum Rejection {
     DeadlinePassed {
         closes_at: Timestamp,
     },
+    /// An extension to a deadline no later than the current one (a bad `closesAt`: 400).
+    DeadlineNotLater {
+        closes_at: Timestamp,
+    },
+    /// An extension past `MAX_EXTENSIONS`, or later than `latest_closes_at`.
+    ExtensionLimit {
+        extension_count: u32,
+        latest_closes_at: Timestamp,
+    },
 }
 
 impl Rejection {
@@ -134,6 +144,8 @@ impl Rejection {
             Self::InvalidTransition { .. } => "INVALID_TRANSITION",
             Self::ThresholdNotMet { .. } => "THRESHOLD_NOT_MET",
             Self::DeadlinePassed { .. } => "DEADLINE_PASSED",
+            Self::DeadlineNotLater { .. } => "VALIDATION_FAILED",
+            Self::ExtensionLimit { .. } => "EXTENSION_LIMIT",
         }
     }
 }
@@ -213,6 +225,85 @@ impl LifecycleState {
             (Closed, Action::Expire) => Decision::AlreadyThere,
             _ => invalid,
         }
+    }
+}
+
+/// Times a group-buy's deadline may be extended (API.md, "Deadline extension").
+pub const MAX_EXTENSIONS: u32 = 3;
+/// How far past its first deadline a group-buy's deadline may be moved, in days.
+pub const MAX_EXTENSION_DAYS: i64 = 90;
+const MAX_EXTENSION_MILLIS: i64 = MAX_EXTENSION_DAYS * 24 * 60 * 60 * 1000;
+
+/// The part of a group-buy that the extension rules read.
+#[derive(Clone, Copy, Debug)]
+pub struct DeadlineState {
+    pub status: Status,
+    pub closes_at: Option<Timestamp>,
+    /// The deadline before any extension; `None` while never extended.
+    pub first_closes_at: Option<Timestamp>,
+    pub extension_count: u32,
+}
+
+/// A deadline extension to apply: the deadline moves from `from` to `to`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Extension {
+    pub from: Timestamp,
+    pub to: Timestamp,
+    /// The deadline before any extension, kept from the first one on.
+    pub first_closes_at: Timestamp,
+    /// Extensions once this one is written.
+    pub extension_count: u32,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ExtensionDecision {
+    Apply(Extension),
+    Reject(Rejection),
+}
+
+impl DeadlineState {
+    /// The latest deadline an extension may set.
+    pub fn latest_closes_at(&self) -> Option<Timestamp> {
+        self.first_closes_at
+            .or(self.closes_at)
+            .map(|first| first.plus_millis(MAX_EXTENSION_MILLIS))
+    }
+
+    /// Moving the deadline to `requested` at `now`: only an open group-buy with a deadline
+    /// that has not passed (the status first, as for transitions), at most `MAX_EXTENSIONS`
+    /// times, only later, and never more than `MAX_EXTENSION_DAYS` past the first deadline.
+    pub fn decide_extension(&self, requested: Timestamp, now: Timestamp) -> ExtensionDecision {
+        let reject = ExtensionDecision::Reject;
+        let open = matches!(self.status, Status::Published | Status::Paused);
+        let (Some(closes_at), Some(latest_closes_at), true) =
+            (self.closes_at, self.latest_closes_at(), open)
+        else {
+            return reject(Rejection::InvalidTransition {
+                current: self.status,
+            });
+        };
+        if closes_at <= now {
+            return reject(Rejection::DeadlinePassed { closes_at });
+        }
+        let limit = Rejection::ExtensionLimit {
+            extension_count: self.extension_count,
+            latest_closes_at,
+        };
+        if self.extension_count >= MAX_EXTENSIONS {
+            return reject(limit);
+        }
+        if requested <= closes_at {
+            return reject(Rejection::DeadlineNotLater { closes_at });
+        }
+        if requested > latest_closes_at {
+            return reject(limit);
+        }
+        ExtensionDecision::Apply(Extension {
+            from: closes_at,
+            to: requested,
+            first_closes_at: self.first_closes_at.unwrap_or(closes_at),
+            extension_count: self.extension_count + 1,
+        })
     }
 }
 
@@ -382,5 +473,120 @@ mod tests {
                 }
             }
         }
+    }
+
+    const DAY: i64 = 24 * 60 * 60 * 1000;
+
+    fn open_with_deadline(status: Status) -> DeadlineState {
+        DeadlineState {
+            status,
+            closes_at: Some(now().plus_millis(DAY)),
+            first_closes_at: None,
+            extension_count: 0,
+        }
+    }
+
+    #[test]
+    fn an_extension_moves_the_deadline_later_and_remembers_the_first() {
+        for status in [Published, Paused] {
+            let state = open_with_deadline(status);
+            let first = now().plus_millis(DAY);
+            assert_eq!(
+                state.decide_extension(now().plus_millis(2 * DAY), now()),
+                ExtensionDecision::Apply(Extension {
+                    from: first,
+                    to: now().plus_millis(2 * DAY),
+                    first_closes_at: first,
+                    extension_count: 1,
+                })
+            );
+        }
+        let extended = DeadlineState {
+            closes_at: Some(now().plus_millis(5 * DAY)),
+            first_closes_at: Some(now().plus_millis(DAY)),
+            extension_count: 2,
+            ..open_with_deadline(Published)
+        };
+        match extended.decide_extension(now().plus_millis(6 * DAY), now()) {
+            ExtensionDecision::Apply(e) => {
+                assert_eq!(e.first_closes_at, now().plus_millis(DAY));
+                assert_eq!(e.extension_count, 3);
+            }
+            other => panic!("expected an extension, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn only_open_group_buys_with_a_deadline_are_extended() {
+        let later = now().plus_millis(2 * DAY);
+        for status in [Draft, Closed] {
+            assert_eq!(
+                open_with_deadline(status).decide_extension(later, now()),
+                ExtensionDecision::Reject(Rejection::InvalidTransition { current: status })
+            );
+        }
+        let open_ended = DeadlineState {
+            closes_at: None,
+            ..open_with_deadline(Published)
+        };
+        assert_eq!(
+            open_ended.decide_extension(later, now()),
+            ExtensionDecision::Reject(Rejection::InvalidTransition { current: Published })
+        );
+    }
+
+    #[test]
+    fn a_passed_deadline_is_not_extended() {
+        let state = open_with_deadline(Published);
+        let at = now().plus_millis(DAY);
+        assert_eq!(
+            state.decide_extension(at.plus_millis(DAY), at),
+            ExtensionDecision::Reject(Rejection::DeadlinePassed { closes_at: at })
+        );
+    }
+
+    #[test]
+    fn the_new_deadline_must_be_later() {
+        let state = open_with_deadline(Published);
+        let current = now().plus_millis(DAY);
+        for requested in [current, current.plus_millis(-1), now()] {
+            assert_eq!(
+                state.decide_extension(requested, now()),
+                ExtensionDecision::Reject(Rejection::DeadlineNotLater { closes_at: current })
+            );
+        }
+    }
+
+    #[test]
+    fn extensions_are_limited_in_number_and_reach() {
+        let first = now().plus_millis(DAY);
+        let latest = first.plus_millis(90 * DAY);
+        let state = DeadlineState {
+            first_closes_at: Some(first),
+            extension_count: 2,
+            ..open_with_deadline(Published)
+        };
+        assert!(matches!(
+            state.decide_extension(latest, now()),
+            ExtensionDecision::Apply(_)
+        ));
+        let limit = |extension_count| {
+            ExtensionDecision::Reject(Rejection::ExtensionLimit {
+                extension_count,
+                latest_closes_at: latest,
+            })
+        };
+        assert_eq!(
+            state.decide_extension(latest.plus_millis(1), now()),
+            limit(2)
+        );
+        let used_up = DeadlineState {
+            extension_count: 3,
+            ..state
+        };
+        assert_eq!(
+            used_up.decide_extension(first.plus_millis(DAY), now()),
+            limit(3)
+        );
     }
 }

@@ -3,6 +3,7 @@ pub mod history;
 pub mod identifiers;
 pub mod interest;
 pub mod lifecycle;
+pub mod price_tier;
 pub mod rollup;
 pub mod support;
 pub mod timestamp;
@@ -11,5 +12,9 @@ pub use group_buy::{Audience, GroupBuy, NewGroupBuy};
 pub use history::{HistoryEntry, HistoryResult};
 pub use identifiers::{Handle, Slug};
 pub use interest::{InterestRejection, Registration, Tally};
-pub use lifecycle::{Action, CloseOutcome, CountGuard, Decision, Rejection, Status, Transition};
+pub use lifecycle::{
+    Action, CloseOutcome, CountGuard, Decision, Extension, ExtensionDecision, Rejection, Status,
+    Transition,
+};
+pub use price_tier::PriceTier;
 pub use timestamp::Timestamp;

@@ -264,6 +264,10 @@ endpoints! {
     CloseGroupBuy: OwnerWriting, WithKey,
         |call, owner| owner::transition(call, owner.0).await,
         warm_up: warm_up_credentials;
+    /// POST …/extend
+    ExtendGroupBuy: OwnerWriting, WithKey,
+        |call, owner| owner::extend(call, owner.0).await,
+        warm_up: warm_up_credentials;
     /// GET …/interests
     ListInterests: OwnerReading, WithoutKey,
         |call, owner| Ok(owner::interests(call, owner.0).await?.into()),

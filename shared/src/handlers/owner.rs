@@ -1,14 +1,15 @@
-//! The owner side of the lifecycle: create, list, read, publish, pause, close.
+//! The owner side of the lifecycle: create, list, read, publish, pause, close, extend.
 
-use super::{Answer, Call, OwnerTarget, Written};
+use super::{Answer, Call, OwnerTarget, Target, Written};
 use crate::domain::Handle;
 use crate::domain::{
-    Action, Audience, CloseOutcome, Decision, GroupBuy, HistoryEntry, NewGroupBuy, Status,
-    Timestamp,
+    Action, Audience, CloseOutcome, Decision, ExtensionDecision, GroupBuy, HistoryEntry,
+    NewGroupBuy, Rejection, Status, Timestamp,
 };
 use crate::error::ApiError;
-use crate::http::{IfMatch, Reply, json_object, query_param};
+use crate::http::{IfMatch, ListFormat, Reply, json_object, query_param};
 use crate::limits::DailyLimit;
+use crate::participants_csv::participants_csv;
 use crate::routes::Route;
 use crate::store::{Listing, StoreError};
 use crate::telemetry::BusinessMetric;
@@ -179,25 +180,7 @@ pub(super) async fn transition(
                     now,
                 );
                 let close_refused = matches!(action, Action::Close(_));
-                let answer = ApiError::Lifecycle(rejection).into_response(call.request_id);
-                let limit = owner_write_limit(call, &target.handle, now);
-                let handle = &target.handle;
-                let written = call
-                    .guarded_write(Some(limit), Some(&answer), |riders| async move {
-                        store
-                            .record_refusal(handle, slug, &entry, close_refused, &riders)
-                            .await
-                    })
-                    .await?;
-                match written {
-                    Written::Done => {}
-                    Written::Replayed(first) => return Ok(Answer::Replay(first)),
-                    Written::Refused(e) => return Err(e.into()),
-                }
-                if close_refused {
-                    call.log.metrics.push((BusinessMetric::RejectedCloses, 1));
-                }
-                return Err(ApiError::Lifecycle(rejection));
+                return refuse(call, &target, entry, close_refused, rejection).await;
             }
             Decision::Apply(transition) => {
                 let next = current.after(&transition, now);
@@ -235,11 +218,114 @@ pub(super) async fn transition(
     ))
 }
 
-/// The participants of a group-buy, pseudonymous, paginated.
+/// Records a refused transition or extension in the history (a refused close also raises
+/// the `CLOSE_REJECTED` flag), counted against the daily limit and kept for the
+/// `Idempotency-Key` like any answer; then answers with the refusal, or with the first
+/// request's answer to a keyed retry.
+async fn refuse(
+    call: &mut Call<'_>,
+    target: &Target,
+    entry: HistoryEntry,
+    close_refused: bool,
+    rejection: Rejection,
+) -> Result<Answer, ApiError> {
+    let slug = target.slug()?;
+    let answer = ApiError::Lifecycle(rejection).into_response(call.request_id);
+    let limit = owner_write_limit(call, &target.handle, entry.at);
+    let store = &call.app.store;
+    let handle = &target.handle;
+    let written = call
+        .guarded_write(Some(limit), Some(&answer), |riders| async move {
+            store
+                .record_refusal(handle, slug, &entry, close_refused, &riders)
+                .await
+        })
+        .await?;
+    match written {
+        Written::Done => {
+            if close_refused {
+                call.log.metrics.push((BusinessMetric::RejectedCloses, 1));
+            }
+            Err(ApiError::Lifecycle(rejection))
+        }
+        Written::Replayed(first) => Ok(Answer::Replay(first)),
+        Written::Refused(e) => Err(e.into()),
+    }
+}
+
+/// The deadline an extension asks for: `{"closesAt": "..."}`, nothing else.
+fn requested_deadline(call: &Call<'_>) -> Result<Timestamp, ApiError> {
+    let body = json_object(call.req)?.unwrap_or_default();
+    let mut fields = Fields::new(body, &["closesAt"]);
+    let closes_at = fields.required("closesAt", |v| Timestamp::parse(string(v)?));
+    fields.finish()?;
+    closes_at.ok_or_else(|| ApiError::Internal("closesAt parsed without a value".into()))
+}
+
+/// POST …/extend: read, decide with the extension rules, write conditionally on the version
+/// read (as a transition does); on a lost race, read and decide again.
+pub(super) async fn extend(call: &mut Call<'_>, owner: OwnerTarget) -> Result<Answer, ApiError> {
+    let (target, actor) = (owner.target, owner.principal.actor());
+    let slug = target.slug()?;
+    let requested = requested_deadline(call)?;
+    let if_match = IfMatch::of(call.req.headers());
+    let store = &call.app.store;
+    for _ in 0..TRANSITION_ATTEMPTS {
+        let current = store
+            .get(&target.handle, slug)
+            .await?
+            .ok_or(ApiError::GroupBuyNotFound)?;
+        if_match.check(current.version)?;
+        let now = Timestamp::now();
+        match current.deadline_state().decide_extension(requested, now) {
+            ExtensionDecision::Reject(rejection) => {
+                let entry = HistoryEntry::extension_refused(
+                    &current,
+                    requested,
+                    &rejection,
+                    &actor,
+                    call.request_id,
+                    now,
+                );
+                return refuse(call, &target, entry, false, rejection).await;
+            }
+            ExtensionDecision::Apply(extension) => {
+                let next = current.extended(&extension, now);
+                let entry = HistoryEntry::extended(&next, &extension, &actor, call.request_id, now);
+                let reply = one(&next, StatusCode::OK);
+                let limit = owner_write_limit(call, &target.handle, now);
+                let written = call
+                    .guarded_write(Some(limit), Some(reply.response()), |riders| {
+                        let (current, next, entry) = (&current, &next, &entry);
+                        async move { store.extend(current, next, entry, &riders).await }
+                    })
+                    .await?;
+                match written {
+                    Written::Done => {
+                        call.log
+                            .metrics
+                            .push((BusinessMetric::DeadlineExtensions, 1));
+                        return Ok(reply.into());
+                    }
+                    Written::Replayed(first) => return Ok(Answer::Replay(first)),
+                    // Another write moved the group-buy since the read: read and decide again.
+                    Written::Refused(_) => continue,
+                }
+            }
+        }
+    }
+    Err(ApiError::Dependency(
+        "the group-buy kept changing during the extension".into(),
+    ))
+}
+
+/// The participants of a group-buy, pseudonymous, paginated: JSON, or CSV when `Accept`
+/// prefers it, one page per request either way.
 pub(super) async fn interests(call: &mut Call<'_>, owner: OwnerTarget) -> Result<Reply, ApiError> {
     let target = owner.target;
     let slug = target.slug()?;
     let list_id = format!("interests:{}:{slug}", target.handle);
+    let format = ListFormat::of(call.req.headers());
     let (limit, start) = call.page(&list_id)?;
     let first_page = start.is_none();
     let store = &call.app.store;
@@ -251,7 +337,27 @@ pub(super) async fn interests(call: &mut Call<'_>, owner: OwnerTarget) -> Result
     if first_page && found.items.is_empty() && store.get(&target.handle, slug).await?.is_none() {
         return Err(ApiError::GroupBuyNotFound);
     }
-    let items = found.items.iter().map(|i| json!(i)).collect();
-    let body = call.page_body(&list_id, items, found.last_key);
-    Ok(Reply::json(StatusCode::OK, &body).private())
+    let reply = match format {
+        ListFormat::Json => {
+            let items = found.items.iter().map(|i| json!(i)).collect();
+            let body = call.page_body(&list_id, items, found.last_key);
+            Reply::json(StatusCode::OK, &body)
+        }
+        ListFormat::Csv => {
+            let csv = participants_csv(&found.items)
+                .map_err(|e| ApiError::Internal(format!("participants CSV: {e}")))?;
+            let reply = Reply::csv(StatusCode::OK, csv);
+            match found.last_key {
+                // A reference relative to the request's own URL (RFC 8288, 3.2): right
+                // whatever prefix (stage, edge) the client reached the API under.
+                Some(key) => {
+                    let cursor = call.app.cursors.encode(&list_id, key);
+                    let link = format!("<?cursor={cursor}&limit={limit}>; rel=\"next\"");
+                    reply.header(header::LINK, &link)
+                }
+                None => reply,
+            }
+        }
+    };
+    Ok(reply.header(header::VARY, "Accept").private())
 }

@@ -477,6 +477,71 @@ impl Store {
         self.transact(items, riders).await
     }
 
+    /// Writes a deadline extension from `current` (as read) to `next`, with its history
+    /// entry, in one transaction that holds only if nobody changed the group-buy's version
+    /// since the read. The new deadline goes everywhere the old one was: the group-buy's own
+    /// item and its key in the deadline index (so the scheduled expiry closes it at the new
+    /// deadline, not the old), and the tally (so interest writes decide on it), whose
+    /// `version` follows. The admin index's recently-changed key moves with `updatedAt`.
+    /// `ConditionFailed` otherwise: the caller reads again and decides again.
+    pub async fn extend(
+        &self,
+        current: &GroupBuy,
+        next: &GroupBuy,
+        entry: &HistoryEntry,
+        riders: &Riders,
+    ) -> Result<(), StoreError> {
+        let (Some(closes_at), Some(first_closes_at), Some(deadline)) = (
+            next.closes_at,
+            next.first_closes_at,
+            deadline_index_keys(next),
+        ) else {
+            return Err(StoreError::Corrupt(
+                "an extension of a group-buy that is not open with a deadline".into(),
+            ));
+        };
+        let mut assignments: Vec<(String, AttributeValue)> = vec![
+            ("closesAt".into(), s(closes_at.to_string())),
+            ("firstClosesAt".into(), s(first_closes_at.to_string())),
+            ("extensionCount".into(), n(next.extension_count)),
+            ("version".into(), n(next.version)),
+            ("updatedAt".into(), s(next.updated_at.to_string())),
+            (BY_STATUS.sort_key.into(), s(recently_changed_key(next))),
+        ];
+        assignments.extend(deadline);
+        let pk = group_buy_pk(&current.handle, &current.slug);
+        let update = Update::builder()
+            .table_name(&self.table)
+            .key(PARTITION_KEY, s(pk.clone()))
+            .key(SORT_KEY, s(GROUP_BUY_SK))
+            .condition_expression("#version = :expected")
+            .expression_attribute_names("#version", "version")
+            .expression_attribute_values(":expected", n(current.version));
+        let update = set_all(update, assignments, &[])
+            .build()
+            .map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        let tally = Update::builder()
+            .table_name(&self.table)
+            .key(PARTITION_KEY, s(pk))
+            .key(SORT_KEY, s(TALLY_SK))
+            .update_expression("SET #closesAt = :closesAt, #version = :version")
+            .condition_expression("attribute_exists(#pk)")
+            .expression_attribute_names("#pk", PARTITION_KEY)
+            .expression_attribute_names("#closesAt", "closesAt")
+            .expression_attribute_names("#version", "version")
+            .expression_attribute_values(":closesAt", s(closes_at.to_string()))
+            .expression_attribute_values(":version", n(next.version))
+            .build()
+            .map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        let history = history_put(&self.table, &current.handle, &current.slug, entry)?;
+        let items = vec![
+            TransactWriteItem::builder().update(update).build(),
+            TransactWriteItem::builder().update(tally).build(),
+            TransactWriteItem::builder().put(history).build(),
+        ];
+        self.transact(items, riders).await
+    }
+
     /// Records a refused attempt in the history. A refused close also raises the group-buy's
     /// `CLOSE_REJECTED` flag, until the next transition clears it.
     pub async fn record_refusal(
