@@ -146,7 +146,7 @@ fn dynamodb_client_with(settings: &Settings, http: SharedHttpClient) -> aws_sdk_
 }
 
 /// The credentials Lambda gives a function, as environment variables.
-fn environment_credentials() -> Option<Credentials> {
+pub(crate) fn environment_credentials() -> Option<Credentials> {
     let var = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
     Some(Credentials::new(
         var("AWS_ACCESS_KEY_ID")?,

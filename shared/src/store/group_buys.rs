@@ -3,9 +3,10 @@
 use super::rollup::{draft_age_update, recently_changed_key, rollup_update, status_partition};
 use super::{
     GROUP_BUY_END, GROUP_BUY_SK, GroupBuyParts, INDEX_SHARDS, Item, Riders, Store, StoreError,
-    TALLY_SK, classify, deadline_index_keys, deadline_partition, decode, encode, from_cursor_key,
-    group_buy_item, group_buy_pk, handle_partition, handle_status_partition, index_shard, n,
-    observed, public_index_keys, public_partition, s, set_all, tally_item, to_cursor_key,
+    TALLY_SK, TALLY_VERSION, classify, deadline_index_keys, deadline_partition, decode, encode,
+    from_cursor_key, group_buy_item, group_buy_pk, handle_partition, handle_status_partition,
+    index_shard, n, observed, public_index_keys, public_partition, s, set_all, tally_item,
+    to_cursor_key,
 };
 use crate::domain::rollup::RollupDelta;
 use crate::domain::{
@@ -442,12 +443,16 @@ impl Store {
             .table_name(&self.table)
             .key(PARTITION_KEY, s(pk))
             .key(SORT_KEY, s(TALLY_SK))
-            .update_expression("SET #status = :status, #everPublished = :everPublished")
+            .update_expression(
+                "SET #status = :status, #everPublished = :everPublished, #version = :version",
+            )
             .condition_expression(condition)
             .expression_attribute_names("#pk", PARTITION_KEY)
             .expression_attribute_names("#status", "status")
             .expression_attribute_names("#everPublished", "everPublished")
+            .expression_attribute_names("#version", TALLY_VERSION)
             .expression_attribute_values(":status", s(next.status.as_str()))
+            .expression_attribute_values(":version", n(next.version))
             .expression_attribute_values(
                 ":everPublished",
                 AttributeValue::Bool(next.ever_published()),
