@@ -103,11 +103,13 @@ impl EventsFile {
         if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
             std::fs::create_dir_all(parent).map_err(fail)?;
         }
-        let raw = match std::fs::read_to_string(&path) {
-            Ok(raw) => raw,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
-            Err(e) => return Err(fail(e)),
-        };
+        // Created empty at once, so that `tail -f` can follow it before the first event.
+        std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&path)
+            .map_err(fail)?;
+        let raw = std::fs::read_to_string(&path).map_err(fail)?;
         let complete = raw.rfind('\n').map_or(0, |end| end + 1);
         if complete < raw.len() {
             let file = std::fs::OpenOptions::new()

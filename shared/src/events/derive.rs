@@ -658,6 +658,35 @@ mod tests {
     }
 
     #[test]
+    fn the_schemas_refuse_what_an_event_must_not_carry() {
+        let step = record(
+            Operation::Modify,
+            "GB#TALLY",
+            Some(tally(1, json!({}))),
+            Some(tally(2, json!({}))),
+        );
+        let event = &derive(&step).expect("derived")[0];
+        let validator = validator(event.detail_type());
+        assert!(validator.is_valid(&event.detail()));
+        for (field, value) in [
+            ("visitorKey", json!("a3f9c0")),
+            ("visitorId", json!("5b0c1a52-7c1e-4d7e-9a57-2f1d0c9e8a11")),
+            ("token", json!("ghpat_x")),
+            ("description", json!("a body")),
+        ] {
+            let mut detail = event.detail();
+            detail[field] = value;
+            assert!(!validator.is_valid(&detail), "{field} is refused");
+        }
+        let mut detail = event.detail();
+        detail["occurredAt"] = json!("yesterday");
+        assert!(!validator.is_valid(&detail), "occurredAt is a date-time");
+        let mut detail = event.detail();
+        detail.as_object_mut().map(|d| d.remove("eventId"));
+        assert!(!validator.is_valid(&detail), "eventId is required");
+    }
+
+    #[test]
     fn every_detail_type_has_a_schema() {
         for kind in DetailType::ALL {
             validator(kind);
