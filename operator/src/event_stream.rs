@@ -353,7 +353,8 @@ impl EventStream {
                 .map(change_record)
                 .collect::<Result<Vec<_>, _>>()?;
             if !records.is_empty() {
-                let delivery = deliver_in_order(&records, events).await;
+                // No deadline here: the runner has all the time it needs.
+                let delivery = deliver_in_order(&records, events, || true).await;
                 if let Some(last) = delivery.delivered.checked_sub(1) {
                     position.delivered_through = Some(records[last].sequence_number.clone());
                 }

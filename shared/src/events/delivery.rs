@@ -35,8 +35,14 @@ pub struct Delivery {
 
 /// Derives the events of `records` (in stream order) and publishes them, up to
 /// `MAX_EVENTS_PER_CALL` per call, stopping at the first record that fails: unreadable
-/// (`DeriveError`) or an event of it refused.
-pub async fn deliver_in_order<P: Publisher>(records: &[ChangeRecord], publisher: &P) -> Delivery {
+/// (`DeriveError`), an event of it refused, or no call started for it because `may_call`
+/// said there is no time left for one (a Lambda near its timeout hands the rest back rather
+/// than failing the whole batch).
+pub async fn deliver_in_order<P: Publisher>(
+    records: &[ChangeRecord],
+    publisher: &P,
+    may_call: impl Fn() -> bool,
+) -> Delivery {
     let mut pending: Vec<(usize, LifecycleEvent)> = Vec::new();
     let mut unreadable = None;
     for (index, record) in records.iter().enumerate() {
@@ -50,6 +56,11 @@ pub async fn deliver_in_order<P: Publisher>(records: &[ChangeRecord], publisher:
     }
     let mut delivery = Delivery::default();
     for chunk in pending.chunks(MAX_EVENTS_PER_CALL) {
+        if !may_call() {
+            delivery.delivered = chunk.first().map_or(records.len(), |(record, _)| *record);
+            delivery.failure = Some("no time left for another PutEvents call".into());
+            return delivery;
+        }
         let events: Vec<LifecycleEvent> = chunk.iter().map(|(_, e)| e.clone()).collect();
         let refused = match publisher.publish(&events).await {
             Ok(outcomes) => {

@@ -7,6 +7,7 @@
 use super::delivery::{Publisher, deliver_in_order};
 use super::{ChangeRecord, LifecycleEvent, Operation, SOURCE};
 use crate::app::environment_credentials;
+use crate::deadline::Deadline;
 use crate::domain::Timestamp;
 use crate::https;
 use aws_lambda_events::event::dynamodb::{Event, EventRecord};
@@ -62,7 +63,7 @@ impl EventBus {
                 TimeoutConfig::builder()
                     .connect_timeout(Duration::from_secs(1))
                     .operation_attempt_timeout(Duration::from_secs(3))
-                    .operation_timeout(Duration::from_secs(10))
+                    .operation_timeout(TIME_PER_CALL)
                     .build(),
             )
             .build();
@@ -134,9 +135,17 @@ pub fn change_record(record: &EventRecord) -> Result<ChangeRecord, String> {
     })
 }
 
+/// The longest a PutEvents call may take (its operation timeout): none is started with less
+/// time left before the invocation's deadline.
+const TIME_PER_CALL: Duration = Duration::from_secs(10);
+
 /// One invocation: every record's events published in order; the first record that could
 /// not be delivered (and so every later one: Lambda retries from it) in `batchItemFailures`.
-pub async fn handle<P: Publisher>(event: Event, publisher: &P) -> DynamoDbEventResponse {
+pub async fn handle<P: Publisher>(
+    event: Event,
+    publisher: &P,
+    deadline: Deadline,
+) -> DynamoDbEventResponse {
     let mut records = Vec::with_capacity(event.records.len());
     let mut unreadable = None;
     for (index, record) in event.records.iter().enumerate() {
@@ -148,7 +157,10 @@ pub async fn handle<P: Publisher>(event: Event, publisher: &P) -> DynamoDbEventR
             }
         }
     }
-    let delivery = deliver_in_order(&records, publisher).await;
+    let delivery = deliver_in_order(&records, publisher, || {
+        !deadline.too_close_for(TIME_PER_CALL)
+    })
+    .await;
     let failed = match (delivery.failure, unreadable) {
         (Some(why), _) => Some((delivery.delivered, why)),
         (None, Some((index, why))) => Some((index, why)),
@@ -188,7 +200,8 @@ pub async fn run() -> Result<(), Error> {
     let bus = EventBus::from_env()?;
     let bus = &bus;
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Event>| async move {
-        Ok::<_, Error>(handle(event.payload, bus).await)
+        let deadline = Deadline::from_lambda(event.context.deadline);
+        Ok::<_, Error>(handle(event.payload, bus, deadline).await)
     }))
     .await
 }
@@ -232,6 +245,18 @@ mod tests {
                 })
                 .collect())
         }
+    }
+
+    fn ample() -> Deadline {
+        Deadline::after(Duration::from_secs(60))
+    }
+
+    #[tokio::test]
+    async fn near_the_timeout_the_rest_is_handed_back_not_failed() {
+        let bus = FakeBus::default();
+        let response = handle(batch(), &bus, Deadline::after(Duration::from_secs(1))).await;
+        assert_eq!(failures(&response), [Some("100".to_owned())]);
+        assert!(bus.accepted.lock().expect("lock").is_empty());
     }
 
     fn n(v: u64) -> Value {
@@ -319,7 +344,7 @@ mod tests {
     #[tokio::test]
     async fn every_record_delivered_reports_no_failure() {
         let bus = FakeBus::default();
-        let response = handle(batch(), &bus).await;
+        let response = handle(batch(), &bus, ample()).await;
         assert!(failures(&response).is_empty());
         let kinds: Vec<String> = bus
             .accepted
@@ -344,7 +369,7 @@ mod tests {
             .expect("lock")
             .insert(DetailType::GroupBuyPaused.as_str());
         let event = batch();
-        let response = handle(event.clone(), &bus).await;
+        let response = handle(event.clone(), &bus, ample()).await;
         assert_eq!(failures(&response), [Some("200".to_owned())]);
         assert_eq!(
             serde_json::to_value(&response).expect("JSON"),
@@ -352,7 +377,7 @@ mod tests {
         );
         let retry = retried_by_lambda(&event, &response).expect("a retry");
         assert_eq!(retry.records.len(), 2);
-        assert!(failures(&handle(retry, &bus).await).is_empty());
+        assert!(failures(&handle(retry, &bus, ample()).await).is_empty());
         // Every event accepted at least once; the one of record 300, accepted in both
         // attempts, with the same id both times.
         let accepted = bus.accepted.lock().expect("lock").clone();
@@ -377,7 +402,7 @@ mod tests {
             down: true,
             ..FakeBus::default()
         };
-        let response = handle(batch(), &bus).await;
+        let response = handle(batch(), &bus, ample()).await;
         assert_eq!(failures(&response), [Some("100".to_owned())]);
     }
 
@@ -399,7 +424,7 @@ mod tests {
         ]}))
         .expect("event");
         let bus = FakeBus::default();
-        let response = handle(event, &bus).await;
+        let response = handle(event, &bus, ample()).await;
         assert_eq!(failures(&response), [Some("200".to_owned())]);
         let kinds: Vec<String> = bus
             .accepted
@@ -431,7 +456,7 @@ mod tests {
             .collect();
         let event: Event = serde_json::from_value(json!({"Records": records})).expect("event");
         let bus = FakeBus::default();
-        assert!(failures(&handle(event, &bus).await).is_empty());
+        assert!(failures(&handle(event, &bus, ample()).await).is_empty());
         assert_eq!(bus.accepted.lock().expect("lock").len(), 23);
     }
 }
