@@ -208,6 +208,15 @@ async fn a_lifecycle_gives_exactly_its_events_each_within_five_seconds() {
         (&json!(1), &json!(1))
     );
     assert_eq!(detail(3)["participantCount"], 2);
+    // The tally's version follows the transitions (create 1, publish 2).
+    assert_eq!(
+        (
+            &detail(1)["version"],
+            &detail(2)["version"],
+            &detail(3)["version"]
+        ),
+        (&json!(2), &json!(2), &json!(2))
+    );
     assert_eq!(detail(4)["outcome"], "fulfilled");
     assert_eq!(detail(4)["version"], 3);
     assert_eq!(

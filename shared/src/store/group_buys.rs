@@ -3,10 +3,9 @@
 use super::rollup::{draft_age_update, recently_changed_key, rollup_update, status_partition};
 use super::{
     GROUP_BUY_END, GROUP_BUY_SK, GroupBuyParts, INDEX_SHARDS, Item, Riders, Store, StoreError,
-    TALLY_SK, TALLY_VERSION, classify, deadline_index_keys, deadline_partition, decode, encode,
-    from_cursor_key, group_buy_item, group_buy_pk, handle_partition, handle_status_partition,
-    index_shard, n, observed, public_index_keys, public_partition, s, set_all, tally_item,
-    to_cursor_key,
+    TALLY_SK, classify, deadline_index_keys, deadline_partition, decode, encode, from_cursor_key,
+    group_buy_item, group_buy_pk, handle_partition, handle_status_partition, index_shard, n,
+    observed, public_index_keys, public_partition, s, set_all, tally_item, to_cursor_key,
 };
 use crate::domain::rollup::RollupDelta;
 use crate::domain::{
@@ -450,7 +449,7 @@ impl Store {
             .expression_attribute_names("#pk", PARTITION_KEY)
             .expression_attribute_names("#status", "status")
             .expression_attribute_names("#everPublished", "everPublished")
-            .expression_attribute_names("#version", TALLY_VERSION)
+            .expression_attribute_names("#version", super::TALLY_VERSION)
             .expression_attribute_values(":status", s(next.status.as_str()))
             .expression_attribute_values(":version", n(next.version))
             .expression_attribute_values(
