@@ -4,6 +4,7 @@
 //! tool prints the table, region and account it reached on stderr before it acts, and keeps
 //! stdout for the result alone (scripts read it).
 
+mod event_stream;
 mod inspect;
 mod target;
 
@@ -71,6 +72,17 @@ enum Command {
     /// One-off data migrations, each safe to run again.
     #[command(subcommand)]
     Migrate(MigrateCommand),
+    /// Follow the table's stream and append its lifecycle events to the events file, as the
+    /// group-buy-events function publishes them to EventBridge; --local only. Runs until
+    /// stopped; safe to stop and start again (no event lost or written twice).
+    EventStream {
+        /// One JSON line per event: {"source", "detail-type", "detail"}.
+        #[arg(long, env = "LOCAL_EVENTS_FILE", default_value = group_buy::events::DEFAULT_LOCAL_EVENTS_FILE)]
+        events_file: std::path::PathBuf,
+        /// Milliseconds between two reads of the stream.
+        #[arg(long, default_value_t = 250, value_parser = clap::value_parser!(u64).range(10..=1000))]
+        poll_ms: u64,
+    },
 }
 
 #[derive(Subcommand)]
@@ -236,6 +248,11 @@ async fn run(cli: Cli) -> Result<(), String> {
                      table is created by template.yaml (sam deploy)"
                     .into());
             }
+            Command::EventStream { .. } => {
+                return Err("event-stream works only with --local: a deployed stage's \
+                     events are published by its group-buy-events function"
+                    .into());
+            }
             _ => {}
         }
     }
@@ -308,6 +325,25 @@ async fn run(cli: Cli) -> Result<(), String> {
                 .await
                 .map_err(|e| format!("migration stopped: {e}"))?;
             println!("unlisted {unlisted} never-published group-buys from the public index");
+        }
+        Command::EventStream {
+            events_file,
+            poll_ms,
+        } => {
+            let endpoint = target
+                .local_settings
+                .as_ref()
+                .and_then(|s| s.dynamodb_endpoint.clone())
+                .ok_or("event-stream works only with --local")?;
+            event_stream::EventStream {
+                streams: event_stream::local_streams_client(client, &endpoint),
+                dynamodb: client.clone(),
+                table: table.to_owned(),
+                events_file,
+                poll: std::time::Duration::from_millis(poll_ms),
+            }
+            .run()
+            .await?;
         }
         Command::Reports(ReportsCommand::List { since, handle }) => {
             inspect::list_reports(client, table, since, handle.as_ref()).await?;

@@ -121,16 +121,7 @@ fn dynamodb_client_with(settings: &Settings, http: SharedHttpClient) -> aws_sdk_
     }
     match (environment_credentials(), &settings.dynamodb_endpoint) {
         (Some(credentials), _) => config = config.credentials_provider(credentials),
-        // DynamoDB Local checks no signature; it keeps one set of tables per access key.
-        (None, Some(_)) => {
-            config = config.credentials_provider(Credentials::new(
-                "local",
-                "local",
-                None,
-                None,
-                "dynamodb-local",
-            ));
-        }
+        (None, Some(_)) => config = config.credentials_provider(local_credentials()),
         (None, None) => {}
     }
     if let Some(endpoint) = &settings.dynamodb_endpoint {
@@ -145,8 +136,16 @@ fn dynamodb_client_with(settings: &Settings, http: SharedHttpClient) -> aws_sdk_
     aws_sdk_dynamodb::Client::from_conf(config.build())
 }
 
+/// The credentials of a client of DynamoDB Local (its tables and its stream): the
+/// environment's when set, else a fixed pair. DynamoDB Local checks no signature; it keeps
+/// one set of tables per access key, so every local client must sign with the same one.
+pub fn local_credentials() -> Credentials {
+    environment_credentials()
+        .unwrap_or_else(|| Credentials::new("local", "local", None, None, "dynamodb-local"))
+}
+
 /// The credentials Lambda gives a function, as environment variables.
-fn environment_credentials() -> Option<Credentials> {
+pub(crate) fn environment_credentials() -> Option<Credentials> {
     let var = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
     Some(Credentials::new(
         var("AWS_ACCESS_KEY_ID")?,

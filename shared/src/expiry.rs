@@ -2,13 +2,17 @@
 //! as fulfilled if the threshold is met, else as expired. A function runs this every few
 //! minutes (`template.yaml`, `Schedule`); until it does, the admin rollup flags the group-buy
 //! `DEADLINE_PASSED`, and registration already refuses it (`DEADLINE_PASSED`).
+//!
+//! The same run gives the closing-soon notice: an open group-buy whose deadline is less than
+//! 24 h away gets `closingSoonFor` on its tally, once per deadline, which the stream turns
+//! into `GroupBuyClosingSoon` (`events`).
 
 use crate::app::App;
 use crate::call_log::as_function;
 use crate::configuration::Settings;
 use crate::deadline::Deadline;
 use crate::domain::{Action, Decision, HistoryEntry, Timestamp};
-use crate::store::{DueKey, Riders, Store, StoreError};
+use crate::store::{DueKey, INDEX_SHARDS, Riders, Store, StoreError};
 use crate::telemetry::{self, BusinessMetric};
 use lambda_http::{Error, LambdaEvent, service_fn};
 use serde::Serialize;
@@ -23,6 +27,8 @@ const ATTEMPTS: usize = 5;
 /// each bounded by the client's attempt timeout.
 const TIME_PER_GROUP_BUY: Duration = Duration::from_secs(5);
 const ACTOR: &str = "scheduler";
+/// How long before its deadline a group-buy gets the closing-soon notice.
+pub const CLOSING_SOON_NOTICE: Duration = Duration::from_secs(24 * 3600);
 /// The Lambda binary, as the call log and the metrics name it.
 pub const FUNCTION: &str = "expire-group-buys";
 
@@ -35,7 +41,11 @@ pub struct ExpiryRun {
     /// Group-buys that could not be closed this run (logged one by one); the next run tries
     /// them again, since they stay in the deadline index.
     pub failed: usize,
-    /// False when the run stopped for lack of time with due group-buys left to look at.
+    /// Closing-soon notices given.
+    pub closing_soon: usize,
+    /// Closing-soon notices that could not be written (logged); the next run tries again.
+    pub closing_soon_failed: usize,
+    /// False when the run stopped for lack of time with due group-buys (or notices) left.
     pub complete: bool,
 }
 
@@ -77,10 +87,53 @@ pub async fn expire_due(
                 None => break,
             }
         }
-        run.complete = true;
+        run.complete = notice_closing_soon(store, now, deadline, &mut run).await?;
         Ok(run)
     })
     .await
+}
+
+/// Gives the closing-soon notice to every open group-buy whose deadline is within
+/// `CLOSING_SOON_NOTICE` of `now` and has none for that deadline yet (one conditional write
+/// each, so a second pass or a concurrent run gives none again). False when time ran out.
+async fn notice_closing_soon(
+    store: &Store,
+    now: Timestamp,
+    deadline: Deadline,
+    run: &mut ExpiryRun,
+) -> Result<bool, StoreError> {
+    let until = now.plus_millis(i64::try_from(CLOSING_SOON_NOTICE.as_millis()).unwrap_or(i64::MAX));
+    for shard in 0..INDEX_SHARDS {
+        let mut start = None;
+        loop {
+            let page = store
+                .closing_between(shard, now, until, BATCH, start)
+                .await?;
+            for entry in &page.items {
+                if deadline.too_close_for(TIME_PER_GROUP_BUY) {
+                    return Ok(false);
+                }
+                let Some(closes_at) = entry.closes_at() else {
+                    run.closing_soon_failed += 1;
+                    tracing::error!(key = %entry.key, "a deadline index entry without its deadline");
+                    continue;
+                };
+                match store.mark_closing_soon(&entry.key, closes_at).await {
+                    Ok(true) => run.closing_soon += 1,
+                    Ok(false) => {}
+                    Err(e) => {
+                        run.closing_soon_failed += 1;
+                        tracing::error!(key = %entry.key, error = %e, "closing-soon notice not given");
+                    }
+                }
+            }
+            match page.last_key {
+                Some(key) => start = Some(key),
+                None => break,
+            }
+        }
+    }
+    Ok(true)
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -142,6 +195,8 @@ pub async fn run() -> Result<(), Error> {
             due = run.due,
             closed = run.closed,
             failed = run.failed,
+            closingSoon = run.closing_soon,
+            closingSoonFailed = run.closing_soon_failed,
             complete = run.complete,
             "expiry run"
         );
@@ -149,7 +204,10 @@ pub async fn run() -> Result<(), Error> {
             FUNCTION,
             &[
                 (BusinessMetric::ExpiryClosed, count(run.closed)),
-                (BusinessMetric::ExpiryFailures, count(run.failed)),
+                (
+                    BusinessMetric::ExpiryFailures,
+                    count(run.failed + run.closing_soon_failed),
+                ),
             ],
         );
         Ok::<_, Error>(run)

@@ -7,6 +7,7 @@ pub mod configuration;
 pub mod deadline;
 pub mod domain;
 pub mod error;
+pub mod events;
 pub mod expiry;
 pub mod handlers;
 pub mod http;

@@ -17,19 +17,26 @@
 //! across them, so that no index partition takes every campaign's transitions.
 //! GSI3 (public, sparse): `PUBLIC#{handle}` / `{createdAt}#{slug}`, only on group-buys that
 //! were ever published.
+//!
+//! The table's stream (new and old images) is what the lifecycle events are derived from
+//! (`events`); a test checks `template.yaml` declares the same.
 
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::error::DisplayErrorContext;
 use aws_sdk_dynamodb::operation::create_table::CreateTableError;
 use aws_sdk_dynamodb::types::{
     AttributeDefinition, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType, Projection,
-    ProjectionType, ScalarAttributeType, TimeToLiveSpecification,
+    ProjectionType, ScalarAttributeType, StreamSpecification, StreamViewType,
+    TimeToLiveSpecification,
 };
 
 pub const PARTITION_KEY: &str = "PK";
 /// Epoch seconds after which DynamoDB deletes an item (daily counters, idempotency records).
 pub const TTL_ATTRIBUTE: &str = "ttl";
 pub const SORT_KEY: &str = "SK";
+/// What each stream record carries: the item before and after the change, so that an event
+/// can be told from the change alone (a threshold crossed, a status left).
+pub const STREAM_VIEW: StreamViewType = StreamViewType::NewAndOldImages;
 
 /// A global secondary index. The only item the indexes list is a group-buy's own item, which
 /// is small (no description, no counters) and rewritten only by transitions, so projecting
@@ -128,13 +135,23 @@ fn key(
         .build()
 }
 
-/// Creates the table (on-demand billing, TTL on `ttl`); succeeds when it already exists.
+fn stream() -> Result<StreamSpecification, String> {
+    StreamSpecification::builder()
+        .stream_enabled(true)
+        .stream_view_type(STREAM_VIEW)
+        .build()
+        .map_err(|e| e.to_string())
+}
+
+/// Creates the table (on-demand billing, TTL on `ttl`, the stream); succeeds when it already
+/// exists, after turning on the stream of a local table created before there was one.
 pub async fn create(client: &Client, table_name: &str) -> Result<(), String> {
     let build = |e: aws_sdk_dynamodb::error::BuildError| e.to_string();
     let mut request = client
         .create_table()
         .table_name(table_name)
         .billing_mode(BillingMode::PayPerRequest)
+        .stream_specification(stream()?)
         .key_schema(key(PARTITION_KEY, KeyType::Hash).map_err(build)?)
         .key_schema(key(SORT_KEY, KeyType::Range).map_err(build)?);
     for name in key_attributes() {
@@ -173,7 +190,7 @@ pub async fn create(client: &Client, table_name: &str) -> Result<(), String> {
                 Some(CreateTableError::ResourceInUseException(_))
             ) =>
         {
-            return Ok(());
+            return ensure_stream(client, table_name).await;
         }
         Err(e) => return Err(DisplayErrorContext(e).to_string()),
     }
@@ -187,6 +204,31 @@ pub async fn create(client: &Client, table_name: &str) -> Result<(), String> {
                 .build()
                 .map_err(|e| e.to_string())?,
         )
+        .send()
+        .await
+        .map(|_| ())
+        .map_err(|e| DisplayErrorContext(e).to_string())
+}
+
+/// Turns on the stream of an existing table that has none (a local table from before).
+async fn ensure_stream(client: &Client, table_name: &str) -> Result<(), String> {
+    let described = client
+        .describe_table()
+        .table_name(table_name)
+        .send()
+        .await
+        .map_err(|e| DisplayErrorContext(e).to_string())?;
+    let enabled = described
+        .table()
+        .and_then(|t| t.stream_specification())
+        .is_some_and(StreamSpecification::stream_enabled);
+    if enabled {
+        return Ok(());
+    }
+    client
+        .update_table()
+        .table_name(table_name)
+        .stream_specification(stream()?)
         .send()
         .await
         .map(|_| ())

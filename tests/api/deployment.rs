@@ -1,7 +1,7 @@
 //! The routes, the functions and the table are declared in several places (the code,
 //! `template.yaml`, the `cargo lambda watch` router, the binaries); these tests keep them equal.
 
-use group_buy::table::{INDEXES, PARTITION_KEY, SORT_KEY, key_attributes};
+use group_buy::table::{INDEXES, PARTITION_KEY, SORT_KEY, STREAM_VIEW, key_attributes};
 use group_buy::{Access, Route};
 use serde_yaml_ng::Value as Yaml;
 use std::collections::BTreeSet;
@@ -55,12 +55,13 @@ fn template_functions_serve_exactly_the_routes_in_code() {
             .as_mapping()
             .expect("Events")
         {
-            if event["Type"].as_str() != Some("HttpApi") {
-                assert_eq!(
-                    binary, "expire-group-buys",
-                    "only the expiry runs on a schedule"
-                );
-                continue;
+            match (event["Type"].as_str(), binary.as_str()) {
+                (Some("HttpApi"), _) => {}
+                (Some("Schedule"), "expire-group-buys") => continue,
+                (Some("DynamoDB"), "group-buy-events") => continue,
+                (kind, binary) => panic!(
+                    "{binary}: a {kind:?} event (only the expiry runs on a schedule, only the events function on the stream)"
+                ),
             }
             let props = &event["Properties"];
             declared.insert((text(&props["Method"]), text(&props["Path"]), binary.clone()));
@@ -138,6 +139,12 @@ fn the_template_table_matches_the_table_in_code() {
     assert_eq!(
         key_schema(&props["KeySchema"]),
         pair(PARTITION_KEY, SORT_KEY)
+    );
+
+    assert_eq!(
+        props["StreamSpecification"]["StreamViewType"].as_str(),
+        Some(STREAM_VIEW.as_str()),
+        "the stream the events are derived from"
     );
 
     let indexes = props["GlobalSecondaryIndexes"].as_sequence().expect("GSIs");
@@ -472,4 +479,155 @@ fn the_edge_caches_the_public_group_buy_reads_and_nothing_else() {
         !template["Outputs"]["EdgeUrl"].is_null(),
         "the stage outputs its EdgeUrl"
     );
+}
+
+/// The resource a `!GetAtt X.<attribute>` names, checked to be of type `kind`.
+fn attribute_of<'t>(template: &'t Yaml, value: &Yaml, attribute: &str, kind: &str) -> &'t Yaml {
+    let name = tagged(value, "GetAtt")
+        .and_then(|v| v.strip_suffix(&format!(".{attribute}")))
+        .unwrap_or_else(|| panic!("{value:?} is not a !GetAtt of {attribute}"));
+    let resource = &template["Resources"][name];
+    assert_eq!(resource["Type"].as_str(), Some(kind), "{name}");
+    resource
+}
+
+/// Issue 11: the stream processor is fed in order, reports partial failures, retries a
+/// bounded number of times and hands what it could not publish to an alarmed queue; its role
+/// may publish to the stage's bus only, send to that queue only and read the table's stream
+/// only.
+#[test]
+fn the_stream_processor_loses_nothing_silently_with_least_privilege() {
+    let template = template();
+    let resources = &template["Resources"];
+    let function = &resources["GroupBuyEventsFunction"];
+    assert_eq!(
+        function["Metadata"]["BuildProperties"]["Binary"].as_str(),
+        Some("group-buy-events")
+    );
+    let props = &function["Properties"];
+    let stream = &props["Events"]["TableStream"];
+    assert_eq!(stream["Type"].as_str(), Some("DynamoDB"));
+    let source = &stream["Properties"];
+    attribute_of(
+        &template,
+        &source["Stream"],
+        "StreamArn",
+        "AWS::DynamoDB::Table",
+    );
+    assert_eq!(source["StartingPosition"].as_str(), Some("TRIM_HORIZON"));
+    assert_eq!(
+        source["ParallelizationFactor"].as_u64(),
+        Some(1),
+        "order per item"
+    );
+    assert!(
+        source["BatchSize"]
+            .as_u64()
+            .is_some_and(|n| (1..=1000).contains(&n))
+    );
+    assert!(
+        source["MaximumBatchingWindowInSeconds"]
+            .as_u64()
+            .is_some_and(|s| s <= 5)
+    );
+    assert_eq!(source["BisectBatchOnFunctionError"].as_bool(), Some(true));
+    assert!(
+        source["MaximumRetryAttempts"]
+            .as_i64()
+            .is_some_and(|n| (0..=100).contains(&n)),
+        "retries are bounded (-1 would retry until the record expires)"
+    );
+    assert!(
+        source["MaximumRecordAgeInSeconds"]
+            .as_i64()
+            .is_some_and(|s| (60..=86400).contains(&s))
+    );
+    assert_eq!(
+        strings_of(&source["FunctionResponseTypes"]),
+        BTreeSet::from(["ReportBatchItemFailures".to_owned()])
+    );
+    let destination = &source["DestinationConfig"]["OnFailure"]["Destination"];
+    let queue_name = tagged(destination, "GetAtt")
+        .and_then(|v| v.strip_suffix(".Arn"))
+        .expect("the on-failure destination is a queue of the template");
+    attribute_of(&template, destination, "Arn", "AWS::SQS::Queue");
+
+    // An alarm as soon as one batch is in the queue.
+    let alarmed = resources
+        .as_mapping()
+        .expect("Resources")
+        .values()
+        .any(|r| {
+            let p = &r["Properties"];
+            r["Type"].as_str() == Some("AWS::CloudWatch::Alarm")
+                && p["Namespace"].as_str() == Some("AWS/SQS")
+                && p["MetricName"].as_str() == Some("ApproximateNumberOfMessagesVisible")
+                && p["ComparisonOperator"].as_str() == Some("GreaterThanThreshold")
+                && p["Threshold"].as_f64() == Some(0.0)
+                && tagged(&p["Dimensions"][0]["Value"], "GetAtt")
+                    == Some(format!("{queue_name}.QueueName").as_str())
+                && !p["AlarmActions"].is_null()
+        });
+    assert!(alarmed, "an alarm on {queue_name}");
+
+    let bus = referenced(
+        &template,
+        &props["Environment"]["Variables"]["EVENT_BUS_NAME"],
+        "AWS::Events::EventBus",
+    );
+    assert!(tagged(&bus["Properties"]["Name"], "Sub").is_some_and(|n| n.contains("${Stage}")));
+
+    let role = attribute_of(&template, &props["Role"], "Arn", "AWS::IAM::Role");
+    assert!(
+        role["Properties"]["ManagedPolicyArns"].is_null(),
+        "no managed policy"
+    );
+    let statements: Vec<Yaml> = role["Properties"]["Policies"]
+        .as_sequence()
+        .expect("inline policies")
+        .iter()
+        .flat_map(|p| {
+            p["PolicyDocument"]["Statement"]
+                .as_sequence()
+                .cloned()
+                .unwrap_or_default()
+        })
+        .collect();
+    let granted = |action: &str| -> Vec<&Yaml> {
+        statements
+            .iter()
+            .filter(|s| strings_of(&s["Action"]).contains(action))
+            .map(|s| &s["Resource"])
+            .collect()
+    };
+    let publish = granted("events:PutEvents");
+    assert_eq!(publish.len(), 1);
+    attribute_of(&template, publish[0], "Arn", "AWS::Events::EventBus");
+    let send = granted("sqs:SendMessage");
+    assert_eq!(send.len(), 1);
+    assert_eq!(
+        tagged(send[0], "GetAtt"),
+        Some(format!("{queue_name}.Arn").as_str())
+    );
+    for read in [
+        "dynamodb:GetRecords",
+        "dynamodb:GetShardIterator",
+        "dynamodb:DescribeStream",
+    ] {
+        let resources = granted(read);
+        assert_eq!(resources.len(), 1, "{read}");
+        assert_eq!(
+            tagged(resources[0], "Sub"),
+            Some("${GroupBuysTable.Arn}/stream/*"),
+            "{read}: the table's stream only"
+        );
+    }
+    for statement in &statements {
+        for action in strings_of(&statement["Action"]) {
+            assert!(!action.contains('*'), "no wildcard action: {action}");
+            if !action.starts_with("xray:") {
+                assert_ne!(statement["Resource"].as_str(), Some("*"), "{action} on *");
+            }
+        }
+    }
 }

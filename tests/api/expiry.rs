@@ -173,3 +173,110 @@ async fn a_run_out_of_time_starts_nothing_more() {
         "published"
     );
 }
+
+/// The tally's `closingSoonFor`, read raw: what the stream turns into `GroupBuyClosingSoon`.
+async fn closing_soon_for(app: &TestApp, slug: &str) -> Option<String> {
+    let out = app
+        .dynamodb
+        .get_item()
+        .table_name(&app.table)
+        .key("PK", AttributeValue::S(format!("GB#acme-decor#{slug}")))
+        .key("SK", AttributeValue::S("GB#TALLY".into()))
+        .consistent_read(true)
+        .send()
+        .await
+        .expect("get");
+    match out.item.and_then(|mut item| item.remove("closingSoonFor")) {
+        Some(AttributeValue::S(at)) => Some(at),
+        _ => None,
+    }
+}
+
+#[tokio::test]
+async fn the_closing_soon_notice_is_given_once_per_deadline() {
+    let app = spawn_app().await;
+    let in_hours = |h: i64| Timestamp::now().plus_millis(h * 3_600_000).to_string();
+    let soon = in_hours(2);
+    app.published("soon-drop", json!({"closesAt": soon})).await;
+    app.published("paused-soon-drop", json!({"closesAt": in_hours(3)}))
+        .await;
+    app.transition("paused-soon-drop", Route::PauseGroupBuy, None)
+        .await;
+    app.published("later-drop", json!({"closesAt": in_hours(30)}))
+        .await;
+    app.published("open-ended-drop", json!({})).await;
+    app.draft("draft-soon-drop", 1).await;
+
+    let run = expire_due(&app.app.store, Timestamp::now(), "run-1", ample())
+        .await
+        .expect("run");
+    assert_eq!(
+        (
+            run.closed,
+            run.closing_soon,
+            run.closing_soon_failed,
+            run.complete
+        ),
+        (0, 2, 0, true)
+    );
+    assert_eq!(
+        closing_soon_for(&app, "soon-drop").await,
+        Some(soon.clone())
+    );
+    assert!(closing_soon_for(&app, "paused-soon-drop").await.is_some());
+    assert_eq!(closing_soon_for(&app, "later-drop").await, None);
+    assert_eq!(closing_soon_for(&app, "open-ended-drop").await, None);
+
+    let again = expire_due(&app.app.store, Timestamp::now(), "run-2", ample())
+        .await
+        .expect("run");
+    assert_eq!(again.closing_soon, 0, "once per deadline");
+
+    // An extension (as the extend route writes it: the tally's closesAt and the deadline
+    // index key) allows a new notice for the new deadline.
+    let extended = in_hours(20);
+    let pk = AttributeValue::S("GB#acme-decor#soon-drop".into());
+    app.dynamodb
+        .update_item()
+        .table_name(&app.table)
+        .key("PK", pk.clone())
+        .key("SK", AttributeValue::S("GB#TALLY".into()))
+        .update_expression("SET closesAt = :at")
+        .expression_attribute_values(":at", AttributeValue::S(extended.clone()))
+        .send()
+        .await
+        .expect("tally extended");
+    let index_key = app
+        .dynamodb
+        .get_item()
+        .table_name(&app.table)
+        .key("PK", pk.clone())
+        .key("SK", AttributeValue::S("GB".into()))
+        .send()
+        .await
+        .expect("get")
+        .item
+        .and_then(|mut item| item.remove("GSI5SK"));
+    let Some(AttributeValue::S(index_key)) = index_key else {
+        panic!("an open group-buy with a deadline is in the deadline index");
+    };
+    app.dynamodb
+        .update_item()
+        .table_name(&app.table)
+        .key("PK", pk)
+        .key("SK", AttributeValue::S("GB".into()))
+        .update_expression("SET closesAt = :at, GSI5SK = :key")
+        .expression_attribute_values(":at", AttributeValue::S(extended.clone()))
+        .expression_attribute_values(
+            ":key",
+            AttributeValue::S(index_key.replacen(&soon, &extended, 1)),
+        )
+        .send()
+        .await
+        .expect("group-buy extended");
+    let after_extension = expire_due(&app.app.store, Timestamp::now(), "run-3", ample())
+        .await
+        .expect("run");
+    assert_eq!(after_extension.closing_soon, 1);
+    assert_eq!(closing_soon_for(&app, "soon-drop").await, Some(extended));
+}

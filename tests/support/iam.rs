@@ -5,13 +5,16 @@
 //! (so a policy that grows beyond it fails loudly instead of being misread):
 //!
 //! - identity policies given inline as `Policies: [{Statement: [...]}]` of an
-//!   `AWS::Serverless::Function`; no managed policies, SAM policy templates or boundaries;
+//!   `AWS::Serverless::Function`, or as the inline `Policies: [{PolicyDocument: {Statement}}]`
+//!   of the `AWS::IAM::Role` its `Role: !GetAtt <Role>.Arn` names; no managed policies, SAM
+//!   policy templates or boundaries;
 //! - statements with `Effect: Allow` (no `Deny`), `Action` and `Resource` (no `NotAction`,
 //!   `NotResource`, `Principal`); only the actions named `dynamodb:<Operation>` exactly (no
 //!   wildcards) are judged, statements of other services cannot allow a DynamoDB call and are
 //!   passed over;
-//! - resources `!GetAtt <Table>.Arn` (the table) and `!Sub "${<Table>.Arn}/index/<name or *>"`
-//!   (its indexes), alone or in a list;
+//! - resources `!GetAtt <Table>.Arn` (the table), `!Sub "${<Table>.Arn}/index/<name or *>"`
+//!   (its indexes) and `!Sub "${<Table>.Arn}/stream/*"` (its streams, which no item access
+//!   needs), alone or in a list;
 //! - conditions `ForAllValues:StringEquals` and `ForAllValues:StringLike` (`*` and `?`) on the
 //!   keys `dynamodb:LeadingKeys` and `dynamodb:Attributes`. Several operators or keys in one
 //!   `Condition` must all hold. As in IAM, `ForAllValues` holds for an empty set of request
@@ -34,6 +37,8 @@ pub enum Resource {
     Table,
     /// An index of the table, by name pattern (`*` for all).
     Index(String),
+    /// The table's streams: read by an event source mapping, never by an item access.
+    Stream,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -196,25 +201,63 @@ pub fn policies(template: &Yaml, table: &str) -> Result<BTreeMap<String, Policy>
         let binary = resource["Metadata"]["BuildProperties"]["Binary"]
             .as_str()
             .ok_or(format!("{name}: no BuildProperties.Binary"))?;
-        let policy =
-            function_policy(&resource["Properties"], table).map_err(|e| format!("{name}: {e}"))?;
+        let policy = function_policy(template, &resource["Properties"], table)
+            .map_err(|e| format!("{name}: {e}"))?;
         policies.insert(binary.to_owned(), policy);
     }
     Ok(policies)
 }
 
-fn function_policy(properties: &Yaml, table: &str) -> Result<Policy, String> {
-    for unsupported in ["PermissionsBoundary", "Role"] {
-        if !properties[unsupported].is_null() {
-            return Err(format!("{unsupported} is outside the modelled subset"));
-        }
+fn function_policy(template: &Yaml, properties: &Yaml, table: &str) -> Result<Policy, String> {
+    if !properties["PermissionsBoundary"].is_null() {
+        return Err("PermissionsBoundary is outside the modelled subset".into());
     }
-    let mut statements = Vec::new();
+    if !properties["Role"].is_null() {
+        if !properties["Policies"].is_null() {
+            return Err("Policies next to Role are ignored by SAM".into());
+        }
+        return role_policy(template, &properties["Role"], table);
+    }
     let documents = match &properties["Policies"] {
         Yaml::Null => return Ok(Policy::default()),
         Yaml::Sequence(documents) => documents,
         _ => return Err("Policies must be a list of inline policies".into()),
     };
+    statements_of(documents.iter(), table)
+}
+
+/// The policy of the role `Role: !GetAtt <Role>.Arn` names: its inline policies only.
+fn role_policy(template: &Yaml, role: &Yaml, table: &str) -> Result<Policy, String> {
+    let name = match role {
+        Yaml::Tagged(tagged) if tagged.tag == "GetAtt" => tagged
+            .value
+            .as_str()
+            .and_then(|v| v.strip_suffix(".Arn"))
+            .ok_or("Role must be !GetAtt <Role>.Arn")?,
+        _ => return Err("Role must be !GetAtt <Role>.Arn of a role in the template".into()),
+    };
+    let role = &template["Resources"][name];
+    if role["Type"].as_str() != Some("AWS::IAM::Role") {
+        return Err(format!("{name} is not an AWS::IAM::Role of the template"));
+    }
+    for unsupported in ["ManagedPolicyArns", "PermissionsBoundary"] {
+        if !role["Properties"][unsupported].is_null() {
+            return Err(format!(
+                "{name}: {unsupported} is outside the modelled subset"
+            ));
+        }
+    }
+    let documents = role["Properties"]["Policies"].as_sequence().ok_or(format!(
+        "{name}: Policies must be a list of inline policies"
+    ))?;
+    statements_of(documents.iter().map(|p| &p["PolicyDocument"]), table)
+}
+
+fn statements_of<'y>(
+    documents: impl Iterator<Item = &'y Yaml>,
+    table: &str,
+) -> Result<Policy, String> {
+    let mut statements = Vec::new();
     for document in documents {
         let Some(list) = document["Statement"].as_sequence() else {
             return Err(format!(
@@ -329,6 +372,9 @@ fn parse_resource(resource: &Yaml, table: &str) -> Result<Resource, String> {
         .filter(|i| tag == "Sub" && !i.contains('/'));
     if let Some(index) = index {
         return Ok(Resource::Index(index.to_owned()));
+    }
+    if tag == "Sub" && text == format!("${{{table_arn}}}/stream/*") {
+        return Ok(Resource::Stream);
     }
     Err(format!(
         "resource !{tag} {text} is outside the modelled subset"

@@ -442,12 +442,16 @@ impl Store {
             .table_name(&self.table)
             .key(PARTITION_KEY, s(pk))
             .key(SORT_KEY, s(TALLY_SK))
-            .update_expression("SET #status = :status, #everPublished = :everPublished")
+            .update_expression(
+                "SET #status = :status, #everPublished = :everPublished, #version = :version",
+            )
             .condition_expression(condition)
             .expression_attribute_names("#pk", PARTITION_KEY)
             .expression_attribute_names("#status", "status")
             .expression_attribute_names("#everPublished", "everPublished")
+            .expression_attribute_names("#version", super::TALLY_VERSION)
             .expression_attribute_values(":status", s(next.status.as_str()))
+            .expression_attribute_values(":version", n(next.version))
             .expression_attribute_values(
                 ":everPublished",
                 AttributeValue::Bool(next.ever_published()),

@@ -2,6 +2,7 @@
 //! nothing here reads and then writes unconditionally. Key design: `table.rs` and the README.
 
 mod client_token;
+mod closing_soon;
 mod group_buys;
 mod interests;
 mod pats;
@@ -34,6 +35,7 @@ use aws_sdk_dynamodb::types::{
 };
 use std::collections::HashMap;
 
+pub use closing_soon::DeadlineEntry;
 pub use group_buys::{DueKey, Listing};
 pub use interests::{InterestRecord, InterestSnapshot, InterestWrite};
 pub use reports::StoredReport;
@@ -59,6 +61,8 @@ const GROUP_BUY_END: &str = "GB$";
 const KEPT_APART: [&str; 3] = ["description", "participantCount", "unitCount"];
 /// The tally attribute one participant short of the threshold.
 const THRESHOLD_EDGE: &str = "thresholdEdge";
+/// The tally's copy of the group-buy's `version`.
+const TALLY_VERSION: &str = "version";
 /// Write shards of the admin and deadline indexes.
 pub const INDEX_SHARDS: u32 = 4;
 
@@ -355,6 +359,8 @@ fn description_item(gb: &GroupBuy) -> Item {
 
 /// The tally's item. `thresholdEdge` (one participant short of the threshold) lets a
 /// registration's condition tell, without a read, whether it is the one that meets it.
+/// `version` (the group-buy's, rewritten by every transition) dates the events derived from
+/// the tally's changes (`events`).
 fn tally_item(gb: &GroupBuy) -> Result<Item, StoreError> {
     let tally = gb.tally();
     let mut item = encode(&tally)?;
@@ -363,6 +369,7 @@ fn tally_item(gb: &GroupBuy) -> Result<Item, StoreError> {
         THRESHOLD_EDGE.into(),
         n(i64::from(tally.min_participants) - 1),
     );
+    item.insert(TALLY_VERSION.into(), n(gb.version));
     Ok(item)
 }
 

@@ -1,0 +1,352 @@
+//! Lifecycle events end to end, locally: the handlers write to a fresh table in DynamoDB
+//! Local, `gharart-operator --local event-stream` (spawned as a process, so that it can be
+//! killed and started again) follows the table's stream, and the events file must hold
+//! exactly the lifecycle's events, each once, each within 5 seconds of its write.
+
+use group_buy::Route;
+use group_buy::deadline::Deadline;
+use group_buy::domain::Timestamp;
+use group_buy::events::DetailType;
+use group_buy::expiry::expire_due;
+use group_buy_tests::{TestApp, Visitor, dynamodb_endpoint, spawn_app};
+use serde_json::{Value, json};
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// API.md: an event is in the file within 5 seconds of its write.
+const WITHIN: Duration = Duration::from_secs(5);
+
+/// The runner, killed when dropped (a failed assertion included).
+struct Runner(Child);
+
+impl Runner {
+    fn start(app: &TestApp, events_file: &Path) -> Self {
+        let log = std::fs::File::create(events_file.with_extension("log")).expect("runner log");
+        let child = Command::new(env!("CARGO_BIN_EXE_gharart-operator"))
+            .args(["--local", "event-stream", "--events-file"])
+            .arg(events_file)
+            .env("TABLE_NAME", &app.table)
+            .env("DYNAMODB_ENDPOINT", dynamodb_endpoint())
+            .env_remove("STAGE")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .expect("the operator tool starts");
+        Self(child)
+    }
+
+    /// Stopped at once, as a crash would stop it.
+    fn kill(mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+impl Drop for Runner {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn events_file() -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("gharart-events-{}", uuid::Uuid::new_v4()));
+    std::fs::create_dir_all(&dir).expect("a scratch directory");
+    dir.join("events.jsonl")
+}
+
+/// Every complete line of the events file, parsed (a reader may see a line being written).
+fn lines(path: &Path) -> Vec<Value> {
+    let raw = std::fs::read_to_string(path).unwrap_or_default();
+    let complete = raw.rfind('\n').map_or(0, |end| end + 1);
+    raw[..complete]
+        .lines()
+        .map(|line| serde_json::from_str(line).expect("every line is one JSON event"))
+        .collect()
+}
+
+/// Waits until the file holds `count` events (at most `WITHIN`), then returns them all.
+async fn wait_for(path: &Path, count: usize) -> Vec<Value> {
+    let started = Instant::now();
+    loop {
+        let found = lines(path);
+        if found.len() >= count || started.elapsed() > WITHIN {
+            assert_eq!(
+                found.len(),
+                count,
+                "events after {:?}: {found:#?}",
+                started.elapsed()
+            );
+            return found;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// The detail-types of `events` for one group-buy, in file order.
+fn kinds(events: &[Value], slug: &str) -> Vec<String> {
+    events
+        .iter()
+        .filter(|e| e["detail"]["slug"] == slug)
+        .map(|e| e["detail-type"].as_str().unwrap_or_default().to_owned())
+        .collect()
+}
+
+/// Each event against its schema in schemas/events; ids unique; the shape of an EventBridge
+/// entry; nothing that names a visitor.
+fn check_all(events: &[Value], visitors: &[&Visitor]) {
+    let mut ids = BTreeSet::new();
+    for event in events {
+        assert_eq!(event["source"], "gharart.group-buys");
+        let kind = event["detail-type"].as_str().expect("detail-type");
+        let path = format!(
+            "{}/../schemas/events/{kind}.json",
+            env!("CARGO_MANIFEST_DIR")
+        );
+        let schema: Value =
+            serde_json::from_str(&std::fs::read_to_string(&path).expect("a schema per kind"))
+                .expect("schema JSON");
+        let validator = jsonschema::options()
+            .should_validate_formats(true)
+            .build(&schema)
+            .expect("a valid schema");
+        let errors: Vec<String> = validator
+            .iter_errors(&event["detail"])
+            .map(|e| e.to_string())
+            .collect();
+        assert!(errors.is_empty(), "{event}: {errors:?}");
+        assert!(
+            ids.insert(
+                event["detail"]["eventId"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_owned()
+            ),
+            "eventId twice: {event}"
+        );
+        let line = event.to_string();
+        assert!(!line.contains("visitorKey"), "{line}");
+        for visitor in visitors {
+            if let Visitor::Anonymous(id) = visitor {
+                assert!(!line.contains(id.as_str()), "a visitor id in {line}");
+            }
+        }
+    }
+}
+
+fn ample() -> Deadline {
+    Deadline::after(Duration::from_secs(60))
+}
+
+#[tokio::test]
+async fn a_lifecycle_gives_exactly_its_events_each_within_five_seconds() {
+    let app = spawn_app().await;
+    let file = events_file();
+    let _runner = Runner::start(&app, &file);
+    let slug = "lifecycle-lamp";
+    let (a, b, c) = (
+        Visitor::anonymous(),
+        Visitor::anonymous(),
+        Visitor::anonymous(),
+    );
+
+    let created = app
+        .create(&json!({
+            "slug": slug, "title": "Lifecycle lamp", "currency": "INR",
+            "unitPriceMinor": 249900, "minParticipants": 2, "maxQuantityPerParticipant": 5
+        }))
+        .await;
+    assert_eq!(created.status, 201, "{}", created.body);
+    let published = app.transition(slug, Route::PublishGroupBuy, None).await;
+    assert_eq!(published.status, 200, "{}", published.body);
+    wait_for(&file, 1).await;
+    assert_eq!(app.register(slug, &a, Some(1)).await.status, 201);
+    // Below the threshold: no event. B makes it.
+    assert_eq!(app.register(slug, &b, Some(3)).await.status, 201);
+    wait_for(&file, 2).await;
+    assert_eq!(app.withdraw(slug, &b).await.status, 204);
+    wait_for(&file, 3).await;
+    assert_eq!(app.register(slug, &c, Some(2)).await.status, 201);
+    wait_for(&file, 4).await;
+    // TODO(issue 11, price tiers): once tiers merge, create with priceTiers and register one
+    // more participant here: PriceTierReached {tier: 1, currentUnitPriceMinor} goes after the
+    // second ThresholdReached.
+    // TODO(issue 11, deadline extension): once the extend route merges, extend here:
+    // GroupBuyDeadlineExtended {closesAt, previousClosesAt, extensionCount: 1}.
+    let closed = app
+        .transition(
+            slug,
+            Route::CloseGroupBuy,
+            Some(&json!({"outcome": "fulfilled"})),
+        )
+        .await;
+    assert_eq!(closed.status, 200, "{}", closed.body);
+    let events = wait_for(&file, 5).await;
+
+    assert_eq!(
+        kinds(&events, slug),
+        [
+            "GroupBuyPublished",
+            "ThresholdReached",
+            "ThresholdLost",
+            "ThresholdReached",
+            "GroupBuyClosed",
+        ]
+    );
+    check_all(&events, &[&a, &b, &c]);
+    let detail = |i: usize| &events[i]["detail"];
+    assert_eq!(detail(0)["version"], 2);
+    assert_eq!(
+        (&detail(1)["participantCount"], &detail(1)["unitCount"]),
+        (&json!(2), &json!(4))
+    );
+    assert_eq!(
+        (&detail(2)["participantCount"], &detail(2)["unitCount"]),
+        (&json!(1), &json!(1))
+    );
+    assert_eq!(detail(3)["participantCount"], 2);
+    // The tally's version follows the transitions (create 1, publish 2).
+    assert_eq!(
+        (
+            &detail(1)["version"],
+            &detail(2)["version"],
+            &detail(3)["version"]
+        ),
+        (&json!(2), &json!(2), &json!(2))
+    );
+    assert_eq!(detail(4)["outcome"], "fulfilled");
+    assert_eq!(detail(4)["version"], 3);
+    assert_eq!(
+        (&detail(4)["handle"], &detail(4)["slug"]),
+        (&json!("acme-decor"), &json!(slug))
+    );
+    // Nothing more comes: no event is written twice.
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    assert_eq!(lines(&file).len(), 5);
+}
+
+#[tokio::test]
+async fn a_runner_stopped_mid_stream_resumes_without_loss_or_duplicates() {
+    let app = spawn_app().await;
+    let file = events_file();
+    let runner = Runner::start(&app, &file);
+    let slug = "restart-rug";
+    let (a, b, c) = (
+        Visitor::anonymous(),
+        Visitor::anonymous(),
+        Visitor::anonymous(),
+    );
+
+    app.draft(slug, 2).await;
+    app.transition(slug, Route::PublishGroupBuy, None).await;
+    assert_eq!(app.register(slug, &a, None).await.status, 201);
+    assert_eq!(app.register(slug, &b, None).await.status, 201);
+    wait_for(&file, 2).await;
+    runner.kill();
+
+    // Written while nothing follows the stream.
+    assert_eq!(app.withdraw(slug, &b).await.status, 204);
+    assert_eq!(app.register(slug, &c, None).await.status, 201);
+    let _runner = Runner::start(&app, &file);
+    wait_for(&file, 4).await;
+    assert_eq!(
+        app.transition(
+            slug,
+            Route::CloseGroupBuy,
+            Some(&json!({"outcome": "fulfilled"}))
+        )
+        .await
+        .status,
+        200
+    );
+    wait_for(&file, 5).await;
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let events = lines(&file);
+    assert_eq!(
+        kinds(&events, slug),
+        [
+            "GroupBuyPublished",
+            "ThresholdReached",
+            "ThresholdLost",
+            "ThresholdReached",
+            "GroupBuyClosed",
+        ]
+    );
+    check_all(&events, &[&a, &b, &c]);
+}
+
+/// A stop after the events were appended but before the checkpoint was written: the records
+/// are read again, and the eventIds already in the file keep them from being added twice.
+#[tokio::test]
+async fn a_replay_after_a_lost_checkpoint_adds_nothing_twice() {
+    let app = spawn_app().await;
+    let file = events_file();
+    let runner = Runner::start(&app, &file);
+    let slug = "replayed-vase";
+    let (a, b) = (Visitor::anonymous(), Visitor::anonymous());
+
+    app.draft(slug, 2).await;
+    app.transition(slug, Route::PublishGroupBuy, None).await;
+    assert_eq!(app.register(slug, &a, None).await.status, 201);
+    assert_eq!(app.register(slug, &b, None).await.status, 201);
+    wait_for(&file, 2).await;
+    runner.kill();
+    let mut checkpoint = file.clone().into_os_string();
+    checkpoint.push(".checkpoint");
+    // Written after the append: the kill may have come before it, which is this very case.
+    match std::fs::remove_file(&checkpoint) {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => panic!("{e}"),
+    }
+    // And a line cut short by the stop, which the runner drops and writes again whole.
+    let mut partial = std::fs::read_to_string(&file).expect("events");
+    let last = partial.trim_end().rfind('\n').map_or(0, |i| i + 1);
+    partial.truncate(last + 20);
+    std::fs::write(&file, partial).expect("cut short");
+
+    assert_eq!(app.withdraw(slug, &b).await.status, 204);
+    let _runner = Runner::start(&app, &file);
+    let events = wait_for(&file, 3).await;
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    assert_eq!(lines(&file).len(), 3);
+    assert_eq!(
+        kinds(&events, slug),
+        ["GroupBuyPublished", "ThresholdReached", "ThresholdLost"]
+    );
+    check_all(&events, &[&a, &b]);
+}
+
+#[tokio::test]
+async fn the_closing_soon_notice_is_one_event_per_deadline() {
+    let app = spawn_app().await;
+    let file = events_file();
+    let _runner = Runner::start(&app, &file);
+    let slug = "closing-clock";
+    let closes_at = Timestamp::now().plus_millis(2 * 3_600_000).to_string();
+    app.published(slug, json!({"closesAt": closes_at, "minParticipants": 3}))
+        .await;
+    wait_for(&file, 1).await;
+
+    for run in ["run-1", "run-2"] {
+        expire_due(&app.app.store, Timestamp::now(), run, ample())
+            .await
+            .expect("run");
+    }
+    let events = wait_for(&file, 2).await;
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    assert_eq!(lines(&file).len(), 2, "once, though the pass ran twice");
+    assert_eq!(
+        kinds(&events, slug),
+        [
+            DetailType::GroupBuyPublished.as_str(),
+            DetailType::GroupBuyClosingSoon.as_str()
+        ]
+    );
+    assert_eq!(events[1]["detail"]["closesAt"], closes_at);
+    assert_eq!(events[1]["detail"]["participantCount"], 0);
+    check_all(&events, &[]);
+}
