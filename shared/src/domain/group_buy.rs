@@ -34,6 +34,9 @@ pub struct GroupBuy {
     pub participant_count: u32,
     #[serde(default)]
     pub unit_count: u64,
+    /// Visitors waiting for a place (from the tally; 0 once closed: the entries end).
+    #[serde(default)]
+    pub waitlist_count: u32,
     pub version: u64,
     pub created_at: Timestamp,
     pub updated_at: Timestamp,
@@ -75,6 +78,7 @@ impl GroupBuy {
             close_outcome: None,
             participant_count: 0,
             unit_count: 0,
+            waitlist_count: 0,
             version: 1,
             created_at: now,
             updated_at: now,
@@ -124,6 +128,7 @@ impl GroupBuy {
             Audience::Owner => serde_json::to_value(OwnerView {
                 public,
                 version: self.version,
+                waitlist_count: self.waitlist_count,
             }),
         };
         view.unwrap_or(Value::Null)
@@ -186,12 +191,15 @@ impl<'a> PublicView<'a> {
     }
 }
 
-/// The owner's view: the public one and the `version` that `If-Match` takes.
+/// The owner's view: the public one, the `version` that `If-Match` takes, and how many
+/// visitors wait for a place (how many are waiting is the owner's business only).
 #[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
 struct OwnerView<'a> {
     #[serde(flatten)]
     public: PublicView<'a>,
     version: u64,
+    waitlist_count: u32,
 }
 
 /// A valid request to create a draft.
@@ -468,7 +476,7 @@ mod tests {
         ];
         assert_eq!(keys(Audience::Public), public);
         let mut owner = public.to_vec();
-        owner.push("version");
+        owner.extend(["version", "waitlistCount"]);
         owner.sort_unstable();
         assert_eq!(keys(Audience::Owner), owner);
     }

@@ -10,6 +10,6 @@ pub mod timestamp;
 pub use group_buy::{Audience, GroupBuy, NewGroupBuy};
 pub use history::{HistoryEntry, HistoryResult};
 pub use identifiers::{Handle, Slug};
-pub use interest::{InterestRejection, Registration, Tally};
+pub use interest::{Held, InterestRejection, Registration, Tally};
 pub use lifecycle::{Action, CloseOutcome, CountGuard, Decision, Rejection, Status, Transition};
 pub use timestamp::Timestamp;
