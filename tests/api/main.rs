@@ -19,3 +19,4 @@ mod my_interest;
 mod personal_access_tokens;
 mod public_group_buys;
 mod support_report;
+mod waitlist;

@@ -114,6 +114,8 @@ impl GroupBuy {
         }
         if transition.to == Status::Closed {
             next.closed_at = Some(now);
+            // The waitlist's entries end with the close.
+            next.waitlist_count = 0;
         }
         next.close_rejected_at = None;
         next
