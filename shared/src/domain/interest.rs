@@ -26,8 +26,8 @@ pub struct Tally {
     /// freed by a withdrawal goes to the first of them in the same transaction.
     #[serde(default)]
     pub waitlist_count: u32,
-    /// The sequence number of the latest waitlist join (absent = 0). Each join takes the next
-    /// one with a condition on this one, so the joining order is the order of the commits.
+    /// The number of the latest waitlist join (absent = 0). A join commits only with a
+    /// greater number (its condition), so numbers increase in the order of the commits.
     #[serde(default)]
     pub waitlist_seq: u64,
 }
@@ -183,6 +183,15 @@ pub fn decide_leaving(
 ) -> Result<Option<u32>, InterestRejection> {
     let tally = public_tally(tally).ok_or(InterestRejection::NotFound)?;
     Ok(waiting.filter(|_| tally.status != Status::Closed))
+}
+
+/// The number a join tries to commit with: the clock in microseconds, so that joins in flight
+/// at once mostly carry different numbers and rarely refuse each other (a join is refused
+/// only when a greater number committed first), and never below one more than the latest
+/// number seen (clocks of different instances differ).
+pub fn join_number(tally: &Tally, now_micros: i64) -> u64 {
+    let clock = u64::try_from(now_micros).unwrap_or_default();
+    clock.max(tally.waitlist_seq + 1)
 }
 
 /// Of the waitlist's quantities in joining order, the place of the first that `tally` still
@@ -381,6 +390,15 @@ mod tests {
             decide_leaving(Some(&group_buy(Status::Draft, 0)), Some(1)),
             Err(InterestRejection::NotFound)
         );
+    }
+
+    #[test]
+    fn join_numbers_follow_the_clock_and_the_latest_number() {
+        let mut gb = group_buy(Status::Published, 2);
+        assert_eq!(join_number(&gb, 1_000), 1_000);
+        gb.waitlist_seq = 5_000;
+        assert_eq!(join_number(&gb, 1_000), 5_001);
+        assert_eq!(join_number(&gb, -1), 5_001);
     }
 
     #[test]

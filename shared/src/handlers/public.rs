@@ -4,7 +4,7 @@ use super::{Call, Target, Written};
 use crate::app::App;
 use crate::domain::group_buy::MAX_QUANTITY_PER_PARTICIPANT;
 use crate::domain::interest::{
-    decide_leaving, decide_registration, decide_withdrawal, public, successor,
+    decide_leaving, decide_registration, decide_withdrawal, join_number, public, successor,
 };
 use crate::domain::{Audience, GroupBuy, Held, Registration, Status, Tally, Timestamp};
 use crate::domain::{Handle, Slug};
@@ -107,18 +107,11 @@ impl<'a> InterestScope<'a> {
         .await
     }
 
-    /// Puts `entry` at the end of the waitlist, if the tally is still as `seen`.
-    async fn join(
-        &self,
-        call: &mut Call<'_>,
-        entry: &WaitlistEntry,
-        seen: &Tally,
-    ) -> Result<Written, ApiError> {
+    /// Puts `entry` at the end of the waitlist.
+    async fn join(&self, call: &mut Call<'_>, entry: &WaitlistEntry) -> Result<Written, ApiError> {
         let (store, handle, slug) = (&self.app.store, self.handle, self.slug);
         self.guarded(call, entry.joined_at, |riders| async move {
-            store
-                .join_waitlist(handle, slug, entry, seen, &riders)
-                .await
+            store.join_waitlist(handle, slug, entry, &riders).await
         })
         .await
     }
@@ -173,8 +166,7 @@ impl<'a> InterestScope<'a> {
                 Ok(learned)
             }
             StoreError::TransactionConflict => {
-                let ceiling = 10 * u64::from(attempt + 1);
-                tokio::time::sleep(Duration::from_millis(fastrand::u64(1..=ceiling))).await;
+                back_off(attempt).await;
                 *snapshot = self.read().await?;
                 Ok(Learned {
                     tally: true,
@@ -185,23 +177,17 @@ impl<'a> InterestScope<'a> {
         }
     }
 
-    /// The 202 of a PUT that left the visitor waiting for `entry`, at `position` when known
-    /// (read otherwise).
+    /// The 202 of a PUT that left the visitor waiting for `entry`, with its position now.
     async fn waiting_answer(
         &self,
         entry: &WaitlistEntry,
-        position: Option<u64>,
         created: bool,
     ) -> Result<Reply, ApiError> {
-        let position = match position {
-            Some(position) => position,
-            None => {
-                self.app
-                    .store
-                    .waitlist_position(self.handle, self.slug, entry.seq)
-                    .await?
-            }
-        };
+        let position = self
+            .app
+            .store
+            .waitlist_position(self.handle, self.slug, entry.seq)
+            .await?;
         let shown = self.shown(0, 0).await?;
         Ok(waiting_reply(
             StatusCode::ACCEPTED,
@@ -230,6 +216,12 @@ impl<'a> InterestScope<'a> {
         recent.put(&gb);
         Ok(gb)
     }
+}
+
+/// A random wait, longer with each `attempt`, before a write is tried again.
+async fn back_off(attempt: u32) {
+    let ceiling = 10 * u64::from(attempt + 1);
+    tokio::time::sleep(Duration::from_millis(fastrand::u64(1..=ceiling))).await;
 }
 
 /// The answer of a waiting visitor: 202 to a PUT, 200 to a GET.
@@ -377,18 +369,15 @@ pub(super) async fn register(call: &mut Call<'_>, visitor: Visitor) -> Result<Re
                 };
                 let entry = WaitlistEntry {
                     participant: scope.participant.clone(),
-                    seq: tally.waitlist_seq + 1,
+                    seq: join_number(&tally, chrono::Utc::now().timestamp_micros()),
                     quantity,
                     joined_at: now,
                     updated_at: now,
                 };
-                match scope.join(call, &entry, &tally).await? {
+                match scope.join(call, &entry).await? {
                     Written::Done => {
                         call.log.metrics.push((BusinessMetric::WaitlistJoins, 1));
-                        // The join's condition held the count as read: everyone counted is
-                        // ahead.
-                        let position = u64::from(tally.waitlist_count) + 1;
-                        return scope.waiting_answer(&entry, Some(position), true).await;
+                        return scope.waiting_answer(&entry, true).await;
                     }
                     written => (written, Layout::JOIN),
                 }
@@ -397,7 +386,7 @@ pub(super) async fn register(call: &mut Call<'_>, visitor: Visitor) -> Result<Re
                 let Some(entry) = &snapshot.waiting else {
                     return Err(ApiError::Internal("still waiting without an entry".into()));
                 };
-                return scope.waiting_answer(entry, None, false).await;
+                return scope.waiting_answer(entry, false).await;
             }
             Registration::WaitingChanged { .. } => {
                 let Some(entry) = snapshot.waiting.clone() else {
@@ -412,7 +401,7 @@ pub(super) async fn register(call: &mut Call<'_>, visitor: Visitor) -> Result<Re
                             updated_at: now,
                             ..entry
                         };
-                        return scope.waiting_answer(&changed, None, false).await;
+                        return scope.waiting_answer(&changed, false).await;
                     }
                     written => (written, Layout::WAITING),
                 }
@@ -478,6 +467,12 @@ pub(super) async fn register(call: &mut Call<'_>, visitor: Visitor) -> Result<Re
         match written {
             Written::Refused(e) => {
                 let learned = scope.recover(e, attempt, &mut snapshot, layout).await?;
+                // Joins take numbers one at a time from the tally: one refused because another
+                // took the number waits a little (random, growing) before the next, instead of
+                // all of them asking again at once.
+                if learned.tally && decision == Registration::JoinWaitlist {
+                    back_off(attempt).await;
+                }
                 known = match (learned.tally, decision) {
                     // Only the interest refused a registration or a change: the tally's
                     // conditions held.

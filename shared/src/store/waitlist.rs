@@ -1,7 +1,8 @@
 //! The waitlist of a full group-buy. Each waiting visitor is two items in the group-buy's
-//! partition: `WAIT#{seq}` (the queue: `seq` is the join's number, taken from the tally by a
-//! conditional increment in the join's own transaction, so the queue's key order is the
-//! order of the joins' commits) and `WAITER#{participant}` (the same entry under the
+//! partition: `WAIT#{seq}` (the queue: `seq` is the join's number, which the join's own
+//! transaction writes to the tally on condition that it is greater than the tally's, so the
+//! queue's key order is the order of the joins' commits) and `WAITER#{participant}` (the same
+//! entry under the
 //! visitor's per-campaign pseudonym, so that a visitor's own entry is found by key and is
 //! unique). Every write moves the tally's `waitlistCount` in the same transaction, with
 //! conditions that keep a visitor from being both a participant and waiting.
@@ -11,7 +12,7 @@ use super::{
     Riders, Store, StoreError, TALLY_SK, classify, decode, encode, group_buy_pk, n, observed,
     part_key, s,
 };
-use crate::domain::{Handle, Slug, Tally, Timestamp};
+use crate::domain::{Handle, Slug, Timestamp};
 use crate::table::{PARTITION_KEY, SORT_KEY};
 use aws_sdk_dynamodb::error::BuildError;
 use aws_sdk_dynamodb::types::{
@@ -49,9 +50,9 @@ pub(super) fn waiter_sk(participant: &str) -> String {
     format!("{WAITER_PREFIX}{participant}")
 }
 
-/// Zero-padded so that the key order is the numeric order.
+/// Zero-padded (to the 20 digits of any u64) so that the key order is the numeric order.
 fn queue_sk(seq: u64) -> String {
-    format!("{QUEUE_PREFIX}{seq:010}")
+    format!("{QUEUE_PREFIX}{seq:020}")
 }
 
 fn built(e: BuildError) -> StoreError {
@@ -102,7 +103,8 @@ fn entry_deletes(
 
 /// The items of a promotion: `entry` leaves the waitlist (if still as read) and becomes a
 /// participant (if not one already) with the quantity it waited for; `promotedAt` marks the
-/// interest, from which the lifecycle events tell a promotion (`WaitlistPromoted`).
+/// interest, from which the lifecycle events tell a promotion (`WaitlistPromoted`), and
+/// `waitlistSeq` keeps the entry's number, so that the order of promotions can be checked.
 pub(super) fn promotion_items(
     table: &str,
     pk: &str,
@@ -116,6 +118,7 @@ pub(super) fn promotion_items(
         ("createdAt".to_owned(), s(now.to_string())),
         ("updatedAt".to_owned(), s(now.to_string())),
         ("promotedAt".to_owned(), s(now.to_string())),
+        (WAITLIST_SEQ.to_owned(), n(entry.seq)),
     ]);
     interest.extend(part_key(pk, &interest_sk(&entry.participant)));
     let put = Put::builder()
@@ -142,20 +145,12 @@ pub(super) fn passed_over_items(
     Ok(items)
 }
 
-/// A condition that `name` (a counter, absent = 0) is still `value`.
-fn still(name: &str, value: &str, seen: u64) -> String {
-    match seen {
-        0 => format!("(attribute_not_exists({name}) OR {name} = {value})"),
-        _ => format!("{name} = {value}"),
-    }
-}
-
 impl Store {
-    /// Puts `entry` at the end of the waitlist: its number is the tally's last one plus one
-    /// and the tally counts one more, if the tally is still as `seen` said (so the number is
-    /// unique, and the entry's position is `seen.waitlist_count + 1`), the group-buy is
-    /// published, before its deadline, full, and allows the quantity; and only if the visitor
-    /// is neither waiting already nor a participant.
+    /// Puts `entry` at the end of the waitlist: its number becomes the tally's latest and the
+    /// tally counts one more, if the number is greater than the latest (so numbers are unique
+    /// and increase in commit order), the group-buy is published, before its deadline, full,
+    /// and allows the quantity; and only if the visitor is neither waiting already nor a
+    /// participant.
     ///
     /// Items, for `Layout::JOIN`: the visitor's interest (a check), the tally, the visitor's
     /// own entry item, the queue item.
@@ -164,7 +159,6 @@ impl Store {
         handle: &Handle,
         slug: &Slug,
         entry: &WaitlistEntry,
-        seen: &Tally,
         riders: &Riders,
     ) -> Result<(), StoreError> {
         let pk = group_buy_pk(handle, slug);
@@ -181,11 +175,11 @@ impl Store {
             .table_name(&self.table)
             .key(PARTITION_KEY, s(pk.clone()))
             .key(SORT_KEY, s(TALLY_SK))
-            .update_expression("SET #seq = :nextSeq, #waiting = :nextCount")
+            .update_expression(
+                "SET #seq = :number, #waiting = if_not_exists(#waiting, :zero) + :one",
+            )
             .condition_expression(format!(
-                "{OPEN_FOR_REGISTRATION_CONDITION} AND #participants >= #cap AND #maxQuantity >= :q AND {} AND {}",
-                still("#seq", ":seenSeq", seen.waitlist_seq),
-                still("#waiting", ":seenCount", u64::from(seen.waitlist_count)),
+                "{OPEN_FOR_REGISTRATION_CONDITION} AND #participants >= #cap AND #maxQuantity >= :q AND (attribute_not_exists(#seq) OR #seq < :number)"
             ))
             .expression_attribute_names("#status", "status")
             .expression_attribute_names("#closesAt", "closesAt")
@@ -198,10 +192,9 @@ impl Store {
             .expression_attribute_values(":null", s("NULL"))
             .expression_attribute_values(":now", s(entry.joined_at.to_string()))
             .expression_attribute_values(":q", n(entry.quantity))
-            .expression_attribute_values(":seenSeq", n(seen.waitlist_seq))
-            .expression_attribute_values(":seenCount", n(seen.waitlist_count))
-            .expression_attribute_values(":nextSeq", n(entry.seq))
-            .expression_attribute_values(":nextCount", n(seen.waitlist_count + 1))
+            .expression_attribute_values(":number", n(entry.seq))
+            .expression_attribute_values(":zero", n(0))
+            .expression_attribute_values(":one", n(1))
             .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
             .build()
             .map_err(built)?;
