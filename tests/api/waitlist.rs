@@ -4,9 +4,11 @@
 //! registrations.
 
 use aws_sdk_dynamodb::types::AttributeValue;
-use group_buy::Route;
+use group_buy::{App, Route};
+use group_buy_tests::proxy::LossyProxy;
 use group_buy_tests::{
-    HANDLE, TestApp, TestResponse, Visitor, spawn_app, spawn_app_with, test_settings,
+    HANDLE, TestApp, TestResponse, Visitor, dynamodb_endpoint, send, spawn_app, spawn_app_with,
+    test_settings,
 };
 use serde_json::{Value, json};
 
@@ -226,6 +228,13 @@ async fn a_withdrawal_promotes_the_longest_waiting_with_the_quantity_asked_for()
     assert_eq!(waitlist_count(&app, "lamp-drop").await, 0);
     assert_eq!(app.assert_counters_match_records("lamp-drop").await, (2, 5));
     assert!(waitlist_keys(&app).await.is_empty());
+    let mut recount = app.recount_summary().await;
+    recount["stuckDrafts"] = json!(0);
+    assert_eq!(
+        app.admin("").await.body["summary"],
+        recount,
+        "the rollup moved with the promotions"
+    );
 
     // Nobody waits: the next withdrawal frees a place, which anyone may take.
     assert_eq!(app.withdraw("lamp-drop", &first).await.status, 204);
@@ -433,4 +442,49 @@ async fn the_waitlist_is_keyed_by_the_per_campaign_pseudonym() {
         .find_map(|k| k.strip_prefix("WAITER#"))
         .expect("the visitor's own entry");
     assert_eq!(participant.len(), 16);
+}
+
+/// A promotion that commits while its answer is lost: the SDK's retry carries the same
+/// `ClientRequestToken` and is recognised, so the visitor is promoted once and the withdrawal
+/// answers as if nothing had happened.
+#[tokio::test]
+async fn a_promotion_whose_answer_is_lost_happens_once() {
+    let app = spawn_app().await;
+    let participants = full(&app, "lost-drop", 1).await;
+    let waiting = Visitor::anonymous();
+    assert_eq!(join(&app, "lost-drop", &waiting, 2).await.status, 202);
+    let upstream = dynamodb_endpoint().trim_start_matches("http://").to_owned();
+    let proxy = LossyProxy::start(upstream, "TransactWriteItems", 1).await;
+    let url = proxy.url();
+    let lossy = App::new(test_settings(&[
+        ("DYNAMODB_ENDPOINT", &url),
+        ("TABLE_NAME", &app.table),
+    ]))
+    .await
+    .expect("app");
+
+    let withdrawn = send(
+        &lossy,
+        TestApp::my_interest(Route::WithdrawInterest, "lost-drop", &participants[0]),
+    )
+    .await;
+    assert_eq!(withdrawn.status, 204, "{}", withdrawn.body);
+    let requests = proxy.requests();
+    let [lost, retry] = requests.as_slice() else {
+        panic!("expected one lost transaction and one retry, saw {requests:#?}");
+    };
+    assert!(
+        lost.lost_answer
+            .as_deref()
+            .is_some_and(|status| status.starts_with("HTTP/1.1 200")),
+        "the promotion committed and its answer was lost: {lost:?}"
+    );
+    assert_eq!(lost.body, retry.body, "the retry is the same call");
+
+    assert_eq!(
+        mine(&app, "lost-drop", &waiting).await.body["interest"]["quantity"],
+        2
+    );
+    assert_eq!(waitlist_count(&app, "lost-drop").await, 0);
+    assert_eq!(app.assert_counters_match_records("lost-drop").await, (1, 2));
 }
