@@ -282,6 +282,40 @@ async fn a_waited_for_quantity_no_longer_allowed_is_passed_over() {
 }
 
 #[tokio::test]
+async fn more_entries_to_pass_over_than_one_transaction_holds_are_removed_first() {
+    let app = spawn_app().await;
+    let participants = full(&app, "lamp-drop", 1).await;
+    for _ in 0..45 {
+        assert_eq!(
+            join(&app, "lamp-drop", &Visitor::anonymous(), 4)
+                .await
+                .status,
+            202
+        );
+    }
+    let modest = Visitor::anonymous();
+    assert_eq!(position(&join(&app, "lamp-drop", &modest, 1).await), 46);
+    set_on_tally(
+        &app,
+        "lamp-drop",
+        "maxQuantityPerParticipant",
+        AttributeValue::N("2".into()),
+    )
+    .await;
+    assert_eq!(
+        app.withdraw("lamp-drop", &participants[0]).await.status,
+        204
+    );
+    assert_eq!(
+        mine(&app, "lamp-drop", &modest).await.body["interest"]["quantity"],
+        1
+    );
+    assert_eq!(waitlist_count(&app, "lamp-drop").await, 0);
+    assert!(waitlist_keys(&app).await.is_empty());
+    assert_eq!(app.assert_counters_match_records("lamp-drop").await, (1, 1));
+}
+
+#[tokio::test]
 async fn only_entries_for_too_much_waiting_frees_the_place() {
     let app = spawn_app().await;
     let participants = full(&app, "lamp-drop", 1).await;

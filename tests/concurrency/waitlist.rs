@@ -234,3 +234,64 @@ async fn joins_racing_withdrawals_fill_every_freed_place_in_waitlist_order() {
         Some(queued.len() as u64)
     );
 }
+
+/// Waiting visitors leave while participants withdraw: a leaver promoted before their DELETE
+/// landed withdraws the interest instead, which hands the place on again. In the end no
+/// leaver holds anything and every place is filled by those who stayed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn leaving_racing_promotions_leaves_nothing_behind() {
+    let _turn = exclusive().await;
+    let app = spawn_app().await;
+    app.published(SLUG, json!({"maxParticipants": 20})).await;
+    let participants: Vec<Visitor> = (0..20).map(|_| Visitor::anonymous()).collect();
+    for p in &participants {
+        assert_eq!(app.register(SLUG, p, Some(1)).await.status, 201);
+    }
+    let waiting: Vec<Visitor> = (0..20).map(|_| Visitor::anonymous()).collect();
+    for v in &waiting {
+        let joined = app
+            .send(
+                TestApp::my_interest(Route::RegisterInterest, SLUG, v)
+                    .json(&json!({"waitlist": true})),
+            )
+            .await;
+        assert_eq!(joined.status, 202, "{}", joined.body);
+    }
+    // Every other waiting visitor leaves, the earliest included, as 10 places free up.
+    let (leavers, stayers): (Vec<_>, Vec<_>) =
+        waiting.iter().enumerate().partition(|(i, _)| i % 2 == 0);
+    let app = &app;
+    let deletes = participants[..10]
+        .iter()
+        .chain(leavers.iter().map(|(_, v)| *v))
+        .map(|v| {
+            retrying(app, move || {
+                TestApp::my_interest(Route::WithdrawInterest, SLUG, v)
+            })
+        });
+    for answer in concurrently(deletes).await {
+        assert_eq!(answer.status, 204, "{}", answer.body);
+    }
+
+    for (_, v) in &leavers {
+        let mine = app
+            .send(TestApp::my_interest(Route::GetMyInterest, SLUG, v))
+            .await;
+        assert_eq!(mine.code(), "INTEREST_NOT_FOUND", "{}", mine.body);
+    }
+    for (_, v) in &stayers {
+        let mine = app
+            .send(TestApp::my_interest(Route::GetMyInterest, SLUG, v))
+            .await;
+        assert_eq!(mine.body["interest"]["quantity"], 1, "{}", mine.body);
+    }
+    assert_eq!(app.assert_counters_match_records(SLUG).await, (20, 20));
+    assert_eq!(app.get(SLUG, "").await.body["waitlistCount"], 0);
+    let waitlist_items = app
+        .all_items()
+        .await
+        .iter()
+        .filter(|item| string(item, "SK").starts_with("WAIT"))
+        .count();
+    assert_eq!(waitlist_items, 0);
+}

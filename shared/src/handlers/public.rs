@@ -543,10 +543,15 @@ pub(super) async fn withdraw(call: &mut Call<'_>, visitor: Visitor) -> Result<Re
             }
             match scope.leave(call, &entry, now).await? {
                 Written::Done => return Ok(Reply::no_content().private()),
+                // The entry changed or went: perhaps promoted, when the visitor now has an
+                // interest to withdraw. Read again (rare).
                 Written::Refused(e) => {
-                    scope
+                    let learned = scope
                         .recover(e, attempt, &mut snapshot, Layout::WAITING)
                         .await?;
+                    if snapshot.waiting.as_ref() != Some(&entry) || learned.others {
+                        snapshot = scope.read().await?;
+                    }
                     continue;
                 }
                 Written::Replayed(_) => {
