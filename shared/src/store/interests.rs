@@ -78,10 +78,9 @@ macro_rules! before_deadline {
         "(attribute_not_exists(#closesAt) OR attribute_type(#closesAt, :null) OR #closesAt > :now)"
     };
 }
-const BEFORE_DEADLINE: &str = before_deadline!();
-const OPEN_FOR_REGISTRATION: &str = concat!("#status = :published AND ", before_deadline!());
-pub(super) const BEFORE_DEADLINE_CONDITION: &str = BEFORE_DEADLINE;
-pub(super) const OPEN_FOR_REGISTRATION_CONDITION: &str = OPEN_FOR_REGISTRATION;
+pub(super) const BEFORE_DEADLINE: &str = before_deadline!();
+pub(super) const OPEN_FOR_REGISTRATION: &str =
+    concat!("#status = :published AND ", before_deadline!());
 const BELOW_CAP: &str =
     "(attribute_not_exists(#cap) OR attribute_type(#cap, :null) OR #participants < #cap)";
 /// Nobody waits for a place: a free place belongs to the first waiting visitor, so no

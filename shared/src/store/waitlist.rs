@@ -7,7 +7,7 @@
 //! unique). Every write moves the tally's `waitlistCount` in the same transaction, with
 //! conditions that keep a visitor from being both a participant and waiting.
 
-use super::interests::{BEFORE_DEADLINE_CONDITION, OPEN_FOR_REGISTRATION_CONDITION, interest_sk};
+use super::interests::{BEFORE_DEADLINE, OPEN_FOR_REGISTRATION, interest_sk};
 use super::{
     Riders, Store, StoreError, TALLY_SK, classify, decode, encode, group_buy_pk, n, observed,
     part_key, s,
@@ -179,7 +179,7 @@ impl Store {
                 "SET #seq = :number, #waiting = if_not_exists(#waiting, :zero) + :one",
             )
             .condition_expression(format!(
-                "{OPEN_FOR_REGISTRATION_CONDITION} AND #participants >= #cap AND #maxQuantity >= :q AND (attribute_not_exists(#seq) OR #seq < :number)"
+                "{OPEN_FOR_REGISTRATION} AND #participants >= #cap AND #maxQuantity >= :q AND (attribute_not_exists(#seq) OR #seq < :number)"
             ))
             .expression_attribute_names("#status", "status")
             .expression_attribute_names("#closesAt", "closesAt")
@@ -262,9 +262,7 @@ impl Store {
             .table_name(&self.table)
             .key(PARTITION_KEY, s(pk.clone()))
             .key(SORT_KEY, s(TALLY_SK))
-            .condition_expression(format!(
-                "{OPEN_FOR_REGISTRATION_CONDITION} AND #maxQuantity >= :q"
-            ))
+            .condition_expression(format!("{OPEN_FOR_REGISTRATION} AND #maxQuantity >= :q"))
             .expression_attribute_names("#status", "status")
             .expression_attribute_names("#closesAt", "closesAt")
             .expression_attribute_names("#maxQuantity", "maxQuantityPerParticipant")
@@ -339,7 +337,7 @@ impl Store {
             .key(SORT_KEY, s(TALLY_SK))
             .update_expression("SET #waiting = #waiting - :passed")
             .condition_expression(format!(
-                "#status IN (:published, :paused) AND {BEFORE_DEADLINE_CONDITION} AND #maxQuantity < :smallest"
+                "#status IN (:published, :paused) AND {BEFORE_DEADLINE} AND #maxQuantity < :smallest"
             ))
             .expression_attribute_names("#status", "status")
             .expression_attribute_names("#closesAt", "closesAt")
