@@ -6,9 +6,11 @@
 //! | group-buy | `GB#{handle}#{slug}` | `GB` | `HANDLE#{handle}` / `{createdAt}#{slug}` | `HANDLE#{handle}#{status}` / `{createdAt}#{slug}` |
 //! | history entry | `GB#{handle}#{slug}` | `HIST#{at}#{requestId}` | – | – |
 //! | interest | `GB#{handle}#{slug}` | `INT#{participant}` (per-group-buy pseudonym) | – | – |
+//! | waitlist entry, in joining order | `GB#{handle}#{slug}` | `WAIT#{seq:020}` (the join's number) | – | – |
+//! | the same entry, found by its visitor | `GB#{handle}#{slug}` | `WAITER#{participant}` | – | – |
 //!
 //! | description | `GB#{handle}#{slug}` | `GB#DESCRIPTION` | – | – |
-//! | tally (`Tally`: status, deadline, bounds, counters) | `GB#{handle}#{slug}` | `GB#TALLY` | – | – |
+//! | tally (`Tally`: status, deadline, bounds, counters, `waitlistCount`, `waitlistSeq`) | `GB#{handle}#{slug}` | `GB#TALLY` | – | – |
 //! | rollup counters, drafts by hour | `ROLLUP#{0..8}` | `TOTALS`, `DRAFTS#{hour}` | – | – |
 //!
 //! GSI4 (admin): `ALL#{status}#{shard}` / `{updatedAt}#{handle}#{slug}`.

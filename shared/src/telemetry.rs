@@ -103,6 +103,10 @@ pub struct RequestLog {
 pub enum BusinessMetric {
     InterestsRegistered,
     InterestsWithdrawn,
+    /// Visitors who joined a waitlist.
+    WaitlistJoins,
+    /// Waiting visitors who became participants when a place was freed.
+    WaitlistPromotions,
     Transitions,
     RejectedCloses,
     /// Deadlines moved later by their owner.
@@ -118,6 +122,8 @@ impl BusinessMetric {
         match self {
             Self::InterestsRegistered => "InterestsRegistered",
             Self::InterestsWithdrawn => "InterestsWithdrawn",
+            Self::WaitlistJoins => "WaitlistJoins",
+            Self::WaitlistPromotions => "WaitlistPromotions",
             Self::Transitions => "Transitions",
             Self::RejectedCloses => "RejectedCloses",
             Self::DeadlineExtensions => "DeadlineExtensions",

@@ -22,3 +22,4 @@ mod personal_access_tokens;
 mod price_tiers;
 mod public_group_buys;
 mod support_report;
+mod waitlist;

@@ -5,3 +5,4 @@
 mod idempotency;
 mod interest;
 mod rollup;
+mod waitlist;

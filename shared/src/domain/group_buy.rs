@@ -48,6 +48,9 @@ pub struct GroupBuy {
     pub participant_count: u32,
     #[serde(default)]
     pub unit_count: u64,
+    /// Visitors waiting for a place (from the tally; 0 once closed: the entries end).
+    #[serde(default)]
+    pub waitlist_count: u32,
     pub version: u64,
     pub created_at: Timestamp,
     pub updated_at: Timestamp,
@@ -92,6 +95,7 @@ impl GroupBuy {
             close_outcome: None,
             participant_count: 0,
             unit_count: 0,
+            waitlist_count: 0,
             version: 1,
             created_at: now,
             updated_at: now,
@@ -156,6 +160,8 @@ impl GroupBuy {
         }
         if transition.to == Status::Closed {
             next.closed_at = Some(now);
+            // The waitlist's entries end with the close.
+            next.waitlist_count = 0;
         }
         next.close_rejected_at = None;
         next
@@ -170,6 +176,7 @@ impl GroupBuy {
             Audience::Owner => serde_json::to_value(OwnerView {
                 public,
                 version: self.version,
+                waitlist_count: self.waitlist_count,
             }),
         };
         view.unwrap_or(Value::Null)
@@ -241,12 +248,15 @@ impl<'a> PublicView<'a> {
     }
 }
 
-/// The owner's view: the public one and the `version` that `If-Match` takes.
+/// The owner's view: the public one, the `version` that `If-Match` takes, and how many
+/// visitors wait for a place (how many are waiting is the owner's business only).
 #[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
 struct OwnerView<'a> {
     #[serde(flatten)]
     public: PublicView<'a>,
     version: u64,
+    waitlist_count: u32,
 }
 
 /// A valid request to create a draft.
@@ -540,7 +550,7 @@ mod tests {
         ];
         assert_eq!(keys(Audience::Public), public);
         let mut owner = public.to_vec();
-        owner.push("version");
+        owner.extend(["version", "waitlistCount"]);
         owner.sort_unstable();
         assert_eq!(keys(Audience::Owner), owner);
     }

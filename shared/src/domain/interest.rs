@@ -27,6 +27,14 @@ pub struct Tally {
     /// tells when a tier is reached. Absent when there are none.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub price_tiers: Vec<PriceTier>,
+    /// Visitors on the waitlist (absent = 0). While any wait, the group-buy is full: a place
+    /// freed by a withdrawal goes to the first of them in the same transaction.
+    #[serde(default)]
+    pub waitlist_count: u32,
+    /// The number of the latest waitlist join (absent = 0). A join commits only with a
+    /// greater number (its condition), so numbers increase in the order of the commits.
+    #[serde(default)]
+    pub waitlist_seq: u64,
 }
 
 impl Tally {
@@ -38,6 +46,23 @@ impl Tally {
     /// Whether one participant less loses the threshold.
     pub fn leaving_participant_loses_threshold(&self) -> bool {
         self.participant_count == self.min_participants
+    }
+
+    /// No place for a new participant: at `maxParticipants`, or visitors are waiting for the
+    /// next free place (they come first).
+    pub fn is_full(&self) -> bool {
+        self.waitlist_count > 0
+            || self
+                .max_participants
+                .is_some_and(|cap| self.participant_count >= cap)
+    }
+
+    /// The waitlist as it counts: its entries end when the group-buy closes.
+    pub fn live_waitlist_count(&self) -> u32 {
+        match self.status {
+            Status::Closed => 0,
+            _ => self.waitlist_count,
+        }
     }
 }
 
@@ -53,6 +78,10 @@ impl GroupBuy {
             participant_count: self.participant_count,
             unit_count: self.unit_count,
             price_tiers: self.price_tiers.clone(),
+            waitlist_count: self.waitlist_count,
+            // Known only to the tally item itself: a join is only ever written on a tally
+            // read from the table (or returned by a refused write), never on this one.
+            waitlist_seq: 0,
         }
     }
 }
@@ -73,12 +102,33 @@ pub enum InterestRejection {
     },
 }
 
-/// What registering `quantity` means for a visitor who already has `existing` (or none).
+/// What a visitor holds in a group-buy: never both an interest and a waitlist entry (the
+/// writes' conditions see to it).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Held {
+    Nothing,
+    /// An interest of this quantity: a participant.
+    Interest(u32),
+    /// A waitlist entry for this quantity.
+    Waiting(u32),
+}
+
+/// What a PUT of `quantity` means for a visitor who holds what they hold.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Registration {
     New,
     Unchanged,
-    Changed { from: u32 },
+    Changed {
+        from: u32,
+    },
+    /// Full, and the visitor asked for the waitlist: they join it, last.
+    JoinWaitlist,
+    /// Already waiting for this quantity.
+    StillWaiting,
+    /// Already waiting: the quantity they wait for changes, their place does not.
+    WaitingChanged {
+        from: u32,
+    },
 }
 
 /// The group-buy as the public may see it: `None` for unknown ones and for those never
@@ -94,11 +144,14 @@ fn public_tally(tally: Option<&Tally>) -> Option<&Tally> {
 }
 
 /// Registering (or changing to) `quantity`: only while published and before `closesAt`;
-/// a new participant only below `maxParticipants`.
+/// a new participant only while there is a place and nobody waits for it. When full, a
+/// visitor who asks for the `waitlist` joins it (or, already waiting, stays, with the new
+/// quantity); without asking, full is `Full`, waiting or not.
 pub fn decide_registration(
     tally: Option<&Tally>,
-    existing: Option<u32>,
+    held: Held,
     quantity: i64,
+    waitlist: bool,
     now: Timestamp,
 ) -> Result<Registration, InterestRejection> {
     let tally = public_tally(tally).ok_or(InterestRejection::NotFound)?;
@@ -114,17 +167,46 @@ pub fn decide_registration(
     if quantity < 1 || quantity > i64::from(max) {
         return Err(InterestRejection::QuantityNotAllowed { max });
     }
-    match existing {
-        Some(current) if i64::from(current) == quantity => Ok(Registration::Unchanged),
-        Some(current) => Ok(Registration::Changed { from: current }),
-        None if tally
-            .max_participants
-            .is_some_and(|cap| tally.participant_count >= cap) =>
-        {
+    match held {
+        Held::Interest(current) if i64::from(current) == quantity => Ok(Registration::Unchanged),
+        Held::Interest(current) => Ok(Registration::Changed { from: current }),
+        Held::Waiting(_) | Held::Nothing if tally.is_full() && !waitlist => {
             Err(InterestRejection::Full)
         }
-        None => Ok(Registration::New),
+        Held::Waiting(current) if i64::from(current) == quantity => Ok(Registration::StillWaiting),
+        Held::Waiting(current) => Ok(Registration::WaitingChanged { from: current }),
+        Held::Nothing if tally.is_full() => Ok(Registration::JoinWaitlist),
+        Held::Nothing => Ok(Registration::New),
     }
+}
+
+/// Leaving the waitlist: at any time before the close (a place on it changes no count the
+/// threshold or the close decide on); after the close the entries have ended, and there is
+/// nothing to leave. `Some(quantity)` is the entry that leaves.
+pub fn decide_leaving(
+    tally: Option<&Tally>,
+    waiting: Option<u32>,
+) -> Result<Option<u32>, InterestRejection> {
+    let tally = public_tally(tally).ok_or(InterestRejection::NotFound)?;
+    Ok(waiting.filter(|_| tally.status != Status::Closed))
+}
+
+/// The number a join tries to commit with: the clock in microseconds, so that joins in flight
+/// at once mostly carry different numbers and rarely refuse each other (a join is refused
+/// only when a greater number committed first), and never below one more than the latest
+/// number seen (clocks of different instances differ).
+pub fn join_number(tally: &Tally, now_micros: i64) -> u64 {
+    let clock = u64::try_from(now_micros).unwrap_or_default();
+    clock.max(tally.waitlist_seq + 1)
+}
+
+/// Of the waitlist's quantities in joining order, the place of the first that `tally` still
+/// allows: the entry a freed place goes to. Those before it wait for more than is allowed
+/// now, and are passed over.
+pub fn successor(tally: &Tally, waiting: impl IntoIterator<Item = u32>) -> Option<usize> {
+    waiting
+        .into_iter()
+        .position(|quantity| quantity <= tally.max_quantity_per_participant)
 }
 
 /// Withdrawing: allowed while published or paused and before the deadline (after it, the
@@ -179,13 +261,15 @@ mod tests {
 
     #[test]
     fn registration_follows_the_status() {
-        let decide = |status| decide_registration(Some(&group_buy(status, 0)), None, 1, now());
+        let decide = |status| {
+            decide_registration(Some(&group_buy(status, 0)), Held::Nothing, 1, false, now())
+        };
         assert_eq!(decide(Status::Published), Ok(Registration::New));
         assert_eq!(decide(Status::Paused), Err(InterestRejection::Paused));
         assert_eq!(decide(Status::Closed), Err(InterestRejection::Closed));
         assert_eq!(decide(Status::Draft), Err(InterestRejection::NotFound));
         assert_eq!(
-            decide_registration(None, None, 1, now()),
+            decide_registration(None, Held::Nothing, 1, false, now()),
             Err(InterestRejection::NotFound)
         );
     }
@@ -195,12 +279,12 @@ mod tests {
         let gb = group_buy(Status::Published, 0);
         for bad in [0, -1, 4] {
             assert_eq!(
-                decide_registration(Some(&gb), None, bad, now()),
+                decide_registration(Some(&gb), Held::Nothing, bad, false, now()),
                 Err(InterestRejection::QuantityNotAllowed { max: 3 })
             );
         }
         assert_eq!(
-            decide_registration(Some(&gb), None, 3, now()),
+            decide_registration(Some(&gb), Held::Nothing, 3, false, now()),
             Ok(Registration::New)
         );
     }
@@ -209,24 +293,134 @@ mod tests {
     fn the_cap_stops_new_participants_only() {
         let full = group_buy(Status::Published, 2);
         assert_eq!(
-            decide_registration(Some(&full), None, 1, now()),
+            decide_registration(Some(&full), Held::Nothing, 1, false, now()),
             Err(InterestRejection::Full)
         );
         assert_eq!(
-            decide_registration(Some(&full), Some(1), 2, now()),
+            decide_registration(Some(&full), Held::Interest(1), 2, false, now()),
             Ok(Registration::Changed { from: 1 })
         );
         assert_eq!(
-            decide_registration(Some(&full), Some(2), 2, now()),
+            decide_registration(Some(&full), Held::Interest(2), 2, false, now()),
             Ok(Registration::Unchanged)
         );
+    }
+
+    #[test]
+    fn a_full_group_buy_takes_new_visitors_on_its_waitlist_when_asked() {
+        let full = group_buy(Status::Published, 2);
+        let decide = |held, quantity, waitlist| {
+            decide_registration(Some(&full), held, quantity, waitlist, now())
+        };
+        assert_eq!(
+            decide(Held::Nothing, 1, true),
+            Ok(Registration::JoinWaitlist)
+        );
+        assert_eq!(
+            decide(Held::Nothing, 1, false),
+            Err(InterestRejection::Full)
+        );
+        assert_eq!(
+            decide(Held::Waiting(2), 2, true),
+            Ok(Registration::StillWaiting)
+        );
+        assert_eq!(
+            decide(Held::Waiting(2), 3, true),
+            Ok(Registration::WaitingChanged { from: 2 })
+        );
+        assert_eq!(
+            decide(Held::Waiting(2), 2, false),
+            Err(InterestRejection::Full)
+        );
+        assert_eq!(
+            decide(Held::Waiting(2), 4, true),
+            Err(InterestRejection::QuantityNotAllowed { max: 3 })
+        );
+        // A participant who asks for the waitlist just changes the quantity.
+        assert_eq!(
+            decide(Held::Interest(1), 2, true),
+            Ok(Registration::Changed { from: 1 })
+        );
+        // With room, the waitlist is not needed: an ordinary registration.
+        let room = group_buy(Status::Published, 1);
+        assert_eq!(
+            decide_registration(Some(&room), Held::Nothing, 1, true, now()),
+            Ok(Registration::New)
+        );
+    }
+
+    #[test]
+    fn nobody_takes_a_place_while_others_wait_for_it() {
+        let mut waited_for = group_buy(Status::Published, 1);
+        waited_for.waitlist_count = 1;
+        assert_eq!(
+            decide_registration(Some(&waited_for), Held::Nothing, 1, false, now()),
+            Err(InterestRejection::Full)
+        );
+        assert_eq!(
+            decide_registration(Some(&waited_for), Held::Nothing, 1, true, now()),
+            Ok(Registration::JoinWaitlist)
+        );
+    }
+
+    #[test]
+    fn joining_the_waitlist_follows_the_registration_rules() {
+        for (status, expected) in [
+            (Status::Paused, InterestRejection::Paused),
+            (Status::Closed, InterestRejection::Closed),
+            (Status::Draft, InterestRejection::NotFound),
+        ] {
+            let full = group_buy(status, 2);
+            assert_eq!(
+                decide_registration(Some(&full), Held::Nothing, 1, true, now()),
+                Err(expected)
+            );
+        }
+        let full = group_buy(Status::Published, 2);
+        assert!(matches!(
+            decide_registration(Some(&full), Held::Nothing, 1, true, now().plus_millis(1000)),
+            Err(InterestRejection::DeadlinePassed { .. })
+        ));
+    }
+
+    #[test]
+    fn waitlist_entries_end_with_the_close() {
+        let open = group_buy(Status::Paused, 2);
+        assert_eq!(decide_leaving(Some(&open), Some(2)), Ok(Some(2)));
+        assert_eq!(decide_leaving(Some(&open), None), Ok(None));
+        let mut closed = group_buy(Status::Closed, 2);
+        assert_eq!(decide_leaving(Some(&closed), Some(2)), Ok(None));
+        closed.waitlist_count = 3;
+        assert_eq!(closed.live_waitlist_count(), 0);
+        assert_eq!(
+            decide_leaving(Some(&group_buy(Status::Draft, 0)), Some(1)),
+            Err(InterestRejection::NotFound)
+        );
+    }
+
+    #[test]
+    fn join_numbers_follow_the_clock_and_the_latest_number() {
+        let mut gb = group_buy(Status::Published, 2);
+        assert_eq!(join_number(&gb, 1_000), 1_000);
+        gb.waitlist_seq = 5_000;
+        assert_eq!(join_number(&gb, 1_000), 5_001);
+        assert_eq!(join_number(&gb, -1), 5_001);
+    }
+
+    #[test]
+    fn a_freed_place_goes_to_the_first_allowed_quantity() {
+        let gb = group_buy(Status::Published, 2);
+        assert_eq!(successor(&gb, [1, 3, 2]), Some(0));
+        assert_eq!(successor(&gb, [5, 4, 2, 1]), Some(2));
+        assert_eq!(successor(&gb, [5, 4]), None);
+        assert_eq!(successor(&gb, []), None);
     }
 
     #[test]
     fn nothing_registers_after_the_deadline() {
         let gb = group_buy(Status::Published, 0);
         assert!(matches!(
-            decide_registration(Some(&gb), None, 1, now().plus_millis(1000)),
+            decide_registration(Some(&gb), Held::Nothing, 1, false, now().plus_millis(1000)),
             Err(InterestRejection::DeadlinePassed { .. })
         ));
     }
@@ -250,7 +444,7 @@ mod tests {
         ] {
             let gb = group_buy(status, 0);
             assert_eq!(
-                decide_registration(Some(&gb), None, 0, now()),
+                decide_registration(Some(&gb), Held::Nothing, 0, false, now()),
                 Err(expected)
             );
         }

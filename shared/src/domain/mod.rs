@@ -11,7 +11,7 @@ pub mod timestamp;
 pub use group_buy::{Audience, GroupBuy, NewGroupBuy};
 pub use history::{HistoryEntry, HistoryResult};
 pub use identifiers::{Handle, Slug};
-pub use interest::{InterestRejection, Registration, Tally};
+pub use interest::{Held, InterestRejection, Registration, Tally};
 pub use lifecycle::{
     Action, CloseOutcome, CountGuard, Decision, Extension, ExtensionDecision, Rejection, Status,
     Transition,

@@ -3,13 +3,18 @@
 use super::{Call, Target, Written};
 use crate::app::App;
 use crate::domain::group_buy::MAX_QUANTITY_PER_PARTICIPANT;
-use crate::domain::interest::{decide_registration, decide_withdrawal, public};
-use crate::domain::{Audience, GroupBuy, Registration, Tally, Timestamp};
+use crate::domain::interest::{
+    decide_leaving, decide_registration, decide_withdrawal, join_number, public, successor,
+};
+use crate::domain::{Audience, GroupBuy, Held, Registration, Status, Tally, Timestamp};
 use crate::domain::{Handle, Slug};
 use crate::error::ApiError;
 use crate::http::{Reply, json_object};
 use crate::limits::DailyLimit;
-use crate::store::{InterestRecord, InterestSnapshot, InterestWrite, Listing, StoreError};
+use crate::store::{
+    InterestRecord, InterestSnapshot, InterestWrite, Layout, Learned, Listing, Riders, StoreError,
+    WaitlistEntry,
+};
 use crate::telemetry::BusinessMetric;
 use crate::validation::{Fields, whole_number};
 use crate::visitor::Visitor;
@@ -20,6 +25,12 @@ use std::time::Duration;
 /// Interest writes retried after a lost race before giving up with 503: a race costs no
 /// read (the refused transaction returns what it found), so attempts are cheap.
 const INTEREST_ATTEMPTS: u32 = 12;
+/// Entries a withdrawal reads from the head of the waitlist: its successor is among them
+/// unless more than `MAX_PASSED_OVER` before it wait for more than is allowed.
+const WAITLIST_HEAD: usize = MAX_PASSED_OVER + 1;
+/// Entries passed over in one transaction at most (two items each: with the withdrawal and
+/// the promotion, within DynamoDB's 100 items per transaction).
+const MAX_PASSED_OVER: usize = 40;
 
 /// The visitor's interest in one group-buy, as the handlers decide on it.
 struct InterestScope<'a> {
@@ -59,22 +70,36 @@ impl<'a> InterestScope<'a> {
         Ok(snapshot)
     }
 
-    /// Writes `write`, counted against the visitor's daily limit of interest writes.
-    async fn write(
+    /// Runs `write` (one of this visitor's interest or waitlist writes), counted against the
+    /// visitor's daily limit of interest writes.
+    async fn guarded<Fut>(
         &self,
         call: &mut Call<'_>,
-        write: InterestWrite<'_>,
         now: Timestamp,
-    ) -> Result<Written, ApiError> {
+        write: impl FnOnce(Riders) -> Fut,
+    ) -> Result<Written, ApiError>
+    where
+        Fut: Future<Output = Result<(), StoreError>>,
+    {
         let limit = DailyLimit::new(
             "interest-writes",
             self.visitor.key.clone(),
             call.app.settings.limits.daily_interest_writes_per_visitor,
             now,
         );
+        call.guarded_write(Some(limit), None, write).await
+    }
+
+    /// Writes `write` to the visitor's interest and the tally.
+    async fn write(
+        &self,
+        call: &mut Call<'_>,
+        write: InterestWrite<'_>,
+        now: Timestamp,
+    ) -> Result<Written, ApiError> {
         let (store, key) = (&self.app.store, self.participant.as_str());
         let (handle, slug) = (self.handle, self.slug);
-        call.guarded_write(Some(limit), None, |riders| async move {
+        self.guarded(call, now, |riders| async move {
             store
                 .write_interest(handle, slug, key, write, now, &riders)
                 .await
@@ -82,32 +107,95 @@ impl<'a> InterestScope<'a> {
         .await
     }
 
-    /// After a refused write: a condition failure tells what was there (no re-read); a
-    /// transaction conflict backs off, a little more each time, and reads again. Returns
-    /// whether the tally is now known (it is not when only the interest's condition failed:
-    /// then the tally's conditions held).
+    /// Puts `entry` at the end of the waitlist.
+    async fn join(&self, call: &mut Call<'_>, entry: &WaitlistEntry) -> Result<Written, ApiError> {
+        let (store, handle, slug) = (&self.app.store, self.handle, self.slug);
+        self.guarded(call, entry.joined_at, |riders| async move {
+            store.join_waitlist(handle, slug, entry, &riders).await
+        })
+        .await
+    }
+
+    /// Changes the quantity the waiting visitor asks for.
+    async fn change_waiting(
+        &self,
+        call: &mut Call<'_>,
+        entry: &WaitlistEntry,
+        quantity: u32,
+        now: Timestamp,
+    ) -> Result<Written, ApiError> {
+        let (store, handle, slug) = (&self.app.store, self.handle, self.slug);
+        self.guarded(call, now, |riders| async move {
+            store
+                .change_waiting_quantity(handle, slug, entry, quantity, now, &riders)
+                .await
+        })
+        .await
+    }
+
+    /// Takes the visitor off the waitlist.
+    async fn leave(
+        &self,
+        call: &mut Call<'_>,
+        entry: &WaitlistEntry,
+        now: Timestamp,
+    ) -> Result<Written, ApiError> {
+        let (store, handle, slug) = (&self.app.store, self.handle, self.slug);
+        self.guarded(call, now, |riders| async move {
+            store.leave_waitlist(handle, slug, entry, &riders).await
+        })
+        .await
+    }
+
+    /// After a refused write of `layout`: a condition failure tells what was there (no
+    /// re-read); a transaction conflict backs off, a little more each time, and reads again.
+    /// Returns what is now known: the tally is not re-learned when its conditions held.
     async fn recover(
         &self,
         error: StoreError,
         attempt: u32,
         snapshot: &mut InterestSnapshot,
-    ) -> Result<bool, ApiError> {
+        layout: Layout,
+    ) -> Result<Learned, ApiError> {
         match error {
             StoreError::ConditionFailed(checks) => {
-                let tally_known = snapshot.learn_from(checks)?;
-                if let Some(tally) = snapshot.tally.as_ref().filter(|_| tally_known) {
+                let learned = snapshot.learn_from(checks, layout)?;
+                if let Some(tally) = snapshot.tally.as_ref().filter(|_| learned.tally) {
                     self.app.recent.learn(self.handle, self.slug, tally);
                 }
-                Ok(tally_known)
+                Ok(learned)
             }
             StoreError::TransactionConflict => {
-                let ceiling = 10 * u64::from(attempt + 1);
-                tokio::time::sleep(Duration::from_millis(fastrand::u64(1..=ceiling))).await;
+                back_off(attempt).await;
                 *snapshot = self.read().await?;
-                Ok(true)
+                Ok(Learned {
+                    tally: true,
+                    others: true,
+                })
             }
             other => Err(other.into()),
         }
+    }
+
+    /// The 202 of a PUT that left the visitor waiting for `entry`, with its position now.
+    async fn waiting_answer(
+        &self,
+        entry: &WaitlistEntry,
+        created: bool,
+    ) -> Result<Reply, ApiError> {
+        let position = self
+            .app
+            .store
+            .waitlist_position(self.handle, self.slug, entry.seq)
+            .await?;
+        let shown = self.shown(0, 0).await?;
+        Ok(waiting_reply(
+            StatusCode::ACCEPTED,
+            entry,
+            position,
+            &shown,
+            created,
+        ))
     }
 
     /// The group-buy to answer with after this instance's write moved its counters by
@@ -128,6 +216,33 @@ impl<'a> InterestScope<'a> {
         recent.put(&gb);
         Ok(gb)
     }
+}
+
+/// A random wait, longer with each `attempt`, before a write is tried again.
+async fn back_off(attempt: u32) {
+    let ceiling = 10 * u64::from(attempt + 1);
+    tokio::time::sleep(Duration::from_millis(fastrand::u64(1..=ceiling))).await;
+}
+
+/// The answer of a waiting visitor: 202 to a PUT, 200 to a GET.
+fn waiting_reply(
+    status: StatusCode,
+    entry: &WaitlistEntry,
+    position: u64,
+    gb: &GroupBuy,
+    created: bool,
+) -> Reply {
+    let body = json!({
+        "interest": null,
+        "waitlist": {
+            "position": position,
+            "quantity": entry.quantity,
+            "joinedAt": entry.joined_at,
+        },
+        "groupBuy": gb.view(Audience::Public),
+        "created": created,
+    });
+    Reply::json(status, &body).private()
 }
 
 /// What a registration knows of the group-buy when it decides.
@@ -171,24 +286,48 @@ fn interest_body(record: &InterestRecord, gb: &GroupBuy, created: bool) -> Value
     })
 }
 
-fn requested_quantity(call: &Call<'_>) -> Result<i64, ApiError> {
+/// What a PUT asks for: a quantity (default 1) and, when the group-buy is full, whether to
+/// wait for a place.
+struct Requested {
+    quantity: i64,
+    waitlist: bool,
+}
+
+fn requested(call: &Call<'_>) -> Result<Requested, ApiError> {
     let body = json_object(call.req)?.unwrap_or_default();
-    let mut fields = Fields::new(body, &["quantity"]);
+    let mut fields = Fields::new(body, &["quantity", "waitlist"]);
     // The range is the group-buy's rule (`QUANTITY_NOT_ALLOWED`), decided with it.
     let quantity = fields.optional("quantity", |v| {
         whole_number(v).ok_or_else(|| "must be a whole number".to_owned())
     });
+    let waitlist = fields.optional("waitlist", |v| {
+        v.as_bool()
+            .ok_or_else(|| "must be true or false".to_owned())
+    });
     fields.finish()?;
-    Ok(quantity.ok().flatten().unwrap_or(1))
+    Ok(Requested {
+        quantity: quantity.ok().flatten().unwrap_or(1),
+        waitlist: waitlist.ok().flatten().unwrap_or(false),
+    })
 }
 
-/// PUT my-interest: register, or change the quantity. A registration is tried first, with
-/// the rules as the transaction's conditions, since first registrations are most of a launch:
-/// one round trip. Refused, what the refusal returns (the tally, the interest) decides, with
-/// no read; a quantity change takes a second write.
+/// What the visitor holds, as far as `snapshot` says.
+fn held(snapshot: &InterestSnapshot) -> Held {
+    match (&snapshot.interest, &snapshot.waiting) {
+        (Some(interest), _) => Held::Interest(interest.quantity),
+        (None, Some(entry)) => Held::Waiting(entry.quantity),
+        (None, None) => Held::Nothing,
+    }
+}
+
+/// PUT my-interest: register, or change the quantity; when full, with `"waitlist": true`,
+/// join the waitlist (or change the quantity waited for). A registration is tried first,
+/// with the rules as the transaction's conditions, since first registrations are most of a
+/// launch: one round trip. Refused, what the refusal returns (the tally, the interest)
+/// decides, with no read; a quantity change or a join takes a second write.
 pub(super) async fn register(call: &mut Call<'_>, visitor: Visitor) -> Result<Reply, ApiError> {
     let target = call.target()?;
-    let quantity = requested_quantity(call)?;
+    let Requested { quantity, waitlist } = requested(call)?;
     let scope = InterestScope::new(call.app, &target, &visitor)?;
     let mut snapshot = InterestSnapshot {
         // A hint only, for the threshold edge the first try expects.
@@ -198,6 +337,7 @@ pub(super) async fn register(call: &mut Call<'_>, visitor: Visitor) -> Result<Re
             .get(scope.handle, scope.slug)
             .map(|gb| gb.tally()),
         interest: None,
+        waiting: None,
     };
     let mut known = Known::Nothing;
     // No group-buy allows this quantity, and no write can carry it: the answer is the
@@ -208,76 +348,147 @@ pub(super) async fn register(call: &mut Call<'_>, visitor: Visitor) -> Result<Re
     }
     for attempt in 0..INTEREST_ATTEMPTS {
         let now = Timestamp::now();
-        let held = snapshot.interest.as_ref().map(|i| i.quantity);
-        let decision = match (known, held) {
+        let decision = match (known, held(&snapshot)) {
             (Known::Nothing, _) => Registration::New,
-            (Known::Tally, _) => decide_registration(snapshot.tally.as_ref(), held, quantity, now)?,
-            (Known::OpenForThisQuantity, Some(from)) if i64::from(from) == quantity => {
+            (Known::Tally, held) => {
+                decide_registration(snapshot.tally.as_ref(), held, quantity, waitlist, now)?
+            }
+            (Known::OpenForThisQuantity, Held::Interest(from)) if i64::from(from) == quantity => {
                 Registration::Unchanged
             }
-            (Known::OpenForThisQuantity, Some(from)) => Registration::Changed { from },
-            (Known::OpenForThisQuantity, None) => Registration::New,
+            (Known::OpenForThisQuantity, Held::Interest(from)) => Registration::Changed { from },
+            // The tally's conditions held, nobody waiting among them: not waiting either.
+            (Known::OpenForThisQuantity, _) => Registration::New,
         };
         // Checked: 1 <= quantity <= MAX_QUANTITY_PER_PARTICIPANT.
         let quantity = quantity as u32;
-        let record = match (&snapshot.interest, decision) {
-            (Some(record), Registration::Unchanged) => {
+        let (written, layout) = match decision {
+            Registration::JoinWaitlist => {
+                let Some(tally) = snapshot.tally.clone() else {
+                    return Err(ApiError::Internal("a join decided on no tally".into()));
+                };
+                let entry = WaitlistEntry {
+                    participant: scope.participant.clone(),
+                    seq: join_number(&tally, chrono::Utc::now().timestamp_micros()),
+                    quantity,
+                    joined_at: now,
+                    updated_at: now,
+                };
+                match scope.join(call, &entry).await? {
+                    Written::Done => {
+                        call.log.metrics.push((BusinessMetric::WaitlistJoins, 1));
+                        return scope.waiting_answer(&entry, true).await;
+                    }
+                    written => (written, Layout::JOIN),
+                }
+            }
+            Registration::StillWaiting => {
+                let Some(entry) = &snapshot.waiting else {
+                    return Err(ApiError::Internal("still waiting without an entry".into()));
+                };
+                return scope.waiting_answer(entry, false).await;
+            }
+            Registration::WaitingChanged { .. } => {
+                let Some(entry) = snapshot.waiting.clone() else {
+                    return Err(ApiError::Internal(
+                        "a waiting change without an entry".into(),
+                    ));
+                };
+                match scope.change_waiting(call, &entry, quantity, now).await? {
+                    Written::Done => {
+                        let changed = WaitlistEntry {
+                            quantity,
+                            updated_at: now,
+                            ..entry
+                        };
+                        return scope.waiting_answer(&changed, false).await;
+                    }
+                    written => (written, Layout::WAITING),
+                }
+            }
+            Registration::Unchanged => {
+                let Some(record) = &snapshot.interest else {
+                    return Err(ApiError::Internal(
+                        "an unchanged interest without one".into(),
+                    ));
+                };
                 let shown = scope.shown(0, 0).await?;
                 let body = interest_body(record, &shown, false);
                 return Ok(Reply::json(StatusCode::OK, &body).private());
             }
-            (Some(record), Registration::Changed { .. }) => InterestRecord {
-                quantity,
-                updated_at: now,
-                ..record.clone()
-            },
-            _ => InterestRecord {
-                participant: scope.participant.clone(),
-                quantity,
-                created_at: now,
-                updated_at: now,
-            },
-        };
-        let write = match decision {
-            Registration::Changed { from } => InterestWrite::Change { from, to: &record },
-            _ => InterestWrite::Register {
-                record: &record,
-                meets_threshold: snapshot
-                    .tally
-                    .as_ref()
-                    .is_some_and(Tally::next_participant_meets_threshold),
-            },
-        };
-        match scope.write(call, write, now).await? {
-            Written::Done => {
-                let (status, created, participants, units) = match decision {
-                    Registration::Changed { from } => (
-                        StatusCode::OK,
-                        false,
-                        0,
-                        i64::from(quantity) - i64::from(from),
-                    ),
-                    _ => {
-                        call.log
-                            .metrics
-                            .push((BusinessMetric::InterestsRegistered, 1));
-                        (StatusCode::CREATED, true, 1, i64::from(quantity))
-                    }
+            Registration::New | Registration::Changed { .. } => {
+                let record = match (&snapshot.interest, decision) {
+                    (Some(record), Registration::Changed { .. }) => InterestRecord {
+                        quantity,
+                        updated_at: now,
+                        ..record.clone()
+                    },
+                    _ => InterestRecord {
+                        participant: scope.participant.clone(),
+                        quantity,
+                        created_at: now,
+                        updated_at: now,
+                    },
                 };
-                let shown = scope.shown(participants, units).await?;
-                let body = interest_body(&record, &shown, created);
-                return Ok(Reply::json(status, &body).private());
+                let write = match decision {
+                    Registration::Changed { from } => InterestWrite::Change { from, to: &record },
+                    _ => InterestWrite::Register {
+                        record: &record,
+                        meets_threshold: snapshot
+                            .tally
+                            .as_ref()
+                            .is_some_and(Tally::next_participant_meets_threshold),
+                    },
+                };
+                match scope.write(call, write, now).await? {
+                    Written::Done => {
+                        let (status, created, participants, units) = match decision {
+                            Registration::Changed { from } => (
+                                StatusCode::OK,
+                                false,
+                                0,
+                                i64::from(quantity) - i64::from(from),
+                            ),
+                            _ => {
+                                call.log
+                                    .metrics
+                                    .push((BusinessMetric::InterestsRegistered, 1));
+                                (StatusCode::CREATED, true, 1, i64::from(quantity))
+                            }
+                        };
+                        let shown = scope.shown(participants, units).await?;
+                        let body = interest_body(&record, &shown, created);
+                        return Ok(Reply::json(status, &body).private());
+                    }
+                    written => (written, Layout::INTEREST),
+                }
             }
+        };
+        match written {
             Written::Refused(e) => {
-                known = match scope.recover(e, attempt, &mut snapshot).await? {
-                    true => Known::Tally,
-                    false => Known::OpenForThisQuantity,
+                let learned = scope.recover(e, attempt, &mut snapshot, layout).await?;
+                // Joins take numbers one at a time from the tally: one refused because another
+                // took the number waits a little (random, growing) before the next, instead of
+                // all of them asking again at once.
+                if learned.tally && decision == Registration::JoinWaitlist {
+                    back_off(attempt).await;
+                }
+                known = match (learned.tally, decision) {
+                    // Only the interest refused a registration or a change: the tally's
+                    // conditions held.
+                    (false, Registration::New | Registration::Changed { .. }) => {
+                        Known::OpenForThisQuantity
+                    }
+                    // A waitlist write was decided on a known tally: that one, or the one its
+                    // refusal returned.
+                    _ => Known::Tally,
                 };
             }
             // Interest writes keep no idempotency record (PUT and DELETE are idempotent).
             Written::Replayed(_) => {
                 return Err(ApiError::Internal("a replay on an unkeyed route".into()));
             }
+            Written::Done => return Err(ApiError::Internal("a write answered twice".into())),
         }
     }
     Err(ApiError::Dependency(
@@ -285,52 +496,150 @@ pub(super) async fn register(call: &mut Call<'_>, visitor: Visitor) -> Result<Re
     ))
 }
 
+/// GET my-interest: the visitor's interest, or their place on the waitlist (until the close,
+/// when the entries end).
 pub(super) async fn my_interest(call: &mut Call<'_>, visitor: Visitor) -> Result<Reply, ApiError> {
     let target = call.target()?;
     let scope = InterestScope::new(call.app, &target, &visitor)?;
-    let (found, interest) = call
+    let (found, held) = call
         .app
         .store
         .group_buy_and_interest(scope.handle, scope.slug, &scope.participant)
         .await?;
     let gb = public(found.as_ref()).ok_or(ApiError::GroupBuyNotFound)?;
     call.app.recent.put(gb);
-    let record = interest.ok_or(ApiError::InterestNotFound)?;
-    Ok(Reply::json(StatusCode::OK, &interest_body(&record, gb, false)).private())
+    if let Some(record) = &held.interest {
+        return Ok(Reply::json(StatusCode::OK, &interest_body(record, gb, false)).private());
+    }
+    let entry = held
+        .waiting
+        .filter(|_| gb.status != Status::Closed)
+        .ok_or(ApiError::InterestNotFound)?;
+    let position = call
+        .app
+        .store
+        .waitlist_position(scope.handle, scope.slug, entry.seq)
+        .await?;
+    Ok(waiting_reply(StatusCode::OK, &entry, position, gb, false))
 }
 
 /// DELETE my-interest: 204 whether or not there was an interest; the counters go down
-/// exactly once, because the delete is conditioned on the interest still being as read.
+/// exactly once, because the delete is conditioned on the interest still being as read. The
+/// freed place goes to the first waiting visitor whose quantity is allowed, in the same
+/// transaction. A waiting visitor leaves the waitlist instead.
 pub(super) async fn withdraw(call: &mut Call<'_>, visitor: Visitor) -> Result<Reply, ApiError> {
     let target = call.target()?;
     let scope = InterestScope::new(call.app, &target, &visitor)?;
     let mut snapshot = scope.read().await?;
+    // The head of the waitlist as last read; read again whenever a refusal says it moved.
+    let mut head: Option<Vec<WaitlistEntry>> = None;
     for attempt in 0..INTEREST_ATTEMPTS {
-        let held = snapshot.interest.as_ref().map(|i| i.quantity);
         let now = Timestamp::now();
+        if snapshot.interest.is_none()
+            && let Some(entry) = snapshot.waiting.clone()
+        {
+            if decide_leaving(snapshot.tally.as_ref(), Some(entry.quantity))?.is_none() {
+                return Ok(Reply::no_content().private());
+            }
+            match scope.leave(call, &entry, now).await? {
+                Written::Done => return Ok(Reply::no_content().private()),
+                // The entry changed or went: perhaps promoted, when the visitor now has an
+                // interest to withdraw. Read again (rare).
+                Written::Refused(e) => {
+                    let learned = scope
+                        .recover(e, attempt, &mut snapshot, Layout::WAITING)
+                        .await?;
+                    if snapshot.waiting.as_ref() != Some(&entry) || learned.others {
+                        snapshot = scope.read().await?;
+                    }
+                    continue;
+                }
+                Written::Replayed(_) => {
+                    return Err(ApiError::Internal("a replay on an unkeyed route".into()));
+                }
+            }
+        }
+        let held = snapshot.interest.as_ref().map(|i| i.quantity);
         let Some(quantity) = decide_withdrawal(snapshot.tally.as_ref(), held, now)? else {
             return Ok(Reply::no_content().private());
         };
+        let Some(tally) = snapshot.tally.clone() else {
+            return Err(ApiError::Internal(
+                "a withdrawal decided on no tally".into(),
+            ));
+        };
+        let (next, passed_over) = match tally.waitlist_count {
+            0 => (None, Vec::new()),
+            _ => {
+                let entries = match head.take() {
+                    Some(entries) => entries,
+                    None => {
+                        call.app
+                            .store
+                            .waitlist_head(scope.handle, scope.slug, WAITLIST_HEAD as i32)
+                            .await?
+                    }
+                };
+                let chosen = match successor(&tally, entries.iter().map(|e| e.quantity)) {
+                    Some(i) => (Some(entries[i].clone()), entries[..i].to_vec()),
+                    // More entries wait for more than is allowed than one transaction can
+                    // pass over: they are passed over first, on their own.
+                    None if entries.len() > MAX_PASSED_OVER => {
+                        let passed = &entries[..MAX_PASSED_OVER];
+                        match call
+                            .app
+                            .store
+                            .pass_over(scope.handle, scope.slug, passed)
+                            .await
+                        {
+                            Ok(()) | Err(StoreError::ConditionFailed(_)) => {}
+                            Err(StoreError::TransactionConflict) => {}
+                            Err(other) => return Err(other.into()),
+                        }
+                        snapshot = scope.read().await?;
+                        continue;
+                    }
+                    None => (None, entries.clone()),
+                };
+                head = Some(entries);
+                chosen
+            }
+        };
         let write = InterestWrite::Withdraw {
             quantity,
-            loses_threshold: snapshot
-                .tally
-                .as_ref()
-                .is_some_and(Tally::leaving_participant_loses_threshold),
+            loses_threshold: tally.leaving_participant_loses_threshold(),
+            successor: next.as_ref(),
+            passed_over: &passed_over,
         };
         match scope.write(call, write, now).await? {
             Written::Done => {
-                let units = -i64::from(quantity);
-                call.app.recent.count(scope.handle, scope.slug, -1, units);
+                let (participants, units) = match &next {
+                    Some(next) => {
+                        call.log
+                            .metrics
+                            .push((BusinessMetric::WaitlistPromotions, 1));
+                        (0, i64::from(next.quantity) - i64::from(quantity))
+                    }
+                    None => (-1, -i64::from(quantity)),
+                };
+                call.app
+                    .recent
+                    .count(scope.handle, scope.slug, participants, units);
                 call.log
                     .metrics
                     .push((BusinessMetric::InterestsWithdrawn, 1));
                 return Ok(Reply::no_content().private());
             }
             // When only the interest refused, the quantity moved (or it is gone): decided
-            // again on what it is now; the tally's conditions still guard the write.
+            // again on what it is now; the tally's conditions still guard the write. When the
+            // tally or an entry refused, the waitlist moved: its head is read again.
             Written::Refused(e) => {
-                scope.recover(e, attempt, &mut snapshot).await?;
+                let learned = scope
+                    .recover(e, attempt, &mut snapshot, Layout::INTEREST)
+                    .await?;
+                if learned.tally || learned.others {
+                    head = None;
+                }
             }
             // Interest writes keep no idempotency record (PUT and DELETE are idempotent).
             Written::Replayed(_) => {

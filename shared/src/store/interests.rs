@@ -3,8 +3,13 @@
 //! it enforces, and `ReturnValuesOnConditionCheckFailure` so that a refused write tells the
 //! caller what was there without another read. The conditions compare the tally's own
 //! attributes (cap, quantity bound, threshold edge), so a registration needs no read first.
+//! A withdrawal hands the freed place to the first waiting visitor in the same transaction
+//! (`store::waitlist` keeps the waitlist).
 
 use super::rollup::rollup_update;
+use super::waitlist::{
+    WAITLIST_COUNT, WaitlistEntry, passed_over_items, promotion_items, waiter_sk,
+};
 use super::{
     DESCRIPTION_SK, GROUP_BUY_SK, GroupBuyParts, ItemCheck, Riders, Store, StoreError, TALLY_SK,
     THRESHOLD_EDGE, decode, encode, group_buy_pk, n, part_key, s,
@@ -44,19 +49,26 @@ pub enum InterestWrite<'a> {
     /// Change the quantity if it is still `from`; units move by the difference; only while
     /// published, before the deadline and within the quantity bound.
     Change { from: u32, to: &'a InterestRecord },
-    /// Delete if the quantity is still `quantity`; one participant and `quantity` units less;
-    /// only while published or paused and before the deadline. `loses_threshold`: the write
-    /// expects to be the one that goes below the threshold (its condition checks it).
+    /// Delete if the quantity is still `quantity`; only while published or paused and before
+    /// the deadline. The place goes to `successor`, the first waiting visitor whose quantity
+    /// is allowed (their entry deleted if still as read, their interest put with `promotedAt`:
+    /// participants unchanged, units by the difference); the entries ahead of it, which wait
+    /// for more than is allowed, are `passed_over` (deleted if still as read). Without a
+    /// successor the tally's condition checks that nobody else waits, and one participant and
+    /// `quantity` units less are counted. `loses_threshold`: that write expects to be the one
+    /// that goes below the threshold (its condition checks it).
     Withdraw {
         quantity: u32,
         loses_threshold: bool,
+        successor: Option<&'a WaitlistEntry>,
+        passed_over: &'a [WaitlistEntry],
     },
 }
 
 /// Keyed by the per-group-buy pseudonym, never the visitor's platform-wide key: the
 /// participants list is ordered by it, and an order shared across campaigns would let an owner
 /// relate where one visitor sorts in two of them.
-fn interest_sk(participant: &str) -> String {
+pub(super) fn interest_sk(participant: &str) -> String {
     format!("{INTEREST_PREFIX}{participant}")
 }
 
@@ -66,10 +78,14 @@ macro_rules! before_deadline {
         "(attribute_not_exists(#closesAt) OR attribute_type(#closesAt, :null) OR #closesAt > :now)"
     };
 }
-const BEFORE_DEADLINE: &str = before_deadline!();
-const OPEN_FOR_REGISTRATION: &str = concat!("#status = :published AND ", before_deadline!());
+pub(super) const BEFORE_DEADLINE: &str = before_deadline!();
+pub(super) const OPEN_FOR_REGISTRATION: &str =
+    concat!("#status = :published AND ", before_deadline!());
 const BELOW_CAP: &str =
     "(attribute_not_exists(#cap) OR attribute_type(#cap, :null) OR #participants < #cap)";
+/// Nobody waits for a place: a free place belongs to the first waiting visitor, so no
+/// registration may take it while anyone waits.
+const NOBODY_WAITING: &str = "(attribute_not_exists(#waiting) OR #waiting = :zero)";
 const WITHIN_QUANTITY: &str = "#maxQuantity >= :q";
 
 impl Store {
@@ -84,6 +100,7 @@ impl Store {
         let keys = vec![
             part_key(&pk, TALLY_SK),
             part_key(&pk, &interest_sk(participant)),
+            part_key(&pk, &waiter_sk(participant)),
         ];
         let mut snapshot = InterestSnapshot::default();
         for item in self.get_items(keys, true).await? {
@@ -91,33 +108,49 @@ impl Store {
                 Some(AttributeValue::S(sk)) if sk == TALLY_SK => {
                     snapshot.tally = Some(decode(item)?)
                 }
-                _ => snapshot.interest = Some(decode(item)?),
+                Some(AttributeValue::S(sk)) if sk.starts_with(INTEREST_PREFIX) => {
+                    snapshot.interest = Some(decode(item)?)
+                }
+                _ => snapshot.waiting = Some(decode(item)?),
             }
         }
         Ok(snapshot)
     }
 
-    /// The group-buy and the visitor's interest in it, strongly consistent, in one call.
+    /// The group-buy and the visitor's interest in it or place on its waitlist, strongly
+    /// consistent, in one call.
     pub async fn group_buy_and_interest(
         &self,
         handle: &Handle,
         slug: &Slug,
         participant: &str,
-    ) -> Result<(Option<GroupBuy>, Option<InterestRecord>), StoreError> {
+    ) -> Result<(Option<GroupBuy>, InterestSnapshot), StoreError> {
         let pk = group_buy_pk(handle, slug);
         let keys = [GROUP_BUY_SK, DESCRIPTION_SK, TALLY_SK]
             .into_iter()
             .map(|sk| part_key(&pk, sk))
-            .chain([part_key(&pk, &interest_sk(participant))])
+            .chain([
+                part_key(&pk, &interest_sk(participant)),
+                part_key(&pk, &waiter_sk(participant)),
+            ])
             .collect();
         let mut parts = GroupBuyParts::default();
-        let mut interest = None;
+        let mut held = InterestSnapshot::default();
         for item in self.get_items(keys, true).await? {
-            if let Some(item) = parts.take(item) {
-                interest = Some(decode(item)?);
+            let Some(item) = parts.take(item) else {
+                continue;
+            };
+            match item.get(SORT_KEY) {
+                Some(AttributeValue::S(sk)) if sk.starts_with(INTEREST_PREFIX) => {
+                    held.interest = Some(decode(item)?)
+                }
+                _ => held.waiting = Some(decode(item)?),
             }
         }
-        Ok((parts.assemble()?, interest))
+        if let Some(tally) = &parts.tally {
+            held.tally = Some(decode(tally.clone())?);
+        }
+        Ok((parts.assemble()?, held))
     }
 
     /// Applies `write` to the visitor's interest and the group-buy's tally atomically.
@@ -149,6 +182,8 @@ impl Store {
         // count at commit time says which write that is: the condition pins the count to the
         // side of the edge the write expects (`ROLLUP` counts `thresholdMet` exactly).
         let edge = |crosses: bool| if crosses { "=" } else { "<>" };
+        // A withdrawal's promotion and passed-over entries, after the tally.
+        let mut extra = Vec::new();
         let (interest_op, tally, delta) = match write {
             InterestWrite::Register {
                 record,
@@ -171,10 +206,12 @@ impl Store {
                         "SET #participants = #participants + :one, #units = #units + :q",
                     )
                     .condition_expression(format!(
-                        "{OPEN_FOR_REGISTRATION} AND {BELOW_CAP} AND {WITHIN_QUANTITY} AND #participants {} #edge",
+                        "{OPEN_FOR_REGISTRATION} AND {BELOW_CAP} AND {NOBODY_WAITING} AND {WITHIN_QUANTITY} AND #participants {} #edge",
                         edge(meets_threshold)
                     ))
                     .expression_attribute_names("#cap", "maxParticipants")
+                    .expression_attribute_names("#waiting", WAITLIST_COUNT)
+                    .expression_attribute_values(":zero", n(0))
                     .expression_attribute_names("#maxQuantity", "maxQuantityPerParticipant")
                     .expression_attribute_names("#participants", "participantCount")
                     .expression_attribute_names("#edge", THRESHOLD_EDGE)
@@ -225,6 +262,8 @@ impl Store {
             InterestWrite::Withdraw {
                 quantity,
                 loses_threshold,
+                successor,
+                passed_over,
             } => {
                 let delete = Delete::builder()
                     .table_name(&self.table)
@@ -238,30 +277,84 @@ impl Store {
                     )
                     .build()
                     .map_err(built)?;
-                let tally = tally
-                    .update_expression(
-                        "SET #participants = #participants - :one, #units = #units - :q",
-                    )
-                    .condition_expression(format!(
-                        "#status IN (:published, :paused) AND {BEFORE_DEADLINE} AND #participants {} #threshold",
-                        edge(loses_threshold)
-                    ))
-                    .expression_attribute_names("#participants", "participantCount")
-                    .expression_attribute_names("#threshold", "minParticipants")
-                    .expression_attribute_values(":paused", s("paused"))
-                    .expression_attribute_values(":one", n(1))
-                    .expression_attribute_values(":q", n(quantity));
-                let delta = RollupDelta {
-                    participants: -1,
-                    units: -i64::from(quantity),
-                    threshold_met: -i64::from(loses_threshold),
-                    ..RollupDelta::default()
+                let open = format!("#status IN (:published, :paused) AND {BEFORE_DEADLINE}");
+                // The entries passed over wait for more than the bound allows (checked on the
+                // tally as it is when this commits); they leave with this write.
+                let mut tally = tally
+                    .expression_attribute_names("#waiting", WAITLIST_COUNT)
+                    .expression_attribute_values(":paused", s("paused"));
+                let beyond_the_bound = match passed_over.iter().map(|e| e.quantity).min() {
+                    Some(smallest) => {
+                        tally = tally.expression_attribute_values(":smallest", n(smallest));
+                        " AND #maxQuantity < :smallest"
+                    }
+                    None => "",
                 };
-                (
-                    TransactWriteItem::builder().delete(delete).build(),
-                    tally,
-                    delta,
-                )
+                if successor.is_some() || !passed_over.is_empty() {
+                    tally = tally
+                        .expression_attribute_names("#maxQuantity", "maxQuantityPerParticipant");
+                }
+                extra.extend(passed_over_items(&self.table, &pk, passed_over)?);
+                match successor {
+                    // The place goes to the successor: participants unchanged, so the
+                    // threshold neither; units by the difference of the quantities.
+                    Some(next) => {
+                        extra.splice(0..0, promotion_items(&self.table, &pk, next, now)?);
+                        let units = i64::from(next.quantity) - i64::from(quantity);
+                        let tally = tally
+                            .update_expression(
+                                "SET #units = #units + :delta, #waiting = #waiting - :left",
+                            )
+                            .condition_expression(format!(
+                                "{open} AND #maxQuantity >= :promoted{beyond_the_bound}"
+                            ))
+                            .expression_attribute_values(":delta", n(units))
+                            .expression_attribute_values(":left", n(passed_over.len() + 1))
+                            .expression_attribute_values(":promoted", n(next.quantity));
+                        let delta = RollupDelta {
+                            units,
+                            ..RollupDelta::default()
+                        };
+                        (
+                            TransactWriteItem::builder().delete(delete).build(),
+                            tally,
+                            delta,
+                        )
+                    }
+                    // Nobody waits but those passed over (the condition checks it): the place
+                    // is freed.
+                    None => {
+                        let tally = tally
+                            .update_expression(
+                                "SET #participants = #participants - :one, #units = #units - :q, #waiting = if_not_exists(#waiting, :zero) - :passed",
+                            )
+                            .condition_expression(format!(
+                                "{open} AND #participants {} #threshold AND {}{beyond_the_bound}",
+                                edge(loses_threshold),
+                                match passed_over.len() {
+                                    0 => NOBODY_WAITING,
+                                    _ => "#waiting = :passed",
+                                }
+                            ))
+                            .expression_attribute_names("#participants", "participantCount")
+                            .expression_attribute_names("#threshold", "minParticipants")
+                            .expression_attribute_values(":one", n(1))
+                            .expression_attribute_values(":zero", n(0))
+                            .expression_attribute_values(":passed", n(passed_over.len()))
+                            .expression_attribute_values(":q", n(quantity));
+                        let delta = RollupDelta {
+                            participants: -1,
+                            units: -i64::from(quantity),
+                            threshold_met: -i64::from(loses_threshold),
+                            ..RollupDelta::default()
+                        };
+                        (
+                            TransactWriteItem::builder().delete(delete).build(),
+                            tally,
+                            delta,
+                        )
+                    }
+                }
             }
         };
         let tally = tally.build().map_err(built)?;
@@ -269,6 +362,7 @@ impl Store {
             interest_op,
             TransactWriteItem::builder().update(tally).build(),
         ];
+        items.extend(extra);
         if let Some(rollup) = rollup_update(&self.table, &delta)? {
             items.push(TransactWriteItem::builder().update(rollup).build());
         }
@@ -295,28 +389,79 @@ impl Store {
     }
 }
 
-/// What an interest decision is made on: the tally and the visitor's interest.
+/// What an interest decision is made on: the tally, the visitor's interest and their place
+/// on the waitlist (at most one of the two).
 #[derive(Clone, Debug, Default)]
 pub struct InterestSnapshot {
     pub tally: Option<Tally>,
     pub interest: Option<InterestRecord>,
+    pub waiting: Option<WaitlistEntry>,
+}
+
+/// Where the items an interest decision reads sit in a write's transaction, so that a
+/// refusal (`ReturnValuesOnConditionCheckFailure`) tells what they are now.
+#[derive(Clone, Copy, Debug)]
+pub struct Layout {
+    interest: Option<usize>,
+    tally: usize,
+    waiting: Option<usize>,
+}
+
+impl Layout {
+    /// `write_interest`: the interest, the tally, then (a withdrawal's) waitlist entries.
+    pub const INTEREST: Self = Self {
+        interest: Some(0),
+        tally: 1,
+        waiting: None,
+    };
+    /// `join_waitlist`: the interest (a check), the tally, the visitor's entry, the queue.
+    pub const JOIN: Self = Self {
+        interest: Some(0),
+        tally: 1,
+        waiting: Some(2),
+    };
+    /// `change_waiting_quantity` and `leave_waitlist`: the visitor's entry, the tally, the
+    /// queue item.
+    pub const WAITING: Self = Self {
+        interest: None,
+        tally: 1,
+        waiting: Some(0),
+    };
+}
+
+/// What a refusal told.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Learned {
+    /// The tally refused: it is now as the refusal found it.
+    pub tally: bool,
+    /// An item the layout does not name refused (a waitlist entry a withdrawal read).
+    pub others: bool,
 }
 
 impl InterestSnapshot {
-    /// Takes in what a refused transaction found: the interest item (index 0) and the
-    /// tally item (index 1), each where its condition failed. Returns whether the tally was
-    /// among them (when it was not, its conditions held).
-    pub fn learn_from(&mut self, checks: Vec<ItemCheck>) -> Result<bool, StoreError> {
-        let mut checks = checks.into_iter();
-        if let Some(ItemCheck::Failed(item)) = checks.next() {
-            self.interest = item.map(decode).transpose()?;
-        }
-        match checks.next() {
-            Some(ItemCheck::Failed(item)) => {
+    /// Takes in what a refused transaction of `layout` found: each item where its condition
+    /// failed, as it was (`None`: absent).
+    pub fn learn_from(
+        &mut self,
+        checks: Vec<ItemCheck>,
+        layout: Layout,
+    ) -> Result<Learned, StoreError> {
+        let mut learned = Learned::default();
+        for (i, check) in checks.into_iter().enumerate() {
+            let ItemCheck::Failed(item) = check else {
+                continue;
+            };
+            if Some(i) == layout.interest {
+                self.interest = item.map(decode).transpose()?;
+            } else if i == layout.tally {
                 self.tally = item.map(decode).transpose()?;
-                Ok(true)
+                learned.tally = true;
+            } else if Some(i) == layout.waiting {
+                self.waiting = item.map(decode).transpose()?;
+            } else {
+                learned.others = true;
             }
-            _ => Ok(false),
         }
+        Ok(learned)
     }
 }

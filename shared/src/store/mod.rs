@@ -9,6 +9,7 @@ mod pats;
 mod reports;
 mod riders;
 mod rollup;
+mod waitlist;
 
 use crate::domain::{GroupBuy, Handle, Slug, Status, Tally};
 use crate::pagination::{Key, Page};
@@ -37,10 +38,11 @@ use std::collections::HashMap;
 
 pub use closing_soon::DeadlineEntry;
 pub use group_buys::{DueKey, Listing};
-pub use interests::{InterestRecord, InterestSnapshot, InterestWrite};
+pub use interests::{InterestRecord, InterestSnapshot, InterestWrite, Layout, Learned};
 pub use reports::StoredReport;
 pub use riders::{Refusal, Riders};
 pub use rollup::{ROLLUP_SHARDS, Summary};
+pub use waitlist::WaitlistEntry;
 
 type Item = HashMap<String, AttributeValue>;
 
@@ -58,7 +60,12 @@ const TALLY_SK: &str = "GB#TALLY";
 /// Sorts after the three items of a group-buy and before its history (`HIST#…`).
 const GROUP_BUY_END: &str = "GB$";
 /// Attributes of `GroupBuy` stored in the description and tally items, not its own.
-const KEPT_APART: [&str; 3] = ["description", "participantCount", "unitCount"];
+const KEPT_APART: [&str; 4] = [
+    "description",
+    "participantCount",
+    "unitCount",
+    "waitlistCount",
+];
 /// The tally attribute one participant short of the threshold.
 const THRESHOLD_EDGE: &str = "thresholdEdge";
 /// The tally's copy of the group-buy's `version`.
@@ -412,6 +419,7 @@ impl GroupBuyParts {
         )?;
         gb.participant_count = tally.participant_count;
         gb.unit_count = tally.unit_count;
+        gb.waitlist_count = tally.live_waitlist_count();
         Ok(Some(gb))
     }
 }
