@@ -8,7 +8,7 @@ use group_buy::deadline::Deadline;
 use group_buy::domain::Timestamp;
 use group_buy::events::DetailType;
 use group_buy::expiry::expire_due;
-use group_buy_tests::{TestApp, Visitor, dynamodb_endpoint, spawn_app};
+use group_buy_tests::{TestApp, Visitor, dynamodb_endpoint, spawn_app_with_events};
 use serde_json::{Value, json};
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
@@ -17,6 +17,8 @@ use std::time::{Duration, Instant};
 
 /// API.md: an event is in the file within 5 seconds of its write.
 const WITHIN: Duration = Duration::from_secs(5);
+
+const WEEK_MS: i64 = 7 * 24 * 3600 * 1000;
 
 /// The runner, killed when dropped (a failed assertion included).
 struct Runner(Child);
@@ -143,20 +145,25 @@ fn ample() -> Deadline {
 
 #[tokio::test]
 async fn a_lifecycle_gives_exactly_its_events_each_within_five_seconds() {
-    let app = spawn_app().await;
+    let app = spawn_app_with_events().await;
     let file = events_file();
     let _runner = Runner::start(&app, &file);
     let slug = "lifecycle-lamp";
-    let (a, b, c) = (
+    let (a, b, c, d) = (
+        Visitor::anonymous(),
         Visitor::anonymous(),
         Visitor::anonymous(),
         Visitor::anonymous(),
     );
+    let closes_at = Timestamp::now().plus_millis(WEEK_MS);
+    let extended_to = closes_at.plus_millis(WEEK_MS);
 
     let created = app
         .create(&json!({
             "slug": slug, "title": "Lifecycle lamp", "currency": "INR",
-            "unitPriceMinor": 249900, "minParticipants": 2, "maxQuantityPerParticipant": 5
+            "unitPriceMinor": 249900, "minParticipants": 2, "maxQuantityPerParticipant": 5,
+            "closesAt": closes_at.to_string(),
+            "priceTiers": [{"minParticipants": 3, "unitPriceMinor": 229900}]
         }))
         .await;
     assert_eq!(created.status, 201, "{}", created.body);
@@ -171,11 +178,18 @@ async fn a_lifecycle_gives_exactly_its_events_each_within_five_seconds() {
     wait_for(&file, 3).await;
     assert_eq!(app.register(slug, &c, Some(2)).await.status, 201);
     wait_for(&file, 4).await;
-    // TODO(issue 11, price tiers): once tiers merge, create with priceTiers and register one
-    // more participant here: PriceTierReached {tier: 1, currentUnitPriceMinor} goes after the
-    // second ThresholdReached.
-    // TODO(issue 11, deadline extension): once the extend route merges, extend here:
-    // GroupBuyDeadlineExtended {closesAt, previousClosesAt, extensionCount: 1}.
+    // The third participant reaches the first (and only) price tier.
+    assert_eq!(app.register(slug, &d, Some(1)).await.status, 201);
+    wait_for(&file, 5).await;
+    let extended = app
+        .transition(
+            slug,
+            Route::ExtendGroupBuy,
+            Some(&json!({"closesAt": extended_to.to_string()})),
+        )
+        .await;
+    assert_eq!(extended.status, 200, "{}", extended.body);
+    wait_for(&file, 6).await;
     let closed = app
         .transition(
             slug,
@@ -184,7 +198,7 @@ async fn a_lifecycle_gives_exactly_its_events_each_within_five_seconds() {
         )
         .await;
     assert_eq!(closed.status, 200, "{}", closed.body);
-    let events = wait_for(&file, 5).await;
+    let events = wait_for(&file, 7).await;
 
     assert_eq!(
         kinds(&events, slug),
@@ -193,10 +207,12 @@ async fn a_lifecycle_gives_exactly_its_events_each_within_five_seconds() {
             "ThresholdReached",
             "ThresholdLost",
             "ThresholdReached",
+            "PriceTierReached",
+            "GroupBuyDeadlineExtended",
             "GroupBuyClosed",
         ]
     );
-    check_all(&events, &[&a, &b, &c]);
+    check_all(&events, &[&a, &b, &c, &d]);
     let detail = |i: usize| &events[i]["detail"];
     assert_eq!(detail(0)["version"], 2);
     assert_eq!(
@@ -217,20 +233,37 @@ async fn a_lifecycle_gives_exactly_its_events_each_within_five_seconds() {
         ),
         (&json!(2), &json!(2), &json!(2))
     );
-    assert_eq!(detail(4)["outcome"], "fulfilled");
-    assert_eq!(detail(4)["version"], 3);
     assert_eq!(
-        (&detail(4)["handle"], &detail(4)["slug"]),
+        (&detail(4)["tier"], &detail(4)["tierMinParticipants"]),
+        (&json!(1), &json!(3))
+    );
+    assert_eq!(
+        (
+            &detail(4)["currentUnitPriceMinor"],
+            &detail(4)["participantCount"]
+        ),
+        (&json!(229900), &json!(3))
+    );
+    assert_eq!(detail(5)["closesAt"], extended_to.to_string());
+    assert_eq!(detail(5)["previousClosesAt"], closes_at.to_string());
+    assert_eq!(
+        (&detail(5)["extensionCount"], &detail(5)["version"]),
+        (&json!(1), &json!(3))
+    );
+    assert_eq!(detail(6)["outcome"], "fulfilled");
+    assert_eq!(detail(6)["version"], 4);
+    assert_eq!(
+        (&detail(6)["handle"], &detail(6)["slug"]),
         (&json!("acme-decor"), &json!(slug))
     );
     // Nothing more comes: no event is written twice.
     tokio::time::sleep(Duration::from_secs(1)).await;
-    assert_eq!(lines(&file).len(), 5);
+    assert_eq!(lines(&file).len(), 7);
 }
 
 #[tokio::test]
 async fn a_runner_stopped_mid_stream_resumes_without_loss_or_duplicates() {
-    let app = spawn_app().await;
+    let app = spawn_app_with_events().await;
     let file = events_file();
     let runner = Runner::start(&app, &file);
     let slug = "restart-rug";
@@ -282,7 +315,7 @@ async fn a_runner_stopped_mid_stream_resumes_without_loss_or_duplicates() {
 /// are read again, and the eventIds already in the file keep them from being added twice.
 #[tokio::test]
 async fn a_replay_after_a_lost_checkpoint_adds_nothing_twice() {
-    let app = spawn_app().await;
+    let app = spawn_app_with_events().await;
     let file = events_file();
     let runner = Runner::start(&app, &file);
     let slug = "replayed-vase";
@@ -322,7 +355,7 @@ async fn a_replay_after_a_lost_checkpoint_adds_nothing_twice() {
 
 #[tokio::test]
 async fn the_closing_soon_notice_is_one_event_per_deadline() {
-    let app = spawn_app().await;
+    let app = spawn_app_with_events().await;
     let file = events_file();
     let _runner = Runner::start(&app, &file);
     let slug = "closing-clock";
@@ -349,4 +382,39 @@ async fn the_closing_soon_notice_is_one_event_per_deadline() {
     assert_eq!(events[1]["detail"]["closesAt"], closes_at);
     assert_eq!(events[1]["detail"]["participantCount"], 0);
     check_all(&events, &[]);
+}
+
+#[tokio::test]
+async fn a_waitlist_promotion_is_one_pseudonymous_event() {
+    let app = spawn_app_with_events().await;
+    let file = events_file();
+    let _runner = Runner::start(&app, &file);
+    let slug = "waitlist-vase";
+    let (a, b) = (Visitor::anonymous(), Visitor::anonymous());
+    app.published(slug, json!({"maxParticipants": 1, "minParticipants": 1}))
+        .await;
+    assert_eq!(app.register(slug, &a, Some(1)).await.status, 201);
+    let joined = app
+        .send(
+            TestApp::my_interest(Route::RegisterInterest, slug, &b)
+                .json(&json!({"quantity": 2, "waitlist": true})),
+        )
+        .await;
+    assert_eq!(joined.status, 202, "{}", joined.body);
+    // A withdraws: B takes the place in the same transaction; the count never moves.
+    assert_eq!(app.withdraw(slug, &a).await.status, 204);
+    let events = wait_for(&file, 3).await;
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    assert_eq!(lines(&file).len(), 3);
+    assert_eq!(
+        kinds(&events, slug),
+        ["GroupBuyPublished", "ThresholdReached", "WaitlistPromoted"]
+    );
+    let promoted = &events[2]["detail"];
+    assert_eq!(promoted["quantity"], 2);
+    // The per-campaign pseudonym the owner's participants list shows, and nothing else.
+    let participants = app.interests(slug).await;
+    assert_eq!(participants.len(), 1);
+    assert_eq!(promoted["participant"], participants[0]["participant"]);
+    check_all(&events, &[&a, &b]);
 }

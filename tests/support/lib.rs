@@ -10,7 +10,8 @@ use futures::StreamExt;
 use group_buy::app::{App, dynamodb_client};
 use group_buy::auth::DevClaims;
 use group_buy::configuration::{DEV_JWT_HS256_SECRET, Settings};
-use group_buy::{Access, Route, table};
+use group_buy::table::{self, ChangeStream};
+use group_buy::{Access, Route};
 use lambda_http::Body;
 use serde_json::{Value, json};
 use std::collections::HashMap;
@@ -64,13 +65,23 @@ pub async fn spawn_app() -> TestApp {
     spawn_app_with(test_settings(&[])).await
 }
 
+/// The app over a table with its change stream, for the tests that follow the events.
+pub async fn spawn_app_with_events() -> TestApp {
+    spawn_app_on(test_settings(&[]), ChangeStream::On).await
+}
+
+/// The app over a fresh table without a change stream (see `table::ChangeStream::Off`).
 pub async fn spawn_app_with(settings: Settings) -> TestApp {
+    spawn_app_on(settings, ChangeStream::Off).await
+}
+
+async fn spawn_app_on(settings: Settings, change_stream: ChangeStream) -> TestApp {
     // As in zero2prod: logs only when asked for (`TEST_LOG=1 cargo test …`).
     if std::env::var_os("TEST_LOG").is_some() {
         group_buy::telemetry::init();
     }
     let dynamodb = dynamodb_client(&settings).await;
-    table::create(&dynamodb, &settings.table_name)
+    table::create_with(&dynamodb, &settings.table_name, change_stream)
         .await
         .expect("DynamoDB Local is running (see README: Tests)");
     let table = settings.table_name.clone();
