@@ -5,7 +5,7 @@
 # the counts checked exact; then the same transactions straight at DynamoDB Local at the same
 # concurrency, the local ceiling, and the ratio.
 #
-#   scripts/bench-launch.sh [--sandboxes 200] [--registrations 2000] [--binary PATH]
+#   scripts/bench-launch.sh [--sandboxes 200] [--registrations 2000] [--rounds 3] [--binary PATH]
 #   scripts/bench-launch.sh --dev-server [--concurrency "1 10 50"] [--timeout 30]
 #
 # --binary loads that build instead of building one (x86-64 is fine: the ratio is what counts).
@@ -20,11 +20,12 @@ set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 cd "$ROOT"
 
-SANDBOXES=200 REGISTRATIONS=2000 BINARY="" DEV_SERVER=0 CONCURRENCY="1 10 50" TIMEOUT=30
+SANDBOXES=200 REGISTRATIONS=2000 ROUNDS=3 BINARY="" DEV_SERVER=0 CONCURRENCY="1 10 50" TIMEOUT=30
 while [ $# -gt 0 ]; do
   case "$1" in
     --sandboxes) SANDBOXES=$2; shift 2 ;;
     --registrations) REGISTRATIONS=$2; shift 2 ;;
+    --rounds) ROUNDS=$2; shift 2 ;;
     --binary) BINARY=$2; shift 2 ;;
     --dev-server) DEV_SERVER=1; shift ;;
     --concurrency) CONCURRENCY=$2; shift 2 ;;
@@ -72,6 +73,7 @@ fi
 DYNAMODB_PORT=$(free_port)
 log "DynamoDB Local on port $DYNAMODB_PORT (in memory)"
 start_dynamodb_local "$DYNAMODB_PORT"
+log "DynamoDB Local up"
 export DYNAMODB_ENDPOINT="http://127.0.0.1:$DYNAMODB_PORT"
 export TABLE_NAME="launch-$(date +%s)"
 # DynamoDB Local keeps tables per access key and region: every process here uses these. No
@@ -98,6 +100,6 @@ log "$REGISTRATIONS registrations from $SANDBOXES sandboxes of $BINARY (results 
 # With pipefail, a failed check (load.py's status) fails the pipeline and the script.
 "$VENV/bin/python" tools/launch-load-test/load.py --binary "$BINARY" --seed-functions "$ROOT/target/debug" \
   --endpoint "$DYNAMODB_ENDPOINT" --table "$TABLE_NAME" --token "$TOKEN" --handle "$HANDLE" \
-  --sandboxes "$SANDBOXES" --registrations "$REGISTRATIONS" --dynamodb-pid "$DYNAMODB_LOCAL_PID" \
+  --sandboxes "$SANDBOXES" --registrations "$REGISTRATIONS" --rounds "$ROUNDS" --dynamodb-pid "$DYNAMODB_LOCAL_PID" \
   --out "$OUT" | tee "$OUT/report.md"
 log "report: $OUT/report.md"

@@ -117,8 +117,7 @@ class Sandbox:
         arn = f"arn:aws:lambda:us-east-1:123456789012:function:{function}"
         self.run = GatedRun(events, arn, start)
         self.server = bench.QuietServer(("127.0.0.1", 0), bench.handler_class(self.run))
-        # A long poll interval: 200 servers polling twice a second would be load of their own.
-        threading.Thread(target=self.server.serve_forever, args=(5.0,), daemon=True).start()
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
         env = {**env, "AWS_LAMBDA_RUNTIME_API": f"127.0.0.1:{self.server.server_address[1]}",
                "AWS_LAMBDA_FUNCTION_NAME": function, "AWS_LAMBDA_LOG_STREAM_NAME": name,
                "AWS_LAMBDA_LOG_GROUP_NAME": f"/aws/lambda/{function}"}
@@ -149,7 +148,7 @@ class Sandbox:
 def stop_all(sandboxes: list[Sandbox]) -> None:
     for sandbox in sandboxes:
         sandbox.kill()
-    # shutdown() waits for a poll interval: all at once, not one after the other.
+    # shutdown() waits for the server's poll (0.5 s): all at once, not one after the other.
     closers = [threading.Thread(target=s.close_server) for s in sandboxes]
     for closer in closers:
         closer.start()
@@ -252,16 +251,31 @@ def spike(args, slug: str) -> dict:
         dynamodb_after = process_cpu_seconds(args.dynamodb_pid)
     finally:
         stop_all(sandboxes)
-    invocations = [i for s in sandboxes for i in s.run.record["invocations"]]
-    answered = [i for i in invocations if i["answeredAt"] is not None]
+    invocations = [(s.run.events[i["index"]], i) for s in sandboxes
+                   for i in s.run.record["invocations"]]
+    answered = [i for _, i in invocations if i["answeredAt"] is not None]
     ended = max((i["answeredAt"] for i in answered), default=started)
     statuses: dict[str, int] = {}
     units = 0
-    for invocation in invocations:
+    failed = []
+    for event, invocation in invocations:
         status, body = response(invocation)
         statuses[str(status)] = statuses.get(str(status), 0) + 1
         if status == 201 and body.get("created") is True:
             units += body.get("interest", {}).get("quantity", 0)
+        else:
+            failed.append(event)
+    # What a visitor does after an error: the same request again. Its answer says whether the
+    # first one had been written (200, created false) or not (201), so the counts can be
+    # checked exactly whatever the errors were.
+    retried: dict[str, int] = {}
+    if failed:
+        for answer in invoke(args, args.binary, failed, "register-interest-retries"):
+            status, body = response(answer)
+            kind = f"{status} created" if body.get("created") else str(status)
+            retried[kind] = retried.get(kind, 0) + 1
+            if status in (200, 201):
+                units += body.get("interest", {}).get("quantity", 0)
     driver_cpu = (driver_after.ru_utime + driver_after.ru_stime
                   - driver_before.ru_utime - driver_before.ru_stime)
     return {
@@ -269,7 +283,11 @@ def spike(args, slug: str) -> dict:
         "exitedEarly": sum(1 for s in sandboxes if s.exited_early is not None),
         "statuses": statuses,
         "created": statuses.get("201", 0),
-        "unitsCreated": units,
+        "retried": retried,
+        # Registered by the spike, as its answers and the retries of its errors tell.
+        "registered": statuses.get("201", 0) + retried.get("201 created", 0)
+        + retried.get("200", 0),
+        "unitsRegistered": units,
         "unitsSent": sum(i % MAX_QUANTITY + 1 for i in range(args.registrations)),
         "seconds": ended - started,
         "latenciesMs": [(i["answeredAt"] - i["deliveredAt"]) * 1000 for i in answered],
@@ -548,46 +566,56 @@ def check_group_buy(counts: Counts, slug: str, committed: int, units: int, expec
 
 # --- report ---------------------------------------------------------------------------------------
 
-def summary(result: dict, count: int) -> dict:
-    latencies = result["latenciesMs"] or [float("nan")]
-    return {"throughput": count / result["seconds"], "seconds": result["seconds"],
-            "p50": statistics.median(latencies), "p99": percentile(latencies, 99),
-            "max": max(latencies)}
+def figures(run: dict, count: int, errors: int) -> dict:
+    latencies = run["latenciesMs"] or [float("nan")]
+    return {"throughput": count / run["seconds"], "p50": statistics.median(latencies),
+            "p99": percentile(latencies, 99), "max": max(latencies), "errors": errors,
+            "seconds": run["seconds"]}
 
 
-def cpu_ms(seconds: float | None, count: int) -> str:
-    return "n/a" if seconds is None else f"{seconds * 1000 / count:.2f}"
+def row(label: str, rounds: list[dict]) -> str:
+    """Medians over the rounds; errors summed."""
+    med = lambda key: statistics.median(r[key] for r in rounds)  # noqa: E731
+    return (f"| {label} | {med('throughput'):.0f} | {med('p50'):.0f} | {med('p99'):.0f} | "
+            f"{med('max'):.0f} | {sum(r['errors'] for r in rounds)} | {med('seconds'):.1f} |")
 
 
-def report(args, lambda_run: dict, baseline: dict, failures: list[str]) -> None:
+def cpu_ms(seconds: list, count: int) -> str:
+    known = [s for s in seconds if s is not None]
+    return f"{statistics.median(known) * 1000 / count:.1f}" if known else "n/a"
+
+
+def report(args, rounds: list[dict], failures: list[str]) -> None:
     n = args.registrations
-    ours, ceiling = summary(lambda_run, n), summary(baseline, n)
-    errors_ours = n - lambda_run["created"]
-    errors_direct = sum(baseline["errors"].values())
-    init = lambda_run["initMs"]
-    print(f"{n} first registrations on one group-buy, {args.sandboxes} at a time "
-          f"({os.uname().machine}, {os.cpu_count()} cores, load "
-          f"{' '.join(open('/proc/loadavg').read().split()[:3])} at the end).\n")
-    print("| | registrations/s | p50 ms | p99 ms | max ms | errors | wall s |")
+    sandboxes = [figures(r["lambda"], n, n - r["lambda"]["created"]) for r in rounds]
+    direct_runs = [figures(r["direct"], n, sum(r["direct"]["errors"].values())) for r in rounds]
+    ratios = [s["throughput"] / d["throughput"] for s, d in zip(sandboxes, direct_runs)]
+    print(f"{n} first registrations on one group-buy from {args.sandboxes} at a time, "
+          f"{len(rounds)} round(s), medians ({os.uname().machine}, {os.cpu_count()} cores, "
+          f"load {' '.join(open('/proc/loadavg').read().split()[:3])} at the end).\n")
+    print("| | registrations/s | p50 ms | p99 ms | max ms | errors | seconds |")
     print("|---|---|---|---|---|---|---|")
-    print(f"| {args.sandboxes} sandboxes of register-interest (release) | "
-          f"{ours['throughput']:.0f} | {ours['p50']:.1f} | {ours['p99']:.1f} | "
-          f"{ours['max']:.1f} | {errors_ours} | {ours['seconds']:.2f} |")
-    print(f"| the same transactions straight at DynamoDB Local | {ceiling['throughput']:.0f} | "
-          f"{ceiling['p50']:.1f} | {ceiling['p99']:.1f} | {ceiling['max']:.1f} | "
-          f"{errors_direct} | {ceiling['seconds']:.2f} |")
-    print(f"\nsandboxes / ceiling (throughput): {ours['throughput'] / ceiling['throughput']:.2f}")
-    print(f"answers: {lambda_run['statuses']}; direct: {baseline['committed']} committed, "
-          f"{baseline['edgeRetries']} threshold-edge retries, {baseline['conflicts']} conflicts, "
-          f"errors {baseline['errors']}")
-    print(f"sandbox init (launch to first /next, {args.sandboxes} launched together): "
-          f"median {statistics.median(init):.0f} ms, max {max(init):.0f} ms")
-    cpu = lambda_run["cpuSeconds"]
-    print(f"CPU per registration, sandboxes: functions {cpu_ms(cpu['functions'], n)} ms "
-          f"(init included), Runtime API stubs {cpu_ms(cpu['runtimeApiStubs'], n)} ms, "
-          f"DynamoDB Local {cpu_ms(cpu['dynamodbLocal'], n)} ms; direct: client "
-          f"{cpu_ms(baseline['cpuSeconds']['client'], n)} ms, DynamoDB Local "
-          f"{cpu_ms(baseline['cpuSeconds']['dynamodbLocal'], n)} ms")
+    print(row(f"{args.sandboxes} sandboxes of register-interest", sandboxes))
+    print(row("the same transactions straight at DynamoDB Local", direct_runs))
+    print(f"\nsandboxes / DynamoDB Local (throughput): median "
+          f"{statistics.median(ratios):.2f} (rounds: {', '.join(f'{x:.2f}' for x in ratios)})")
+    for number, r in enumerate(rounds, start=1):
+        d = r["direct"]
+        retried = (f" (their retries: {r['lambda']['retried']})" if r["lambda"]["retried"]
+                   else "")
+        print(f"round {number}: answers {r['lambda']['statuses']}{retried}; direct {d['committed']} "
+              f"committed, {d['edgeRetries']} threshold-edge retries, {d['conflicts']} "
+              f"conflicts, errors {d['errors'] or 0}")
+    init = [ms for r in rounds for ms in r["lambda"]["initMs"]]
+    print(f"sandbox init (launch to first /next, {args.sandboxes} launched together): median "
+          f"{statistics.median(init):.0f} ms, max {max(init):.0f} ms")
+    cpu = lambda run, key: [r[run]["cpuSeconds"][key] for r in rounds]  # noqa: E731
+    print(f"CPU per registration, sandboxes: functions {cpu_ms(cpu('lambda', 'functions'), n)} "
+          f"ms (their init included), Runtime API stubs "
+          f"{cpu_ms(cpu('lambda', 'runtimeApiStubs'), n)} ms, DynamoDB Local "
+          f"{cpu_ms(cpu('lambda', 'dynamodbLocal'), n)} ms; direct: client "
+          f"{cpu_ms(cpu('direct', 'client'), n)} ms, DynamoDB Local "
+          f"{cpu_ms(cpu('direct', 'dynamodbLocal'), n)} ms")
     if failures:
         print(f"\nFAILED: {len(failures)} check(s):")
         for failure in failures:
@@ -609,47 +637,54 @@ def main() -> int:
     parser.add_argument("--stage", default="dev")
     parser.add_argument("--sandboxes", type=int, default=200)
     parser.add_argument("--registrations", type=int, default=2000)
+    parser.add_argument("--rounds", type=int, default=3,
+                        help="sandboxes then direct, each on a group-buy of its own")
     parser.add_argument("--warm-up", type=int, default=1000,
                         help="unmeasured direct registrations first (DynamoDB Local's JIT)")
     parser.add_argument("--timeout", type=float, default=120.0, help="seconds for the spike")
     parser.add_argument("--dynamodb-pid", type=int, help="to read DynamoDB Local's CPU")
     parser.add_argument("--out", required=True, type=Path)
     args = parser.parse_args()
-    if args.registrations < 2 or args.sandboxes < 1 or args.warm_up < 0:
-        parser.error("--registrations must be at least 2, --sandboxes at least 1")
+    if args.registrations < 2 or args.sandboxes < 1 or args.rounds < 1 or args.warm_up < 0:
+        parser.error("--registrations must be at least 2, --sandboxes and --rounds at least 1")
     (args.out / "logs").mkdir(parents=True, exist_ok=True)
     stamp = int(time.time())
-    launch, ceiling, warm_up = (f"launch-{stamp}", f"launch-direct-{stamp}",
-                                f"launch-warm-up-{stamp}")
-    seed(args, launch, args.registrations)
-    seed(args, ceiling, args.registrations)
-    if args.warm_up:
-        seed(args, warm_up, args.warm_up)
-
     failures: list[str] = []
-    warmed = asyncio.run(direct(args, warm_up, args.warm_up, threshold(args.warm_up))) if args.warm_up else None
-    lambda_run = spike(args, launch)
-    if not lambda_run["finished"]:
-        failures.append(f"not every registration was answered within {args.timeout} s")
-    if lambda_run["exitedEarly"]:
-        failures.append(f"{lambda_run['exitedEarly']} sandbox(es) exited during the run")
-    if lambda_run["created"] != args.registrations:
-        failures.append(f"answers other than 201 created: {lambda_run['statuses']}")
-    baseline = asyncio.run(direct(args, ceiling, args.registrations,
-                                     threshold(args.registrations)))
-    if baseline["errors"]:
-        failures.append(f"direct transactions failed: {baseline['errors']}")
+    # (slug, committed, units committed, units sent, registrations sent) of every group-buy.
+    written = []
+    if args.warm_up:
+        slug = f"launch-warm-up-{stamp}"
+        seed(args, slug, args.warm_up)
+        warmed = asyncio.run(direct(args, slug, args.warm_up, threshold(args.warm_up)))
+        written.append((slug, warmed["committed"], warmed["units"], warmed["unitsSent"],
+                        args.warm_up))
+    rounds = []
+    for number in range(1, args.rounds + 1):
+        launch, ceiling = f"launch-{stamp}-{number}", f"launch-direct-{stamp}-{number}"
+        seed(args, launch, args.registrations)
+        seed(args, ceiling, args.registrations)
+        lambda_run = spike(args, launch)
+        if not lambda_run["finished"]:
+            failures.append(f"round {number}: not every registration was answered within "
+                            f"{args.timeout} s")
+        if lambda_run["exitedEarly"]:
+            failures.append(f"round {number}: {lambda_run['exitedEarly']} sandbox(es) exited")
+        if lambda_run["created"] != args.registrations:
+            failures.append(f"round {number}: answers other than 201 created: "
+                            f"{lambda_run['statuses']}")
+        baseline = asyncio.run(direct(args, ceiling, args.registrations,
+                                      threshold(args.registrations)))
+        if baseline["errors"]:
+            failures.append(f"round {number}: direct transactions failed: {baseline['errors']}")
+        rounds.append({"lambda": lambda_run, "direct": baseline})
+        written.append((launch, lambda_run["registered"], lambda_run["unitsRegistered"],
+                        lambda_run["unitsSent"], args.registrations))
+        written.append((ceiling, baseline["committed"], baseline["units"],
+                        baseline["unitsSent"], args.registrations))
 
     counts = Counts(args)
-    runs = [(launch, lambda_run["created"], lambda_run["unitsCreated"], lambda_run["unitsSent"],
-             args.registrations),
-            (ceiling, baseline["committed"], baseline["units"], baseline["unitsSent"],
-             args.registrations)]
-    if warmed:
-        runs.append((warm_up, warmed["committed"], warmed["units"], warmed["unitsSent"],
-                     args.warm_up))
     expected_rollup = {"participants": 0, "units": 0, "thresholdMet": 0}
-    for slug, committed, units, units_sent, sent in runs:
+    for slug, committed, units, units_sent, sent in written:
         tally = check_group_buy(counts, slug, committed, units, sent, units_sent, failures)
         expected_rollup["participants"] += tally["participantCount"]
         expected_rollup["units"] += tally["unitCount"]
@@ -660,9 +695,8 @@ def main() -> int:
 
     with open(args.out / "results.json", "w", encoding="utf-8") as f:
         json.dump({"sandboxes": args.sandboxes, "registrations": args.registrations,
-                   "lambda": lambda_run, "direct": baseline, "rollup": rollup,
-                   "failures": failures}, f)
-    report(args, lambda_run, baseline, failures)
+                   "rounds": rounds, "rollup": rollup, "failures": failures}, f)
+    report(args, rounds, failures)
     return 1 if failures else 0
 
 
