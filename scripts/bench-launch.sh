@@ -6,11 +6,12 @@
 # concurrency, the local ceiling, and the ratio.
 #
 #   scripts/bench-launch.sh [--sandboxes 200] [--registrations 2000] [--rounds 3] [--binary PATH]
-#   scripts/bench-launch.sh --dev-server [--concurrency "1 10 50"] [--timeout 30]
+#   scripts/bench-launch.sh --dev-server [--concurrency "1 10 50"] [--timeout 30] [--instances N]
 #
 # --binary loads that build instead of building one (x86-64 is fine: the ratio is what counts).
 # --dev-server measures `cargo lambda watch` (scripts/dev.sh's server) instead: PUT my-interest
-# at each concurrency, each request given --timeout seconds (tools/launch-load-test/dev_server.py).
+# at each concurrency, each request given --timeout seconds (tools/launch-load-test/dev_server.py);
+# --instances N passes `--concurrency N` to it (instances per function; scripts/dev.sh runs 1).
 # Results go to target/launch-load-test/<time>/ (results.json, report.md, the functions'
 # output). Exits non-zero when a count is off or a registration failed.
 #
@@ -20,7 +21,7 @@ set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 cd "$ROOT"
 
-SANDBOXES=200 REGISTRATIONS=2000 ROUNDS=3 BINARY="" DEV_SERVER=0 CONCURRENCY="1 10 50" TIMEOUT=30
+SANDBOXES=200 REGISTRATIONS=2000 ROUNDS=3 BINARY="" DEV_SERVER=0 CONCURRENCY="1 10 50" TIMEOUT=30 INSTANCES=1
 while [ $# -gt 0 ]; do
   case "$1" in
     --sandboxes) SANDBOXES=$2; shift 2 ;;
@@ -30,6 +31,7 @@ while [ $# -gt 0 ]; do
     --dev-server) DEV_SERVER=1; shift ;;
     --concurrency) CONCURRENCY=$2; shift 2 ;;
     --timeout) TIMEOUT=$2; shift 2 ;;
+    --instances) INSTANCES=$2; shift 2 ;;
     -h | --help) sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
     *) log "unknown option $1"; exit 2 ;;
   esac
@@ -87,8 +89,16 @@ TOKEN=$(target/debug/gharart-operator --local mint-jwt --handle "$HANDLE")
 
 if [ "$DEV_SERVER" = 1 ]; then
   API_PORT=$(free_port)
-  log "cargo lambda watch on port $API_PORT (log: $OUT/api.log)"
-  start_api "$API_PORT" "$OUT/api.log"
+  log "cargo lambda watch on port $API_PORT, $INSTANCES instance(s) per function (log: $OUT/api.log)"
+  if [ "$INSTANCES" = 1 ]; then
+    start_api "$API_PORT" "$OUT/api.log"
+  else
+    # start_api with one more flag (its own process group, which stop_services ends).
+    (exec setsid cargo lambda watch --ignore-changes --concurrency "$INSTANCES" -A 127.0.0.1 \
+      -P "$API_PORT") >>"$OUT/api.log" 2>&1 &
+    API_PID=$!
+    wait_for_port "$API_PORT" 120 || { log "cargo lambda watch did not start"; exit 1; }
+  fi
   "$VENV/bin/python" tools/launch-load-test/dev_server.py --api "http://127.0.0.1:$API_PORT" \
     --token "$TOKEN" --handle "$HANDLE" --concurrency "$CONCURRENCY" --timeout "$TIMEOUT" |
     tee "$OUT/report.md"
