@@ -15,8 +15,9 @@
 # Results go to target/launch-load-test/<time>/ (results.json, report.md, the functions'
 # output). Exits non-zero when a count is off or a registration failed.
 #
-# Measured on the 2-core machine: about a minute (plus the release build when it is stale,
-# several minutes with fat LTO); --dev-server about 2 minutes.
+# Measured on the 2-core machine: about 2 minutes with the defaults (plus the release build
+# when it is stale, several minutes with fat LTO); --dev-server about 2 minutes, 3 more for a
+# level at which it stops answering (every request waits out --timeout).
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 cd "$ROOT"

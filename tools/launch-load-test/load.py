@@ -10,25 +10,30 @@ Gateway HTTP API v2, built as the packaging test builds them), quantities 1..3 i
 group-buy (`minParticipants` half the registrations, `maxParticipants` all of them) is created
 and published through the service's own functions.
 
-Then the counts are read back from DynamoDB Local and must be exact: every answer a 201,
-participantCount == 201s == interest items, unitCount == the quantities sent == the sum over
-the items, and the rollup shards (`ROLLUP#0..7`/`TOTALS`) add up to every group-buy's counts,
-with `thresholdMet` once per group-buy that met its threshold.
+Every answer must be a 201. An answer that is not is an error, and its visitor then does what
+a client does, the same request again (through one more sandbox, after the spike), whose
+answer tells whether the first one had been written (200, created false) or not (201). The
+counts are then read back from DynamoDB Local and must be exact: participantCount == the
+visitors registered (201s, and errors whose retry found them written) == interest items,
+unitCount == the quantities sent == the sum over the items, and the rollup shards
+(`ROLLUP#0..7`/`TOTALS`) add up to every group-buy's counts, with `thresholdMet` once per
+group-buy that met its threshold.
 
 The baseline: the transaction each registration commits (interest put, tally update, rollup
 shard, daily limit counter: shared/src/store/interests.rs and riders.rs, the same items,
 expressions and conditions) issued straight at DynamoDB Local on a second group-buy at the same
 concurrency, each worker one call at a time on its own connection, and checked the same way.
 Its throughput is the local ceiling the sandboxes are measured against. The same client first
-commits `--warm-up` registrations on a third group-buy, unmeasured, so that neither measured
-run pays for DynamoDB Local's JIT warm-up.
+commits `--warm-up` registrations on a group-buy of their own, unmeasured, so that no measured
+run pays for DynamoDB Local's JIT warm-up. `--rounds` rounds of both, each on fresh
+group-buys (and fresh sandboxes); the report gives medians over the rounds.
 
   load.py --binary target/release/register-interest --seed-functions target/debug \\
           --endpoint http://127.0.0.1:PORT --table T --token JWT --out DIR \\
-          [--sandboxes 200] [--registrations 2000] [--dynamodb-pid PID]
+          [--sandboxes 200] [--registrations 2000] [--rounds 3] [--dynamodb-pid PID]
 
 Prints a Markdown report; writes DIR/results.json and the sandboxes' output to DIR/logs/.
-Exits 1 when any count is off or any registration was not a 201.
+Exits 1 when any count is off or any registration was not answered 201.
 """
 
 from __future__ import annotations
