@@ -223,6 +223,14 @@ mod tests {
         down: bool,
     }
 
+    impl FakeBus {
+        /// The detail-types accepted, in order.
+        fn kinds(&self) -> Vec<String> {
+            let accepted = self.accepted.lock().expect("lock");
+            accepted.iter().map(|(kind, _)| kind.clone()).collect()
+        }
+    }
+
     impl Publisher for FakeBus {
         async fn publish(
             &self,
@@ -346,13 +354,7 @@ mod tests {
         let bus = FakeBus::default();
         let response = handle(batch(), &bus, ample()).await;
         assert!(failures(&response).is_empty());
-        let kinds: Vec<String> = bus
-            .accepted
-            .lock()
-            .expect("lock")
-            .iter()
-            .map(|(k, _)| k.clone())
-            .collect();
+        let kinds = bus.kinds();
         assert_eq!(
             kinds,
             ["ThresholdReached", "GroupBuyPaused", "ThresholdLost"]
@@ -426,13 +428,7 @@ mod tests {
         let bus = FakeBus::default();
         let response = handle(event, &bus, ample()).await;
         assert_eq!(failures(&response), [Some("200".to_owned())]);
-        let kinds: Vec<String> = bus
-            .accepted
-            .lock()
-            .expect("lock")
-            .iter()
-            .map(|(k, _)| k.clone())
-            .collect();
+        let kinds = bus.kinds();
         assert_eq!(
             kinds,
             ["ThresholdReached"],

@@ -1,17 +1,17 @@
 //! The owner side of the lifecycle: create, list, read, publish, pause, close, extend.
 
 use super::{Answer, Call, OwnerTarget, Target, Written};
-use crate::domain::Handle;
 use crate::domain::{
     Action, Audience, CloseOutcome, Decision, ExtensionDecision, GroupBuy, HistoryEntry,
     NewGroupBuy, Rejection, Status, Timestamp,
 };
+use crate::domain::{Handle, Slug};
 use crate::error::ApiError;
 use crate::http::{IfMatch, ListFormat, Reply, json_object, query_param};
 use crate::limits::DailyLimit;
 use crate::participants_csv::participants_csv;
 use crate::routes::Route;
-use crate::store::{Listing, StoreError};
+use crate::store::{Listing, Store, StoreError};
 use crate::telemetry::BusinessMetric;
 use crate::validation::{FieldError, Fields, string};
 use lambda_http::http::{StatusCode, header};
@@ -149,6 +149,22 @@ fn requested_action(call: &Call<'_>) -> Result<Action, ApiError> {
     }
 }
 
+/// The group-buy a write decides on, read strongly consistent: 404 when there is none, 412
+/// when `If-Match` names another version.
+async fn read_matching(
+    store: &Store,
+    handle: &Handle,
+    slug: &Slug,
+    if_match: &IfMatch,
+) -> Result<GroupBuy, ApiError> {
+    let current = store
+        .get(handle, slug)
+        .await?
+        .ok_or(ApiError::GroupBuyNotFound)?;
+    if_match.check(current.version)?;
+    Ok(current)
+}
+
 /// publish, pause and close: read, decide with the lifecycle rules, write conditionally;
 /// on a lost race, read and decide again.
 pub(super) async fn transition(
@@ -161,11 +177,7 @@ pub(super) async fn transition(
     let if_match = IfMatch::of(call.req.headers());
     let store = &call.app.store;
     for _ in 0..TRANSITION_ATTEMPTS {
-        let current = store
-            .get(&target.handle, slug)
-            .await?
-            .ok_or(ApiError::GroupBuyNotFound)?;
-        if_match.check(current.version)?;
+        let current = read_matching(store, &target.handle, slug, &if_match).await?;
         let now = Timestamp::now();
         match current.lifecycle().decide(action, now) {
             Decision::AlreadyThere => return Ok(one(&current, StatusCode::OK).into()),
@@ -271,11 +283,7 @@ pub(super) async fn extend(call: &mut Call<'_>, owner: OwnerTarget) -> Result<An
     let if_match = IfMatch::of(call.req.headers());
     let store = &call.app.store;
     for _ in 0..TRANSITION_ATTEMPTS {
-        let current = store
-            .get(&target.handle, slug)
-            .await?
-            .ok_or(ApiError::GroupBuyNotFound)?;
-        if_match.check(current.version)?;
+        let current = read_matching(store, &target.handle, slug, &if_match).await?;
         let now = Timestamp::now();
         match current.deadline_state().decide_extension(requested, now) {
             ExtensionDecision::Reject(rejection) => {

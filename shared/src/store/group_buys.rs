@@ -5,7 +5,8 @@ use super::{
     GROUP_BUY_END, GROUP_BUY_SK, GroupBuyParts, INDEX_SHARDS, Item, Riders, Store, StoreError,
     TALLY_SK, classify, deadline_index_keys, deadline_partition, decode, encode, from_cursor_key,
     group_buy_item, group_buy_pk, handle_partition, handle_status_partition, index_shard, n,
-    observed, public_index_keys, public_partition, s, set_all, tally_item, to_cursor_key,
+    observed, public_index_keys, public_partition, put_if_absent, s, set_all, tally_item,
+    to_cursor_key,
 };
 use crate::domain::rollup::RollupDelta;
 use crate::domain::{
@@ -18,7 +19,8 @@ use crate::table::{
 };
 use aws_sdk_dynamodb::operation::query::builders::QueryFluentBuilder;
 use aws_sdk_dynamodb::types::{
-    AttributeValue, Put, ReturnConsumedCapacity, TransactWriteItem, Update,
+    AttributeValue, Put, ReturnConsumedCapacity, ReturnValuesOnConditionCheckFailure,
+    TransactWriteItem, Update,
 };
 
 const HISTORY_PREFIX: &str = "HIST#";
@@ -92,14 +94,7 @@ impl Store {
         riders: &Riders,
     ) -> Result<(), StoreError> {
         let put = |item: Item| {
-            Put::builder()
-                .table_name(&self.table)
-                .set_item(Some(item))
-                .condition_expression("attribute_not_exists(#pk)")
-                .expression_attribute_names("#pk", PARTITION_KEY)
-                .build()
-                .map(|put| TransactWriteItem::builder().put(put).build())
-                .map_err(|e| StoreError::Corrupt(e.to_string()))
+            put_if_absent(&self.table, item, ReturnValuesOnConditionCheckFailure::None)
         };
         let history = history_put(&self.table, &gb.handle, &gb.slug, entry)?;
         let mut items = vec![
@@ -417,16 +412,7 @@ impl Store {
         };
         assignments.extend(deadline.into_iter().flatten());
         let pk = group_buy_pk(&current.handle, &current.slug);
-        let update = Update::builder()
-            .table_name(&self.table)
-            .key(PARTITION_KEY, s(pk.clone()))
-            .key(SORT_KEY, s(GROUP_BUY_SK))
-            .condition_expression("#version = :expected")
-            .expression_attribute_names("#version", "version")
-            .expression_attribute_values(":expected", n(current.version));
-        let update = set_all(update, assignments, removals)
-            .build()
-            .map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        let update = self.versioned_update(&pk, current, assignments, removals)?;
         // The tally follows the status, so that interest writes decide on it alone.
         let mut condition = "attribute_exists(#pk)".to_owned();
         match transition.count_guard {
@@ -514,16 +500,7 @@ impl Store {
         ];
         assignments.extend(deadline);
         let pk = group_buy_pk(&current.handle, &current.slug);
-        let update = Update::builder()
-            .table_name(&self.table)
-            .key(PARTITION_KEY, s(pk.clone()))
-            .key(SORT_KEY, s(GROUP_BUY_SK))
-            .condition_expression("#version = :expected")
-            .expression_attribute_names("#version", "version")
-            .expression_attribute_values(":expected", n(current.version));
-        let update = set_all(update, assignments, &[])
-            .build()
-            .map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        let update = self.versioned_update(&pk, current, assignments, &[])?;
         let tally = Update::builder()
             .table_name(&self.table)
             .key(PARTITION_KEY, s(pk))
@@ -532,7 +509,7 @@ impl Store {
             .condition_expression("attribute_exists(#pk)")
             .expression_attribute_names("#pk", PARTITION_KEY)
             .expression_attribute_names("#closesAt", "closesAt")
-            .expression_attribute_names("#version", "version")
+            .expression_attribute_names("#version", super::TALLY_VERSION)
             .expression_attribute_values(":closesAt", s(closes_at.to_string()))
             .expression_attribute_values(":version", n(next.version))
             .build()
@@ -544,6 +521,27 @@ impl Store {
             TransactWriteItem::builder().put(history).build(),
         ];
         self.transact(items, riders).await
+    }
+
+    /// The update of the group-buy's own item (`pk`) that holds only if its version is still
+    /// the one `current` was read at: the guard of every transition and extension.
+    fn versioned_update(
+        &self,
+        pk: &str,
+        current: &GroupBuy,
+        assignments: Vec<(String, AttributeValue)>,
+        removals: &[&str],
+    ) -> Result<Update, StoreError> {
+        let update = Update::builder()
+            .table_name(&self.table)
+            .key(PARTITION_KEY, s(pk))
+            .key(SORT_KEY, s(GROUP_BUY_SK))
+            .condition_expression("#version = :expected")
+            .expression_attribute_names("#version", "version")
+            .expression_attribute_values(":expected", n(current.version));
+        set_all(update, assignments, removals)
+            .build()
+            .map_err(|e| StoreError::Corrupt(e.to_string()))
     }
 
     /// Records a refused attempt in the history. A refused close also raises the group-buy's

@@ -12,14 +12,14 @@ use super::waitlist::{
 };
 use super::{
     DESCRIPTION_SK, GROUP_BUY_SK, GroupBuyParts, ItemCheck, Riders, Store, StoreError, TALLY_SK,
-    THRESHOLD_EDGE, decode, encode, group_buy_pk, n, part_key, s,
+    THRESHOLD_EDGE, decode, encode, group_buy_pk, n, part_key, put_if_absent, s,
 };
 use crate::domain::rollup::RollupDelta;
 use crate::domain::{GroupBuy, Handle, Slug, Tally, Timestamp};
 use crate::pagination::{Key, Page};
 use crate::table::{PARTITION_KEY, SORT_KEY};
 use aws_sdk_dynamodb::types::{
-    AttributeValue, Delete, Put, ReturnValuesOnConditionCheckFailure, TransactWriteItem, Update,
+    AttributeValue, Delete, ReturnValuesOnConditionCheckFailure, TransactWriteItem, Update,
 };
 use serde::{Deserialize, Serialize};
 
@@ -191,16 +191,11 @@ impl Store {
             } => {
                 let mut item = encode(record)?;
                 item.extend(part_key(&pk, &sk));
-                let put = Put::builder()
-                    .table_name(&self.table)
-                    .set_item(Some(item))
-                    .condition_expression("attribute_not_exists(#pk)")
-                    .expression_attribute_names("#pk", PARTITION_KEY)
-                    .return_values_on_condition_check_failure(
-                        ReturnValuesOnConditionCheckFailure::AllOld,
-                    )
-                    .build()
-                    .map_err(built)?;
+                let put = put_if_absent(
+                    &self.table,
+                    item,
+                    ReturnValuesOnConditionCheckFailure::AllOld,
+                )?;
                 let tally = tally
                     .update_expression(
                         "SET #participants = #participants + :one, #units = #units + :q",
@@ -223,7 +218,7 @@ impl Store {
                     threshold_met: i64::from(meets_threshold),
                     ..RollupDelta::default()
                 };
-                (TransactWriteItem::builder().put(put).build(), tally, delta)
+                (put, tally, delta)
             }
             InterestWrite::Change { from, to } => {
                 let update = Update::builder()

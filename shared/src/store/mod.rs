@@ -32,7 +32,8 @@ use aws_sdk_dynamodb::operation::transact_write_items::{
 use aws_sdk_dynamodb::operation::update_item::UpdateItemOutput;
 use aws_sdk_dynamodb::types::builders::UpdateBuilder;
 use aws_sdk_dynamodb::types::{
-    AttributeValue, ConsumedCapacity, KeysAndAttributes, ReturnConsumedCapacity, TransactWriteItem,
+    AttributeValue, ConsumedCapacity, KeysAndAttributes, Put, ReturnConsumedCapacity,
+    ReturnValuesOnConditionCheckFailure, TransactWriteItem,
 };
 use std::collections::HashMap;
 
@@ -450,6 +451,24 @@ fn public_index_keys(gb: &GroupBuy) -> Option<[(String, AttributeValue); 2]> {
             (PUBLIC_BY_HANDLE.sort_key.into(), s(newest_first_key(gb))),
         ]
     })
+}
+
+/// A transaction's put of `item` that holds only if no item has its key; `returning` says
+/// whether a refusal hands back the item that stood there (for a decision without a read).
+fn put_if_absent(
+    table: &str,
+    item: Item,
+    returning: ReturnValuesOnConditionCheckFailure,
+) -> Result<TransactWriteItem, StoreError> {
+    let put = Put::builder()
+        .table_name(table)
+        .set_item(Some(item))
+        .condition_expression("attribute_not_exists(#pk)")
+        .expression_attribute_names("#pk", PARTITION_KEY)
+        .return_values_on_condition_check_failure(returning)
+        .build()
+        .map_err(|e| StoreError::Corrupt(e.to_string()))?;
+    Ok(TransactWriteItem::builder().put(put).build())
 }
 
 /// Adds `SET` of every attribute in `assignments` and `REMOVE` of every one in `removals`

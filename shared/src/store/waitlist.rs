@@ -10,14 +10,13 @@
 use super::interests::{BEFORE_DEADLINE, OPEN_FOR_REGISTRATION, interest_sk};
 use super::{
     Riders, Store, StoreError, TALLY_SK, classify, decode, encode, group_buy_pk, n, observed,
-    part_key, s,
+    part_key, put_if_absent, s,
 };
 use crate::domain::{Handle, Slug, Timestamp};
 use crate::table::{PARTITION_KEY, SORT_KEY};
 use aws_sdk_dynamodb::error::BuildError;
 use aws_sdk_dynamodb::types::{
-    ConditionCheck, Delete, Put, ReturnValuesOnConditionCheckFailure, Select, TransactWriteItem,
-    Update,
+    ConditionCheck, Delete, ReturnValuesOnConditionCheckFailure, Select, TransactWriteItem, Update,
 };
 use serde::{Deserialize, Serialize};
 
@@ -121,14 +120,11 @@ pub(super) fn promotion_items(
         (WAITLIST_SEQ.to_owned(), n(entry.seq)),
     ]);
     interest.extend(part_key(pk, &interest_sk(&entry.participant)));
-    let put = Put::builder()
-        .table_name(table)
-        .set_item(Some(interest))
-        .condition_expression("attribute_not_exists(#pk)")
-        .expression_attribute_names("#pk", PARTITION_KEY)
-        .build()
-        .map_err(built)?;
-    items.push(TransactWriteItem::builder().put(put).build());
+    items.push(put_if_absent(
+        table,
+        interest,
+        ReturnValuesOnConditionCheckFailure::None,
+    )?);
     Ok(items)
 }
 
@@ -200,17 +196,11 @@ impl Store {
             .map_err(built)?;
         let [queued, own] = entry_items(&pk, entry)?;
         let put_if_absent = |item| {
-            Put::builder()
-                .table_name(&self.table)
-                .set_item(Some(item))
-                .condition_expression("attribute_not_exists(#pk)")
-                .expression_attribute_names("#pk", PARTITION_KEY)
-                .return_values_on_condition_check_failure(
-                    ReturnValuesOnConditionCheckFailure::AllOld,
-                )
-                .build()
-                .map(|put| TransactWriteItem::builder().put(put).build())
-                .map_err(built)
+            put_if_absent(
+                &self.table,
+                item,
+                ReturnValuesOnConditionCheckFailure::AllOld,
+            )
         };
         let items = vec![
             TransactWriteItem::builder()
