@@ -416,7 +416,7 @@ pub fn local_streams_client(
     }
     aws_sdk_dynamodbstreams::Client::from_conf(
         streams
-            .credentials_provider(group_buy::app::local_credentials())
+            .credentials_provider(group_buy::aws::local_credentials())
             .build(),
     )
 }

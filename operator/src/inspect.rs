@@ -630,7 +630,7 @@ mod tests {
         let slug = Slug::parse("jute-rug").expect("slug");
         assert_eq!(group_buy_pk(&handle, &slug), "GB#acme-decor#jute-rug");
         let day = parse_day("2026-11-24").expect("day");
-        let limit = group_buy::limits::DailyLimit::new(
+        let limit = group_buy::domain::daily_limit::DailyLimit::new(
             OWNER_WRITES,
             "acme-decor".into(),
             10,

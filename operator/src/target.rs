@@ -7,7 +7,7 @@
 use aws_config::retry::RetryConfig;
 use aws_config::timeout::TimeoutConfig;
 use aws_config::{BehaviorVersion, Region};
-use group_buy::app::dynamodb_client;
+use group_buy::aws::dynamodb_client;
 use group_buy::configuration::Settings;
 use std::time::Duration;
 

@@ -7,11 +7,16 @@
 //! 24 h away gets `closingSoonFor` on its tally, once per deadline, which the stream turns
 //! into `GroupBuyClosingSoon` (`events`).
 
-use crate::app::App;
+use crate::aws::function_dynamodb_client;
 use crate::call_log::as_function;
 use crate::configuration::Settings;
 use crate::deadline::Deadline;
-use crate::domain::{Action, Decision, HistoryEntry, Timestamp};
+use crate::domain::{
+    Action, Decision, GroupBuy, Handle, HistoryEntry, Slug, Timestamp, Transition,
+};
+use crate::store::decide_and_write::{
+    Contended, DecideAndWrite, Decided, Ended, WriteOutcome, decide_and_write,
+};
 use crate::store::{DueKey, INDEX_SHARDS, Riders, Store, StoreError};
 use crate::telemetry::{self, BusinessMetric};
 use lambda_http::{Error, LambdaEvent, service_fn};
@@ -140,10 +145,71 @@ async fn notice_closing_soon(
 enum ExpiryError {
     #[error("not a group-buy key")]
     NotAGroupBuy,
-    #[error("still contended after {ATTEMPTS} attempts")]
-    Contended,
+    #[error(transparent)]
+    Contended(#[from] Contended),
     #[error(transparent)]
     Store(#[from] StoreError),
+}
+
+/// One due group-buy's expiry, as the decide-and-write loop runs it (the loop an owner's
+/// close runs too).
+struct Expiry<'a> {
+    store: &'a Store,
+    handle: Handle,
+    slug: Slug,
+    now: Timestamp,
+    run_id: &'a str,
+}
+
+impl DecideAndWrite for Expiry<'_> {
+    type State = Option<GroupBuy>;
+    type Plan = (GroupBuy, GroupBuy, Transition, HistoryEntry);
+    type Done = ();
+    type Settled = ();
+    type Error = ExpiryError;
+
+    async fn read(&mut self) -> Result<Option<GroupBuy>, ExpiryError> {
+        Ok(self.store.get(&self.handle, &self.slug).await?)
+    }
+
+    fn decide(
+        &mut self,
+        current: Option<GroupBuy>,
+    ) -> Result<Decided<Self::Plan, ()>, ExpiryError> {
+        // Gone, or no longer due (closed, or extended meanwhile): nothing to do.
+        let Some(current) = current else {
+            return Ok(Decided::Settled(()));
+        };
+        let Decision::Apply(transition) = current.lifecycle().decide(Action::Expire, self.now)
+        else {
+            return Ok(Decided::Settled(()));
+        };
+        let next = current.after(&transition, self.now);
+        let entry = HistoryEntry::applied(
+            Action::Expire,
+            &transition,
+            next.version,
+            ACTOR,
+            self.run_id,
+            self.now,
+        );
+        Ok(Decided::Write((current, next, transition, entry)))
+    }
+
+    async fn write(&mut self, plan: Self::Plan) -> Result<WriteOutcome<()>, ExpiryError> {
+        let (current, next, transition, entry) = plan;
+        match self
+            .store
+            .apply(&current, &next, &transition, &entry, &Riders::default())
+            .await
+        {
+            Ok(()) => Ok(WriteOutcome::Done(())),
+            Err(StoreError::ConditionFailed(_) | StoreError::TransactionConflict) => {
+                Ok(WriteOutcome::LostRace)
+            }
+            Err(e) => Err(e.into()),
+        }
+    }
 }
 
 /// Closes one due group-buy; false when there was nothing to do (gone, already closed).
@@ -154,39 +220,22 @@ async fn expire_one(
     run_id: &str,
 ) -> Result<bool, ExpiryError> {
     let (handle, slug) = due.group_buy().ok_or(ExpiryError::NotAGroupBuy)?;
-    for _ in 0..ATTEMPTS {
-        let Some(current) = store.get(&handle, &slug).await? else {
-            return Ok(false);
-        };
-        let Decision::Apply(transition) = current.lifecycle().decide(Action::Expire, now) else {
-            return Ok(false);
-        };
-        let next = current.after(&transition, now);
-        let entry = HistoryEntry::applied(
-            Action::Expire,
-            &transition,
-            next.version,
-            ACTOR,
-            run_id,
-            now,
-        );
-        match store
-            .apply(&current, &next, &transition, &entry, &Riders::default())
-            .await
-        {
-            Ok(()) => return Ok(true),
-            Err(StoreError::ConditionFailed(_) | StoreError::TransactionConflict) => continue,
-            Err(e) => return Err(e.into()),
-        }
-    }
-    Err(ExpiryError::Contended)
+    let mut expiry = Expiry {
+        store,
+        handle,
+        slug,
+        now,
+        run_id,
+    };
+    let ended = decide_and_write(ATTEMPTS, &mut expiry).await?;
+    Ok(matches!(ended, Ended::Written(())))
 }
 
 /// The whole `main` of the scheduled function.
 pub async fn run() -> Result<(), Error> {
     telemetry::init();
-    let app = App::new(Settings::from_env()?).await?;
-    let store = &app.store;
+    let settings = Settings::from_env()?;
+    let store = &Store::new(function_dynamodb_client(&settings)?, &settings.table_name);
     lambda_http::lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
         let deadline = Deadline::from_lambda(event.context.deadline);
         let run = expire_due(store, Timestamp::now(), &event.context.request_id, deadline).await?;

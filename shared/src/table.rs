@@ -33,6 +33,23 @@ use aws_sdk_dynamodb::types::{
 };
 
 pub const PARTITION_KEY: &str = "PK";
+
+/// An interest's sort key prefix.
+pub const INTEREST_PREFIX: &str = "INT#";
+/// A waiting visitor's own item's sort key prefix.
+pub const WAITER_PREFIX: &str = "WAITER#";
+
+/// An interest's sort key. Keyed by the per-group-buy pseudonym, never the visitor's
+/// platform-wide key: the participants list is ordered by it, and an order shared across
+/// campaigns would let an owner relate where one visitor sorts in two of them.
+pub fn interest_sk(participant: &str) -> String {
+    format!("{INTEREST_PREFIX}{participant}")
+}
+
+/// A waiting visitor's own item: keyed by the pseudonym, as interests are.
+pub fn waiter_sk(participant: &str) -> String {
+    format!("{WAITER_PREFIX}{participant}")
+}
 /// Epoch seconds after which DynamoDB deletes an item (daily counters, idempotency records).
 pub const TTL_ATTRIBUTE: &str = "ttl";
 pub const SORT_KEY: &str = "SK";

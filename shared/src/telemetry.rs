@@ -69,23 +69,6 @@ pub fn record_call(capacity_units: Option<f64>) {
     });
 }
 
-tokio::task_local! {
-    static REQUEST_ID: String;
-}
-
-/// Runs `work` on behalf of the request `request_id` (`App::handle` runs every request so):
-/// what it writes can tell its own retries from another request's writes (the tokens of
-/// `store::client_token`).
-pub async fn serving<T>(request_id: String, work: impl Future<Output = T>) -> T {
-    REQUEST_ID.scope(request_id, work).await
-}
-
-/// The id of the request being served; `None` outside one (the scheduled expiry, the tools,
-/// test fixtures).
-pub fn request_id() -> Option<String> {
-    REQUEST_ID.try_with(Clone::clone).ok()
-}
-
 /// The fields of the per-request log line that handlers learn as they go.
 #[derive(Clone, Debug, Default)]
 pub struct RequestLog {

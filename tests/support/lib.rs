@@ -7,8 +7,9 @@ pub mod proxy;
 
 use aws_sdk_dynamodb::types::AttributeValue;
 use futures::StreamExt;
-use group_buy::app::{App, dynamodb_client};
+use group_buy::App;
 use group_buy::auth::DevClaims;
+use group_buy::aws::dynamodb_client;
 use group_buy::configuration::{DEV_JWT_HS256_SECRET, Settings};
 use group_buy::table::{self, ChangeStream};
 use group_buy::{Access, Route};

@@ -2,9 +2,9 @@
 //! a JWKS document of RS256/ES256 public keys selected by `kid`. A token is checked only with
 //! a key of its own algorithm, so `alg: none` and algorithm confusion fail by construction.
 
+use super::AuthError;
 use super::{CredentialKind, Principal};
 use crate::configuration::JwtSettings;
-use crate::error::ApiError;
 use jsonwebtoken::jwk::{AlgorithmParameters, EllipticCurve, JwkSet, KeyAlgorithm};
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use serde::{Deserialize, Serialize};
@@ -87,9 +87,9 @@ impl JwtVerifier {
         })
     }
 
-    pub fn verify(&self, token: &str) -> Result<Principal, ApiError> {
+    pub fn verify(&self, token: &str) -> Result<Principal, AuthError> {
         let header = jsonwebtoken::decode_header(token)
-            .map_err(|_| ApiError::Unauthenticated("the token is not a valid JWT"))?;
+            .map_err(|_| AuthError::Unauthenticated("the token is not a valid JWT"))?;
         let (algorithm, key) = match header.alg {
             Algorithm::HS256 => self.hs256.as_ref().map(|key| (Algorithm::HS256, key)),
             Algorithm::RS256 | Algorithm::ES256 => header
@@ -100,7 +100,7 @@ impl JwtVerifier {
                 .map(|(alg, key)| (*alg, key)),
             _ => None,
         }
-        .ok_or(ApiError::Unauthenticated(
+        .ok_or(AuthError::Unauthenticated(
             "the token is not signed with a configured key",
         ))?;
 
@@ -125,7 +125,7 @@ impl JwtVerifier {
         }
         validation.set_required_spec_claims(&required);
         let claims = jsonwebtoken::decode::<Claims>(token, key, &validation)
-            .map_err(|_| ApiError::Unauthenticated("the token is invalid or expired"))?
+            .map_err(|_| AuthError::Unauthenticated("the token is invalid or expired"))?
             .claims;
         let scopes = match (claims.scope, claims.scp) {
             (Some(scope), _) => scope.split_whitespace().map(str::to_owned).collect(),

@@ -6,13 +6,29 @@ pub mod pat;
 
 use crate::configuration::JwtSettings;
 use crate::domain::Handle;
-use crate::error::ApiError;
-use crate::store::Store;
+use crate::store::{Store, StoreError};
 use lambda_http::http::{HeaderMap, header};
 use pat::PatVerifier;
 use std::time::Duration;
 
 pub use jwt::{DevClaims, JwtVerifier};
+
+/// Why a caller is not let in. The HTTP edge gives each its status (`http::error`).
+#[derive(Debug, thiserror::Error)]
+pub enum AuthError {
+    /// No credentials, or none that verify: the reason is safe to show.
+    #[error("unauthenticated: {0}")]
+    Unauthenticated(&'static str),
+    /// Verified, but without the scope the route needs.
+    #[error("missing scope {0}")]
+    InsufficientScope(&'static str),
+    /// Verified, but not for this handle (or without the role the route needs).
+    #[error("handle forbidden")]
+    HandleForbidden,
+    /// A personal access token could not be looked up.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Scope {
@@ -62,12 +78,12 @@ impl Principal {
 
     /// The caller may act on `handle` with `scope`: 403 `INSUFFICIENT_SCOPE` first, then
     /// 403 `HANDLE_FORBIDDEN`.
-    pub fn authorize(&self, handle: &Handle, scope: Scope) -> Result<(), ApiError> {
+    pub fn authorize(&self, handle: &Handle, scope: Scope) -> Result<(), AuthError> {
         if !self.scopes.iter().any(|s| s == scope.as_str()) {
-            return Err(ApiError::InsufficientScope(scope.as_str()));
+            return Err(AuthError::InsufficientScope(scope.as_str()));
         }
         if !self.handles.iter().any(|h| h == handle.as_str()) {
-            return Err(ApiError::HandleForbidden);
+            return Err(AuthError::HandleForbidden);
         }
         Ok(())
     }
@@ -93,16 +109,16 @@ impl Authenticator {
 
     /// The caller behind `Authorization: Bearer …` (the scheme in any case, RFC 9110
     /// §11.1); 401 when absent or not valid.
-    pub async fn authenticate(&self, headers: &HeaderMap) -> Result<Principal, ApiError> {
+    pub async fn authenticate(&self, headers: &HeaderMap) -> Result<Principal, AuthError> {
         let value = headers
             .get(header::AUTHORIZATION)
-            .ok_or(ApiError::Unauthenticated("no Authorization header"))?;
+            .ok_or(AuthError::Unauthenticated("no Authorization header"))?;
         let token = value
             .to_str()
             .ok()
             .and_then(bearer_token)
             .filter(|t| !t.is_empty())
-            .ok_or(ApiError::Unauthenticated(
+            .ok_or(AuthError::Unauthenticated(
                 "the Authorization header is not a Bearer token",
             ))?;
         if token.starts_with(pat::PREFIX) {

@@ -4,13 +4,11 @@
 //! A function instance caches a token's record for `PAT_CACHE_SECONDS` (default 30), which
 //! bounds how long a revocation takes to be honoured.
 
-use super::{CredentialKind, Principal};
+use super::{AuthError, CredentialKind, Principal};
 use crate::domain::{Handle, Timestamp};
-use crate::error::ApiError;
-use crate::store::Store;
+use crate::store::{PatRecord, Store};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -20,22 +18,6 @@ use subtle::ConstantTimeEq;
 pub const PREFIX: &str = "ghpat_";
 /// `lastUsedAt` is written at most this often per token, not on every request.
 const LAST_USED_RESOLUTION_MILLIS: i64 = 3600 * 1000;
-
-/// A token's stored record.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct PatRecord {
-    pub id: String,
-    pub handle: Handle,
-    pub name: String,
-    pub scopes: Vec<String>,
-    /// Hex SHA-256 of the secret.
-    pub secret_hash: String,
-    pub created_at: Timestamp,
-    pub expires_at: Option<Timestamp>,
-    pub revoked_at: Option<Timestamp>,
-    pub last_used_at: Option<Timestamp>,
-}
 
 /// A freshly issued token: the secret exists only here and in what is shown to the operator.
 pub struct IssuedPat {
@@ -170,8 +152,8 @@ pub struct PatVerifier {
     cache: Mutex<RecordCache>,
 }
 
-const UNKNOWN: ApiError =
-    ApiError::Unauthenticated("the personal access token is unknown, expired or revoked");
+const UNKNOWN: AuthError =
+    AuthError::Unauthenticated("the personal access token is unknown, expired or revoked");
 
 impl PatVerifier {
     pub fn new(store: Store, cache_ttl: Duration) -> Self {
@@ -181,7 +163,7 @@ impl PatVerifier {
         }
     }
 
-    async fn record(&self, id: &str) -> Result<Option<PatRecord>, ApiError> {
+    async fn record(&self, id: &str) -> Result<Option<PatRecord>, AuthError> {
         let cached = self
             .cache
             .lock()
@@ -197,7 +179,7 @@ impl PatVerifier {
         Ok(record)
     }
 
-    pub async fn verify(&self, token: &str) -> Result<Principal, ApiError> {
+    pub async fn verify(&self, token: &str) -> Result<Principal, AuthError> {
         let (id, secret) = parse(token).ok_or(UNKNOWN)?;
         let record = self.record(id).await?.ok_or(UNKNOWN)?;
         let matches: bool = hash_secret(secret)

@@ -1,5 +1,6 @@
 //! The group-buy resource, how a new one is parsed from a request, and its two views.
 
+use super::MAX_PARTICIPANTS_LIMIT;
 use super::identifiers::{Handle, Slug};
 use super::lifecycle::{
     CloseOutcome, DeadlineState, Extension, LifecycleState, Status, Transition,
@@ -12,7 +13,6 @@ use crate::validation::{FieldError, Fields, integer, string, text};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
-pub const MAX_PARTICIPANTS_LIMIT: i64 = 100_000;
 /// The largest `maxQuantityPerParticipant` a group-buy may set.
 pub const MAX_QUANTITY_PER_PARTICIPANT: u32 = 100;
 const MAX_UNIT_PRICE_MINOR: i64 = 1_000_000_000_000;

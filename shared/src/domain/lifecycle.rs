@@ -127,6 +127,10 @@ pub enum Rejection {
     DeadlinePassed {
         closes_at: Timestamp,
     },
+    /// An extension of a group-buy that has no deadline to extend.
+    NoDeadline {
+        current: Status,
+    },
     /// An extension to a deadline no later than the current one (a bad `closesAt`: 400).
     DeadlineNotLater {
         closes_at: Timestamp,
@@ -139,9 +143,10 @@ pub enum Rejection {
 }
 
 impl Rejection {
+    /// The reason's name, as the history records it and the API answers it.
     pub fn code(&self) -> &'static str {
         match self {
-            Self::InvalidTransition { .. } => "INVALID_TRANSITION",
+            Self::InvalidTransition { .. } | Self::NoDeadline { .. } => "INVALID_TRANSITION",
             Self::ThresholdNotMet { .. } => "THRESHOLD_NOT_MET",
             Self::DeadlinePassed { .. } => "DEADLINE_PASSED",
             Self::DeadlineNotLater { .. } => "VALIDATION_FAILED",
@@ -274,13 +279,13 @@ impl DeadlineState {
     /// times, only later, and never more than `MAX_EXTENSION_DAYS` past the first deadline.
     pub fn decide_extension(&self, requested: Timestamp, now: Timestamp) -> ExtensionDecision {
         let reject = ExtensionDecision::Reject;
-        let open = matches!(self.status, Status::Published | Status::Paused);
-        let (Some(closes_at), Some(latest_closes_at), true) =
-            (self.closes_at, self.latest_closes_at(), open)
+        let current = self.status;
+        if !matches!(current, Status::Published | Status::Paused) {
+            return reject(Rejection::InvalidTransition { current });
+        }
+        let (Some(closes_at), Some(latest_closes_at)) = (self.closes_at, self.latest_closes_at())
         else {
-            return reject(Rejection::InvalidTransition {
-                current: self.status,
-            });
+            return reject(Rejection::NoDeadline { current });
         };
         if closes_at <= now {
             return reject(Rejection::DeadlinePassed { closes_at });
@@ -531,7 +536,7 @@ mod tests {
         };
         assert_eq!(
             open_ended.decide_extension(later, now()),
-            ExtensionDecision::Reject(Rejection::InvalidTransition { current: Published })
+            ExtensionDecision::Reject(Rejection::NoDeadline { current: Published })
         );
     }
 

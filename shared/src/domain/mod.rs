@@ -1,3 +1,7 @@
+//! The group-buy domain: types that parse, and the pure rules of the lifecycle, interest and
+//! the rollup. No I/O, no HTTP: the store writes what these decide, the HTTP edge tells it.
+
+pub mod daily_limit;
 pub mod group_buy;
 pub mod history;
 pub mod identifiers;
@@ -18,3 +22,6 @@ pub use lifecycle::{
 };
 pub use price_tier::PriceTier;
 pub use timestamp::Timestamp;
+
+/// The largest participant count a group-buy's bounds or a price tier may name.
+pub const MAX_PARTICIPANTS_LIMIT: i64 = 100_000;

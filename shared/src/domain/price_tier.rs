@@ -2,7 +2,7 @@
 //! Set at create and never changed after (there is no route that updates a group-buy), so
 //! fixed once published; the price a view shows follows `participantCount` alone.
 
-use super::group_buy::MAX_PARTICIPANTS_LIMIT;
+use super::MAX_PARTICIPANTS_LIMIT;
 use crate::validation::{FieldError, Fields, integer};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;

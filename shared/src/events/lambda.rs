@@ -6,7 +6,7 @@
 
 use super::delivery::{Publisher, deliver_in_order};
 use super::{ChangeRecord, LifecycleEvent, Operation, SOURCE};
-use crate::app::environment_credentials;
+use crate::aws::environment_credentials;
 use crate::deadline::Deadline;
 use crate::domain::Timestamp;
 use crate::https;

@@ -3,9 +3,9 @@
 //! `GroupBuyClosingSoon` (`events`). One conditional write per deadline: running the pass
 //! twice, or two runs at once, gives one notice; an extension (a new `closesAt`) allows a new one.
 
+use super::{Key, Page};
 use super::{Store, StoreError, TALLY_SK, classify, deadline_partition, observed, s};
 use crate::domain::{Status, Timestamp};
-use crate::pagination::{Key, Page};
 use crate::table::{OPEN_BY_DEADLINE, PARTITION_KEY, SORT_KEY};
 use serde::Deserialize;
 

@@ -8,11 +8,11 @@ use super::{
     observed, public_index_keys, public_partition, put_if_absent, s, set_all, tally_item,
     to_cursor_key,
 };
+use super::{Key, Page};
 use crate::domain::rollup::RollupDelta;
 use crate::domain::{
     CountGuard, GroupBuy, Handle, HistoryEntry, Slug, Status, Timestamp, Transition,
 };
-use crate::pagination::{Key, Page};
 use crate::table::{
     BY_HANDLE, BY_HANDLE_AND_STATUS, BY_STATUS, Index, OPEN_BY_DEADLINE, PARTITION_KEY,
     PUBLIC_BY_HANDLE, SORT_KEY,

@@ -7,23 +7,20 @@
 //! (`store::waitlist` keeps the waitlist).
 
 use super::rollup::rollup_update;
-use super::waitlist::{
-    WAITLIST_COUNT, WaitlistEntry, passed_over_items, promotion_items, waiter_sk,
-};
+use super::waitlist::{WaitlistEntry, passed_over_items, promotion_items};
 use super::{
-    DESCRIPTION_SK, GROUP_BUY_SK, GroupBuyParts, ItemCheck, Riders, Store, StoreError, TALLY_SK,
-    THRESHOLD_EDGE, decode, encode, group_buy_pk, n, part_key, put_if_absent, s,
+    BEFORE_DEADLINE, DESCRIPTION_SK, GROUP_BUY_SK, GroupBuyParts, ItemCheck, OPEN_FOR_REGISTRATION,
+    Riders, Store, StoreError, TALLY_SK, THRESHOLD_EDGE, WAITLIST_COUNT, decode, encode,
+    group_buy_pk, n, part_key, put_if_absent, s,
 };
+use super::{Key, Page};
 use crate::domain::rollup::RollupDelta;
 use crate::domain::{GroupBuy, Handle, Slug, Tally, Timestamp};
-use crate::pagination::{Key, Page};
-use crate::table::{PARTITION_KEY, SORT_KEY};
+use crate::table::{INTEREST_PREFIX, PARTITION_KEY, SORT_KEY, interest_sk, waiter_sk};
 use aws_sdk_dynamodb::types::{
     AttributeValue, Delete, ReturnValuesOnConditionCheckFailure, TransactWriteItem, Update,
 };
 use serde::{Deserialize, Serialize};
-
-const INTEREST_PREFIX: &str = "INT#";
 
 /// A visitor's interest as stored; the visitor is known only by the key in its sort key.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -65,22 +62,6 @@ pub enum InterestWrite<'a> {
     },
 }
 
-/// Keyed by the per-group-buy pseudonym, never the visitor's platform-wide key: the
-/// participants list is ordered by it, and an order shared across campaigns would let an owner
-/// relate where one visitor sorts in two of them.
-pub(super) fn interest_sk(participant: &str) -> String {
-    format!("{INTEREST_PREFIX}{participant}")
-}
-
-/// A literal, so that both conditions below are built from it at compile time.
-macro_rules! before_deadline {
-    () => {
-        "(attribute_not_exists(#closesAt) OR attribute_type(#closesAt, :null) OR #closesAt > :now)"
-    };
-}
-pub(super) const BEFORE_DEADLINE: &str = before_deadline!();
-pub(super) const OPEN_FOR_REGISTRATION: &str =
-    concat!("#status = :published AND ", before_deadline!());
 const BELOW_CAP: &str =
     "(attribute_not_exists(#cap) OR attribute_type(#cap, :null) OR #participants < #cap)";
 /// Nobody waits for a place: a free place belongs to the first waiting visitor, so no

@@ -1,18 +1,19 @@
 //! DynamoDB access. Every rule that could race is a condition of the write that applies it;
 //! nothing here reads and then writes unconditionally. Key design: `table.rs` and the README.
 
-mod client_token;
 mod closing_soon;
+pub mod decide_and_write;
 mod group_buys;
 mod interests;
 mod pats;
 mod reports;
 mod riders;
 mod rollup;
+mod stored_response;
 mod waitlist;
 
 use crate::domain::{GroupBuy, Handle, Slug, Status, Tally};
-use crate::pagination::{Key, Page};
+
 use crate::table::{
     BY_HANDLE, BY_HANDLE_AND_STATUS, BY_STATUS, OPEN_BY_DEADLINE, PARTITION_KEY, PUBLIC_BY_HANDLE,
     SORT_KEY,
@@ -35,17 +36,29 @@ use aws_sdk_dynamodb::types::{
     AttributeValue, ConsumedCapacity, KeysAndAttributes, Put, ReturnConsumedCapacity,
     ReturnValuesOnConditionCheckFailure, TransactWriteItem,
 };
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 
 pub use closing_soon::DeadlineEntry;
 pub use group_buys::{DueKey, Listing};
 pub use interests::{InterestRecord, InterestSnapshot, InterestWrite, Layout, Learned};
+pub use pats::PatRecord;
 pub use reports::StoredReport;
 pub use riders::{Refusal, Riders};
 pub use rollup::{ROLLUP_SHARDS, Summary};
+pub use stored_response::{RETENTION_SECONDS, StoredResponse};
 pub use waitlist::WaitlistEntry;
 
 type Item = HashMap<String, AttributeValue>;
+
+/// A DynamoDB key to resume a query from (all the table's key attributes are strings). The
+/// HTTP edge seals it into a cursor (`http::cursor`); the store never sees a cursor.
+pub type Key = BTreeMap<String, String>;
+
+/// One page of results and the key to resume from.
+pub struct Page<T> {
+    pub items: Vec<T>,
+    pub last_key: Option<Key>,
+}
 
 /// Keys per BatchGetItem call (DynamoDB's limit).
 const BATCH_GET_KEYS: usize = 100;
@@ -58,6 +71,19 @@ const GROUP_BUY_SK: &str = "GB";
 const DESCRIPTION_SK: &str = "GB#DESCRIPTION";
 /// Its tally (`Tally`): what interest writes read and move.
 const TALLY_SK: &str = "GB#TALLY";
+/// A literal, so that both conditions below are built from it at compile time.
+macro_rules! before_deadline {
+    () => {
+        "(attribute_not_exists(#closesAt) OR attribute_type(#closesAt, :null) OR #closesAt > :now)"
+    };
+}
+pub(crate) const BEFORE_DEADLINE: &str = before_deadline!();
+pub(crate) const OPEN_FOR_REGISTRATION: &str =
+    concat!("#status = :published AND ", before_deadline!());
+
+/// The tally's count of waiting visitors (absent = 0).
+const WAITLIST_COUNT: &str = "waitlistCount";
+
 /// Sorts after the three items of a group-buy and before its history (`HIST#…`).
 const GROUP_BUY_END: &str = "GB$";
 /// Attributes of `GroupBuy` stored in the description and tally items, not its own.
@@ -527,20 +553,19 @@ pub struct Store {
 }
 
 impl Store {
-    /// Writes `items` and their riders in one transaction, with a `ClientRequestToken` so
-    /// that the SDK's retry of a transaction that committed while its answer was lost is
-    /// recognised, not run again (see `client_token`).
+    /// Writes `items` and their riders in one transaction. The SDK gives each call a
+    /// `ClientRequestToken` (an idempotency token of the API) once and keeps it across its
+    /// retries, so that a retry of a transaction that committed while its answer was lost is
+    /// recognised by DynamoDB, not run again (tests/api/lost_responses.rs).
     async fn transact(
         &self,
         mut items: Vec<TransactWriteItem>,
         riders: &Riders,
     ) -> Result<(), StoreError> {
         items.extend(riders.items(&self.table)?);
-        let token = client_token::for_transaction(&items);
         observed(
             self.client
                 .transact_write_items()
-                .client_request_token(token)
                 .set_transact_items(Some(items))
                 .return_consumed_capacity(ReturnConsumedCapacity::Indexes)
                 .send()
@@ -691,7 +716,7 @@ impl Store {
 #[cfg(test)]
 mod classification_tests {
     use super::*;
-    use crate::error::ApiError;
+    use crate::http::ApiError;
     use aws_sdk_dynamodb::config::http::HttpResponse;
     use aws_sdk_dynamodb::error::{ConnectorError, ErrorMetadata};
     use aws_sdk_dynamodb::operation::get_item::GetItemError;

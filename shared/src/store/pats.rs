@@ -1,10 +1,26 @@
 //! Personal access token records.
 
 use super::{Store, StoreError, classify, decode, encode, observed, s};
-use crate::auth::pat::PatRecord;
 use crate::domain::{Handle, Timestamp};
 use crate::table::{BY_HANDLE, PARTITION_KEY, SORT_KEY};
 use aws_sdk_dynamodb::types::ReturnConsumedCapacity;
+use serde::{Deserialize, Serialize};
+
+/// A token's stored record.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PatRecord {
+    pub id: String,
+    pub handle: Handle,
+    pub name: String,
+    pub scopes: Vec<String>,
+    /// Hex SHA-256 of the secret.
+    pub secret_hash: String,
+    pub created_at: Timestamp,
+    pub expires_at: Option<Timestamp>,
+    pub revoked_at: Option<Timestamp>,
+    pub last_used_at: Option<Timestamp>,
+}
 
 const PAT_SK: &str = "PAT";
 /// Enough pages for every token of a handle in the operator's listing.

@@ -3,8 +3,8 @@
 //! told apart from the business conditions by position.
 
 use super::{Item, ItemCheck, Store, StoreError, decode, encode, n, observed, s};
-use crate::idempotency_record::{RETENTION_SECONDS, StoredResponse};
-use crate::limits::DailyLimit;
+use crate::domain::daily_limit::DailyLimit;
+use crate::store::{RETENTION_SECONDS, StoredResponse};
 use crate::table::{PARTITION_KEY, SORT_KEY, TTL_ATTRIBUTE};
 use aws_sdk_dynamodb::operation::put_item::PutItemError;
 use aws_sdk_dynamodb::types::{

@@ -9,9 +9,9 @@
 //! at once, of a few small items each, however many group-buys there are.
 
 use super::{INDEX_SHARDS, Item, Store, StoreError, n, s};
+use super::{Key, Page};
 use crate::domain::rollup::{RollupDelta, hour_bucket};
 use crate::domain::{GroupBuy, Status, Timestamp};
-use crate::pagination::{Key, Page};
 use crate::table::{BY_STATUS, PARTITION_KEY, SORT_KEY};
 use aws_sdk_dynamodb::types::{AttributeValue, Update};
 use serde::Serialize;

@@ -7,25 +7,21 @@
 //! unique). Every write moves the tally's `waitlistCount` in the same transaction, with
 //! conditions that keep a visitor from being both a participant and waiting.
 
-use super::interests::{BEFORE_DEADLINE, OPEN_FOR_REGISTRATION, interest_sk};
 use super::{
-    Riders, Store, StoreError, TALLY_SK, classify, decode, encode, group_buy_pk, n, observed,
-    part_key, put_if_absent, s,
+    BEFORE_DEADLINE, OPEN_FOR_REGISTRATION, Riders, Store, StoreError, TALLY_SK, WAITLIST_COUNT,
+    classify, decode, encode, group_buy_pk, n, observed, part_key, put_if_absent, s,
 };
 use crate::domain::{Handle, Slug, Timestamp};
-use crate::table::{PARTITION_KEY, SORT_KEY};
+use crate::table::{PARTITION_KEY, SORT_KEY, interest_sk, waiter_sk};
 use aws_sdk_dynamodb::error::BuildError;
 use aws_sdk_dynamodb::types::{
     ConditionCheck, Delete, ReturnValuesOnConditionCheckFailure, Select, TransactWriteItem, Update,
 };
 use serde::{Deserialize, Serialize};
 
-/// The tally's count of waiting visitors (absent = 0).
-pub(super) const WAITLIST_COUNT: &str = "waitlistCount";
 /// The tally's number of the latest join (absent = 0).
 const WAITLIST_SEQ: &str = "waitlistSeq";
 const QUEUE_PREFIX: &str = "WAIT#";
-const WAITER_PREFIX: &str = "WAITER#";
 /// Pages of one position count at most (each page is up to 1 MB of entries ahead).
 const MAX_COUNT_PAGES: usize = 64;
 
@@ -41,12 +37,6 @@ pub struct WaitlistEntry {
     pub quantity: u32,
     pub joined_at: Timestamp,
     pub updated_at: Timestamp,
-}
-
-/// The visitor's own item: keyed by the pseudonym, as interests are, never by the
-/// platform-wide visitor key.
-pub(super) fn waiter_sk(participant: &str) -> String {
-    format!("{WAITER_PREFIX}{participant}")
 }
 
 /// Zero-padded (to the 20 digits of any u64) so that the key order is the numeric order.

@@ -10,9 +10,9 @@
 //! held, so a request that dies midway leaves nothing stuck: a retry simply runs. Records live
 //! 24 h (TTL, and the condition treats an expired record as absent, since TTL deletion lags).
 
-use crate::error::ApiError;
-pub use crate::idempotency_record::{RETENTION_SECONDS, StoredResponse};
+use crate::http::ApiError;
 use crate::keys::ServerKey;
+pub use crate::store::{RETENTION_SECONDS, StoredResponse};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use lambda_http::http::{HeaderMap, HeaderName, HeaderValue, StatusCode};

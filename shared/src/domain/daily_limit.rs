@@ -3,12 +3,8 @@
 //! so the count is exact across concurrent function instances and a refused write consumes
 //! nothing. Counter items expire by TTL two days after their day.
 
-use crate::domain::Timestamp;
+use super::Timestamp;
 use chrono::{Duration, NaiveTime};
-use lambda_http::http::HeaderName;
-
-pub const RATELIMIT_POLICY: HeaderName = HeaderName::from_static("ratelimit-policy");
-pub const RATELIMIT: HeaderName = HeaderName::from_static("ratelimit");
 
 /// One limited subject on one day.
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -1,23 +1,23 @@
 //! Public traffic: the public pages of group-buys and each visitor's interest.
 
-use super::{Call, Target, Written};
-use crate::app::App;
+use crate::api::app::App;
+use crate::api::call::{Call, Target, Written};
+use crate::domain::daily_limit::DailyLimit;
 use crate::domain::group_buy::MAX_QUANTITY_PER_PARTICIPANT;
 use crate::domain::interest::{
     decide_leaving, decide_registration, decide_withdrawal, join_number, public, successor,
 };
 use crate::domain::{Audience, GroupBuy, Held, Registration, Status, Tally, Timestamp};
 use crate::domain::{Handle, Slug};
-use crate::error::ApiError;
+use crate::http::ApiError;
+use crate::http::visitor::Visitor;
 use crate::http::{Reply, json_object};
-use crate::limits::DailyLimit;
 use crate::store::{
     InterestRecord, InterestSnapshot, InterestWrite, Layout, Learned, Listing, Riders, StoreError,
     WaitlistEntry,
 };
 use crate::telemetry::BusinessMetric;
 use crate::validation::{Fields, whole_number};
-use crate::visitor::Visitor;
 use lambda_http::http::StatusCode;
 use serde_json::{Value, json};
 use std::time::Duration;
@@ -257,7 +257,7 @@ enum Known {
     OpenForThisQuantity,
 }
 
-pub(super) async fn list(call: &mut Call<'_>) -> Result<Reply, ApiError> {
+pub(crate) async fn list(call: &mut Call<'_>) -> Result<Reply, ApiError> {
     let handle = call.target()?.handle;
     let list_id = format!("public:{handle}");
     let body = call
@@ -266,7 +266,7 @@ pub(super) async fn list(call: &mut Call<'_>) -> Result<Reply, ApiError> {
     Ok(Reply::json(StatusCode::OK, &body).public_cache())
 }
 
-pub(super) async fn get(call: &mut Call<'_>) -> Result<Reply, ApiError> {
+pub(crate) async fn get(call: &mut Call<'_>) -> Result<Reply, ApiError> {
     let target = call.target()?;
     let found = call.app.store.get(&target.handle, target.slug()?).await?;
     let gb = public(found.as_ref()).ok_or(ApiError::GroupBuyNotFound)?;
@@ -325,7 +325,7 @@ fn held(snapshot: &InterestSnapshot) -> Held {
 /// with the rules as the transaction's conditions, since first registrations are most of a
 /// launch: one round trip. Refused, what the refusal returns (the tally, the interest)
 /// decides, with no read; a quantity change or a join takes a second write.
-pub(super) async fn register(call: &mut Call<'_>, visitor: Visitor) -> Result<Reply, ApiError> {
+pub(crate) async fn register(call: &mut Call<'_>, visitor: Visitor) -> Result<Reply, ApiError> {
     let target = call.target()?;
     let Requested { quantity, waitlist } = requested(call)?;
     let scope = InterestScope::new(call.app, &target, &visitor)?;
@@ -498,7 +498,7 @@ pub(super) async fn register(call: &mut Call<'_>, visitor: Visitor) -> Result<Re
 
 /// GET my-interest: the visitor's interest, or their place on the waitlist (until the close,
 /// when the entries end).
-pub(super) async fn my_interest(call: &mut Call<'_>, visitor: Visitor) -> Result<Reply, ApiError> {
+pub(crate) async fn my_interest(call: &mut Call<'_>, visitor: Visitor) -> Result<Reply, ApiError> {
     let target = call.target()?;
     let scope = InterestScope::new(call.app, &target, &visitor)?;
     let (found, held) = call
@@ -527,7 +527,7 @@ pub(super) async fn my_interest(call: &mut Call<'_>, visitor: Visitor) -> Result
 /// exactly once, because the delete is conditioned on the interest still being as read. The
 /// freed place goes to the first waiting visitor whose quantity is allowed, in the same
 /// transaction. A waiting visitor leaves the waitlist instead.
-pub(super) async fn withdraw(call: &mut Call<'_>, visitor: Visitor) -> Result<Reply, ApiError> {
+pub(crate) async fn withdraw(call: &mut Call<'_>, visitor: Visitor) -> Result<Reply, ApiError> {
     let target = call.target()?;
     let scope = InterestScope::new(call.app, &target, &visitor)?;
     let mut snapshot = scope.read().await?;

@@ -1,12 +1,12 @@
 //! The platform admins' rollup: `GET /v2/platform-admin/group-buys`.
 
-use super::Call;
+use crate::api::call::Call;
 use crate::domain::rollup::{Flag, flags};
 use crate::domain::{GroupBuy, Handle, Status, Timestamp};
-use crate::error::ApiError;
+use crate::http::ApiError;
 use crate::http::Reply;
-use crate::pagination::{Key, Page};
 use crate::store::Listing;
+use crate::store::{Key, Page};
 use lambda_http::http::StatusCode;
 use serde_json::{Value, json};
 
@@ -40,7 +40,8 @@ async fn all_handles(
     }
     let mut start = start.unwrap_or_default();
     let mut current = match start.remove(STATUS_IN_CURSOR) {
-        Some(raw) => Status::parse(&raw).map_err(|_| ApiError::InvalidCursor)?,
+        Some(raw) => Status::parse(&raw)
+            .map_err(|_| ApiError::InvalidCursor("names no status of this list"))?,
         None => Status::Draft,
     };
     let mut resume = (!start.is_empty()).then_some(start);
@@ -80,7 +81,7 @@ async fn all_handles(
 }
 
 /// The caller is a platform admin (checked by `dispatch`).
-pub(super) async fn group_buys(call: &mut Call<'_>) -> Result<Reply, ApiError> {
+pub(crate) async fn group_buys(call: &mut Call<'_>) -> Result<Reply, ApiError> {
     let status = call.query("status", Status::parse)?;
     let handle = call.query("handle", Handle::parse)?;
     let flag = call.query("flag", Flag::parse)?;
@@ -114,7 +115,7 @@ pub(super) async fn group_buys(call: &mut Call<'_>) -> Result<Reply, ApiError> {
             wanted.then(|| item(gb, &flags))
         })
         .collect();
-    let mut body = call.page_body(&list_id, items, page.last_key);
+    let mut body = call.page_body(&list_id, items, page.last_key)?;
     if let Value::Object(fields) = &mut body {
         fields.insert("summary".into(), json!(summary));
     }

@@ -1,95 +1,94 @@
 //! Sealed cursors. A cursor is the DynamoDB key to resume from, encrypted and authenticated
-//! (ChaCha20-Poly1305) with a server key, the list it belongs to bound in as associated data:
-//! a modified cursor, or one from another list (another handle, group-buy or status filter),
-//! is refused with 400 `INVALID_CURSOR` before DynamoDB sees it. Sealed, not only signed, so
-//! that no key ever shows: an interest's key names the visitor the same way in every
-//! campaign, and a readable cursor would let an owner follow one visitor across campaigns.
+//! with XChaCha20-Poly1305 under a server key, with a fresh random 192-bit nonce per cursor
+//! (large enough that random nonces never repeat), and the list it belongs to bound in as
+//! associated data: a modified cursor, or one from another list (another handle, group-buy or
+//! status filter), is refused with 400 `INVALID_CURSOR` before DynamoDB sees it. Sealed, not
+//! only signed, so that no key ever shows: an interest's key names the visitor the same way
+//! in every campaign, and a readable cursor would let an owner follow one visitor across
+//! campaigns. Cursors of the earlier construction are refused like any altered one.
 
-use crate::error::ApiError;
+use crate::http::ApiError;
 use crate::http::query_param;
-use crate::keys::HmacSha256;
+use crate::store::Key;
 use crate::validation::FieldError;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chacha20poly1305::aead::{Aead, KeyInit, Payload};
-use chacha20poly1305::{ChaCha20Poly1305, Key as CipherKey, Nonce};
-use hmac::Mac;
+use chacha20poly1305::{Key as CipherKey, XChaCha20Poly1305, XNonce};
 use lambda_http::Request;
-use std::collections::BTreeMap;
 
 pub const DEFAULT_LIMIT: i32 = 25;
 pub const MAX_LIMIT: i32 = 100;
 
-/// A DynamoDB key (all our key attributes are strings).
-pub type Key = BTreeMap<String, String>;
+const NONCE_LEN: usize = 24;
 
-const NONCE_LEN: usize = 12;
+/// Why a cursor is refused, as the answer says it.
+const NOT_A_CURSOR: &str =
+    "is not a cursor this API gives out (it must be the nextCursor value exactly, base64url)";
+const NOT_THIS_LISTS: &str = "was altered, is of an earlier format, or belongs to another list";
 
 pub struct CursorCodec {
-    cipher: ChaCha20Poly1305,
-    /// Derives each cursor's nonce from its list and content (as SIV does), so that sealing
-    /// needs no randomness and two lists never share a nonce.
-    nonces: HmacSha256,
+    cipher: XChaCha20Poly1305,
 }
 
+/// Why no cursor could be sealed: the system has no randomness to give.
+#[derive(Debug, thiserror::Error)]
+#[error("no randomness for a cursor nonce: {0}")]
+pub struct SealError(String);
+
 impl CursorCodec {
-    /// `key` is `ServerKey::cursor_key`; the cipher and nonce keys are derived from it.
-    pub fn new(key: &[u8]) -> Self {
-        let derive = |label: &[u8]| {
-            let mut mac = <HmacSha256 as Mac>::new_from_slice(key)
-                .unwrap_or_else(|_| unreachable!("HMAC accepts keys of any length"));
-            mac.update(label);
-            mac.finalize().into_bytes()
-        };
+    /// `key` is `ServerKey::cursor_key`.
+    pub fn new(key: &[u8; 32]) -> Self {
         Self {
-            cipher: ChaCha20Poly1305::new(CipherKey::from_slice(&derive(b"cursor-cipher"))),
-            nonces: <HmacSha256 as Mac>::new_from_slice(&derive(b"cursor-nonce"))
-                .unwrap_or_else(|_| unreachable!("HMAC accepts keys of any length")),
+            cipher: XChaCha20Poly1305::new(CipherKey::from_slice(key)),
         }
     }
 
-    pub fn encode(&self, list: &str, key: Key) -> String {
-        let plaintext = serde_json::to_vec(&key).unwrap_or_default();
-        let mut nonces = self.nonces.clone();
-        nonces.update(&(list.len() as u64).to_be_bytes());
-        nonces.update(list.as_bytes());
-        nonces.update(&plaintext);
-        let digest = nonces.finalize().into_bytes();
-        let nonce = Nonce::from_slice(&digest[..NONCE_LEN]);
+    pub fn encode(&self, list: &str, key: Key) -> Result<String, SealError> {
+        let plaintext = serde_json::to_vec(&key).map_err(|e| SealError(e.to_string()))?;
+        let mut nonce = [0u8; NONCE_LEN];
+        getrandom::fill(&mut nonce).map_err(|e| SealError(e.to_string()))?;
         let sealed = self
             .cipher
             .encrypt(
-                nonce,
+                XNonce::from_slice(&nonce),
                 Payload {
                     msg: &plaintext,
                     aad: list.as_bytes(),
                 },
             )
-            .unwrap_or_default();
+            .map_err(|e| SealError(e.to_string()))?;
         let mut cursor = nonce.to_vec();
         cursor.extend(sealed);
-        URL_SAFE_NO_PAD.encode(cursor)
+        Ok(URL_SAFE_NO_PAD.encode(cursor))
     }
 
     pub fn decode(&self, list: &str, cursor: &str) -> Result<Key, ApiError> {
         let sealed = URL_SAFE_NO_PAD
             .decode(cursor)
-            .map_err(|_| ApiError::InvalidCursor)?;
+            .map_err(|_| ApiError::InvalidCursor(NOT_A_CURSOR))?;
         if sealed.len() <= NONCE_LEN {
-            return Err(ApiError::InvalidCursor);
+            return Err(ApiError::InvalidCursor(NOT_A_CURSOR));
         }
         let (nonce, ciphertext) = sealed.split_at(NONCE_LEN);
         let plaintext = self
             .cipher
             .decrypt(
-                Nonce::from_slice(nonce),
+                XNonce::from_slice(nonce),
                 Payload {
                     msg: ciphertext,
                     aad: list.as_bytes(),
                 },
             )
-            .map_err(|_| ApiError::InvalidCursor)?;
-        serde_json::from_slice(&plaintext).map_err(|_| ApiError::InvalidCursor)
+            .map_err(|_| ApiError::InvalidCursor(NOT_THIS_LISTS))?;
+        serde_json::from_slice(&plaintext).map_err(|_| ApiError::InvalidCursor(NOT_THIS_LISTS))
+    }
+}
+
+/// A cursor that could not be sealed is ours to fix, not the client's.
+impl From<SealError> for ApiError {
+    fn from(e: SealError) -> Self {
+        Self::Internal(e.to_string())
     }
 }
 
@@ -121,12 +120,6 @@ impl PageRequest {
     }
 }
 
-/// One page of results and the key to resume from.
-pub struct Page<T> {
-    pub items: Vec<T>,
-    pub last_key: Option<Key>,
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -137,18 +130,18 @@ mod tests {
 
     #[test]
     fn round_trips_within_its_list() {
-        let codec = CursorCodec::new(b"k");
-        let cursor = codec.encode("owner:acme", key());
+        let codec = CursorCodec::new(&[7; 32]);
+        let cursor = codec.encode("owner:acme", key()).expect("sealed");
         assert_eq!(codec.decode("owner:acme", &cursor).expect("valid"), key());
     }
 
     #[test]
     fn refuses_tampered_and_foreign_cursors() {
-        let codec = CursorCodec::new(b"k");
-        let cursor = codec.encode("owner:acme", key());
+        let codec = CursorCodec::new(&[7; 32]);
+        let cursor = codec.encode("owner:acme", key()).expect("sealed");
         assert!(codec.decode("owner:other", &cursor).is_err());
         assert!(
-            CursorCodec::new(b"other")
+            CursorCodec::new(&[8; 32])
                 .decode("owner:acme", &cursor)
                 .is_err()
         );
@@ -169,14 +162,14 @@ mod tests {
 
     #[test]
     fn no_key_shows_in_a_cursor() {
-        let codec = CursorCodec::new(b"k");
-        let cursor = codec.encode("owner:acme", key());
+        let codec = CursorCodec::new(&[7; 32]);
+        let cursor = codec.encode("owner:acme", key()).expect("sealed");
         let bytes = URL_SAFE_NO_PAD.decode(&cursor).expect("base64");
         assert!(!String::from_utf8_lossy(&bytes).contains("GB#acme"));
         assert!(!cursor.contains("GB"));
         assert_ne!(
             cursor,
-            codec.encode("owner:other", key()),
+            codec.encode("owner:other", key()).expect("sealed"),
             "lists never share a cursor"
         );
     }

@@ -1,17 +1,18 @@
 //! End-user escalation: `POST /v2/support/report`.
 
-use super::{Answer, Call, Written};
+use crate::api::call::{Answer, Call, Written};
 use crate::domain::Timestamp;
+use crate::domain::daily_limit::DailyLimit;
 use crate::domain::support::ReportRequest;
-use crate::error::ApiError;
+use crate::http::ApiError;
+use crate::http::error::RATELIMIT_POLICY;
+use crate::http::visitor::Visitor;
 use crate::http::{Reply, json_object};
-use crate::limits::{DailyLimit, RATELIMIT_POLICY};
 use crate::store::StoredReport;
-use crate::visitor::Visitor;
 use lambda_http::http::StatusCode;
 use serde_json::json;
 
-pub(super) async fn submit(call: &mut Call<'_>, caller: Visitor) -> Result<Answer, ApiError> {
+pub(crate) async fn submit(call: &mut Call<'_>, caller: Visitor) -> Result<Answer, ApiError> {
     let body = json_object(call.req)?.unwrap_or_default();
     let request = ReportRequest::parse(body)?;
     let now = Timestamp::now();

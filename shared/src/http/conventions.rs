@@ -1,7 +1,6 @@
 //! HTTP conventions shared by every route: request ids, bodies, parameters, replies.
 
-use crate::error::ApiError;
-use crate::routes::Route;
+use crate::http::ApiError;
 use lambda_http::http::{HeaderMap, HeaderName, HeaderValue, StatusCode, header};
 use lambda_http::request::RequestContext;
 use lambda_http::{Body, Request, RequestExt, Response};
@@ -67,9 +66,10 @@ impl RequestIds {
     }
 }
 
-/// The route's path parameters: from API Gateway when it sent them, else matched from the
-/// raw path (Function URLs and `cargo lambda watch` send none).
-pub fn path_params(req: &Request, route: Route) -> Result<HashMap<String, String>, ApiError> {
+/// The path parameters of the route whose path template is `template` (`{param}` syntax):
+/// from API Gateway when it sent them, else matched from the raw path (Function URLs and
+/// `cargo lambda watch` send none).
+pub fn path_params(req: &Request, template: &str) -> Result<HashMap<String, String>, ApiError> {
     let from_gateway = req.path_parameters();
     if !from_gateway.is_empty() {
         return Ok(from_gateway
@@ -77,10 +77,29 @@ pub fn path_params(req: &Request, route: Route) -> Result<HashMap<String, String
             .map(|(k, v)| (k.to_owned(), v.to_owned()))
             .collect());
     }
-    route
-        .match_path(req.raw_http_path())
-        .or_else(|| route.match_path(req.uri().path()))
+    match_path(template, req.raw_http_path())
+        .or_else(|| match_path(template, req.uri().path()))
         .ok_or(ApiError::RouteNotFound)
+}
+
+/// Matches a concrete path against a path template, yielding its parameters.
+pub fn match_path(template: &str, path: &str) -> Option<HashMap<String, String>> {
+    let template: Vec<&str> = template.split('/').collect();
+    let actual: Vec<&str> = path.trim_end_matches('/').split('/').collect();
+    if template.len() != actual.len() {
+        return None;
+    }
+    let mut params = HashMap::new();
+    for (t, a) in template.iter().zip(&actual) {
+        match t.strip_prefix('{').and_then(|t| t.strip_suffix('}')) {
+            Some(name) if !a.is_empty() => {
+                params.insert(name.to_owned(), (*a).to_owned());
+            }
+            None if t == a => {}
+            _ => return None,
+        }
+    }
+    Some(params)
 }
 
 pub fn query_param(req: &Request, name: &str) -> Option<String> {
@@ -279,6 +298,20 @@ impl Reply {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn matches_concrete_paths() {
+        let publish = "/v2/handles/{handle}/group-buys/{groupBuySlug}/publish";
+        let params =
+            match_path(publish, "/v2/handles/acme/group-buys/lamp/publish").expect("matches");
+        assert_eq!(params["handle"], "acme");
+        assert_eq!(params["groupBuySlug"], "lamp");
+        assert!(match_path(publish, "/v2/handles/acme/group-buys/lamp/pause").is_none());
+        let get = "/v2/handles/{handle}/group-buys/{groupBuySlug}";
+        assert!(match_path(get, "/v2/handles//group-buys/lamp").is_none());
+        let list = "/v2/handles/{handle}/group-buys";
+        assert!(match_path(list, "/v2/handles/acme/group-buys/").is_some());
+    }
 
     fn headers(pairs: &[(HeaderName, &str)]) -> HeaderMap {
         pairs

@@ -1,31 +1,22 @@
-//! The application a Lambda binary runs: shared resources built once per instance, and the
-//! request wrapper every route goes through (ids, errors, panics, the log line).
+//! The request pipeline every route goes through, in one place: the request's ids and
+//! deadline, the caller resolved once (by the route's `Caller` type, before any handler runs),
+//! `Idempotency-Key` (read, recorded and replayed by the route's `Keying`), dispatch to the
+//! handler, the response (every error, and even a panic, as problem+json with the request id)
+//! and the request's log line. The route table (`routes`) gives each route its types.
 
-use crate::auth::Authenticator;
-use crate::call_log::{CALL_LOG_VARIABLE, CallLog, as_function};
-use crate::configuration::{ConfigError, Settings};
+use super::app::App;
+use super::call::{Answer, Call, OwnerTarget};
+use super::spec::{Access, PLATFORM_ADMIN, RouteSpec};
+use crate::auth::{AuthError, Principal, Scope};
+use crate::call_log::as_function;
+use crate::configuration::Settings;
 use crate::deadline::Deadline;
-use crate::error::ApiError;
-use crate::handlers::endpoints::{ByRoute, Dispatch, Static};
-use crate::handlers::{Answer, Call, Endpoint};
-use crate::http::RequestIds;
-use crate::https::{self, TlsError};
-use crate::idempotency::{IdempotencyKey, Keyed, keeps};
-use crate::keys::ServerKey;
-use crate::pagination::CursorCodec;
-use crate::recent::RecentGroupBuys;
-use crate::routes::Route;
-use crate::store::Store;
+use crate::domain::{Handle, Slug};
+use crate::http::idempotency::{IdempotencyKey, Keyed, keeps};
+use crate::http::visitor::Visitor;
+use crate::http::{ApiError, RequestIds};
+use crate::store::{Listing, StoreError};
 use crate::telemetry::{self, RequestLog};
-use aws_sdk_dynamodb::config::retry::RetryConfig;
-use aws_sdk_dynamodb::config::timeout::TimeoutConfig;
-use aws_sdk_dynamodb::config::{BehaviorVersion, Credentials, Region, SharedHttpClient};
-use aws_smithy_runtime_api::client::http::{
-    HttpClient, HttpConnector, HttpConnectorFuture, HttpConnectorSettings, SharedHttpConnector,
-};
-use aws_smithy_runtime_api::client::orchestrator::HttpRequest;
-use aws_smithy_runtime_api::client::result::ConnectorError;
-use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
 use futures_util::FutureExt;
 use lambda_http::{Body, IntoResponse, Request, RequestExt, Response, service_fn};
 use std::convert::Infallible;
@@ -34,186 +25,224 @@ use std::panic::AssertUnwindSafe;
 use std::pin::Pin;
 use std::time::{Duration, Instant};
 
-pub struct App {
-    pub settings: Settings,
-    pub store: Store,
-    pub auth: Authenticator,
-    pub server_key: ServerKey,
-    pub cursors: CursorCodec,
-    /// Group-buys as this instance last saw them, for the answers of interest writes.
-    pub recent: RecentGroupBuys,
+/// The caller a route's handler receives, already authenticated and authorized.
+pub trait Caller: Sized + Send {
+    /// The access this type enforces; it must be the route's `Route::access()`.
+    const ACCESS: Access;
+
+    /// Resolves the caller of the request: 401 or 403 when there is none that may call.
+    fn resolve(call: &mut Call<'_>) -> impl Future<Output = Result<Self, ApiError>> + Send;
 }
 
-#[derive(Debug, thiserror::Error)]
-pub enum InitError {
-    #[error(transparent)]
-    Config(#[from] ConfigError),
-    #[error(transparent)]
-    Keys(#[from] crate::auth::jwt::KeyError),
-    #[error("{0} is required: Lambda sets it for every function")]
-    MissingAwsVariable(&'static str),
-    #[error(transparent)]
-    Tls(#[from] TlsError),
+/// A route's handler, with the caller type it takes.
+pub trait Endpoint: Send + Sync + 'static {
+    /// The route's row in the route table.
+    const SPEC: &'static RouteSpec;
+    type Caller: Caller;
+    /// `WithKey` for the routes that read `Idempotency-Key`, `WithoutKey` for the others.
+    type Keying: Keying;
+
+    fn handle(
+        call: &mut Call<'_>,
+        caller: Self::Caller,
+    ) -> impl Future<Output = Result<Answer, ApiError>> + Send;
+
+    /// A read the function's IAM policy allows, made once during init so that the first
+    /// request finds credentials, the endpoint, the TLS configuration and a connection to
+    /// DynamoDB ready. It reads a key that holds nothing; its outcome does not matter.
+    fn warm_up(app: &App) -> impl Future<Output = Result<(), StoreError>> + Send;
 }
 
-/// A DynamoDB client with tight timeouts: a Lambda behind API Gateway has seconds, not
-/// minutes, and an outage should become a quick 503 rather than a gateway timeout.
-///
-/// Built from the environment alone, without `aws-config`'s provider chains: a Lambda
-/// function gets its region and credentials as variables (`AWS_REGION`, `AWS_ACCESS_KEY_ID`,
-/// `AWS_SECRET_ACCESS_KEY`, `AWS_SESSION_TOKEN`), so the chains (profiles, SSO, IMDS, STS) are
-/// code and start-up work that a function never uses. `App::new` refuses to start a deployed
-/// function that lacks them.
-pub async fn dynamodb_client(settings: &Settings) -> aws_sdk_dynamodb::Client {
-    match functions_http_client(settings) {
-        Ok(http) => dynamodb_client_with(settings, http),
-        Err(e) => {
-            // `App::new` refuses to start on this; the tests and tools get the error per call.
-            tracing::error!(error = %e, "no HTTPS client for DynamoDB");
-            dynamodb_client_with(settings, SharedHttpClient::new(NoClient(e.to_string())))
+/// Answers a request of `E`: the caller first, as the route's access says, then the handler.
+pub(super) async fn answer<E: Endpoint>(call: &mut Call<'_>) -> Result<Answer, ApiError> {
+    let caller = E::Caller::resolve(call).await?;
+    E::handle(call, caller).await
+}
+
+/// How a request finds its handler: at compile time (`Static`, the Lambda binaries) or from
+/// the route it carries (`ByRoute`, the in-process tests).
+pub trait Dispatch {
+    /// How the requests treat `Idempotency-Key`.
+    type Keying: Keying;
+
+    fn answer(call: &mut Call<'_>) -> impl Future<Output = Result<Answer, ApiError>> + Send;
+}
+
+/// The route `E`, known at compile time.
+pub struct Static<E>(std::marker::PhantomData<E>);
+
+impl<E: Endpoint> Dispatch for Static<E> {
+    type Keying = E::Keying;
+
+    fn answer(call: &mut Call<'_>) -> impl Future<Output = Result<Answer, ApiError>> + Send {
+        answer::<E>(call)
+    }
+}
+
+/// Anyone: the public reads ask for no credentials.
+pub struct Anyone;
+
+impl Caller for Anyone {
+    const ACCESS: Access = Access::Public;
+
+    async fn resolve(_: &mut Call<'_>) -> Result<Self, ApiError> {
+        Ok(Self)
+    }
+}
+
+/// A handle owner allowed to read the path's handle (`group-buys:read`).
+pub struct OwnerReading(pub OwnerTarget);
+
+impl Caller for OwnerReading {
+    const ACCESS: Access = Access::Owner(Scope::GroupBuysRead);
+
+    async fn resolve(call: &mut Call<'_>) -> Result<Self, ApiError> {
+        call.owner(Scope::GroupBuysRead).await.map(Self)
+    }
+}
+
+/// A handle owner allowed to change the path's handle (`group-buys:write`).
+pub struct OwnerWriting(pub OwnerTarget);
+
+impl Caller for OwnerWriting {
+    const ACCESS: Access = Access::Owner(Scope::GroupBuysWrite);
+
+    async fn resolve(call: &mut Call<'_>) -> Result<Self, ApiError> {
+        call.owner(Scope::GroupBuysWrite).await.map(Self)
+    }
+}
+
+/// A public visitor: a signed-in user or an `X-Visitor-Id`.
+impl Caller for Visitor {
+    const ACCESS: Access = Access::Visitor;
+
+    async fn resolve(call: &mut Call<'_>) -> Result<Self, ApiError> {
+        call.visitor().await
+    }
+}
+
+/// Any identified caller (a support report): identified as a visitor is.
+pub struct AnyCaller(pub Visitor);
+
+impl Caller for AnyCaller {
+    const ACCESS: Access = Access::Caller;
+
+    async fn resolve(call: &mut Call<'_>) -> Result<Self, ApiError> {
+        call.visitor().await.map(Self)
+    }
+}
+
+/// A platform admin.
+pub struct PlatformAdmin(pub Principal);
+
+impl Caller for PlatformAdmin {
+    const ACCESS: Access = Access::PlatformAdmin;
+
+    async fn resolve(call: &mut Call<'_>) -> Result<Self, ApiError> {
+        call.platform_admin().await.map(Self)
+    }
+}
+
+/// How a request's caller is resolved: once, by the route's `Caller` type.
+impl Call<'_> {
+    /// An owner route's caller: authenticated (401), then the path read (400), then
+    /// authorized for the handle with the route's `scope` (403).
+    pub(super) async fn owner(&mut self, scope: Scope) -> Result<OwnerTarget, ApiError> {
+        let principal = self.app.auth.authenticate(self.req.headers()).await?;
+        self.log.caller = Some(principal.kind.as_str());
+        self.scope_idempotency(&format!(
+            "{}:{}",
+            principal.kind.as_str(),
+            principal.subject
+        ));
+        let target = self.target()?;
+        principal.authorize(&target.handle, scope)?;
+        Ok(OwnerTarget { principal, target })
+    }
+
+    /// A platform admin: authenticated (401), then holding the role (403
+    /// `HANDLE_FORBIDDEN`, as for an owner credential on another's handle).
+    pub(super) async fn platform_admin(&mut self) -> Result<Principal, ApiError> {
+        let principal = self.app.auth.authenticate(self.req.headers()).await?;
+        self.log.caller = Some(principal.kind.as_str());
+        if !principal.roles.iter().any(|r| r == PLATFORM_ADMIN) {
+            return Err(AuthError::HandleForbidden.into());
+        }
+        Ok(principal)
+    }
+
+    /// The public visitor (or, for a support report, any identified caller) behind a
+    /// request: 401 when unidentified.
+    pub(super) async fn visitor(&mut self) -> Result<Visitor, ApiError> {
+        let visitor =
+            Visitor::identify(self.req.headers(), &self.app.auth, &self.app.server_key).await?;
+        self.log.caller = Some(visitor.kind.as_str());
+        self.scope_idempotency(&visitor.key);
+        Ok(visitor)
+    }
+
+    /// Scopes the request's idempotency key to its caller (once the caller is known).
+    fn scope_idempotency(&mut self, caller: &str) {
+        if let Some(keyed) = &mut self.idempotency {
+            keyed.bind(&self.app.server_key, caller);
         }
     }
 }
 
-/// An HTTP client that answers every request with the reason there is no real one.
-#[derive(Debug)]
-struct NoClient(String);
+/// The id of no personal access token (ids are random and of another form).
+const WARM_UP_PAT_ID: &str = "warm-up";
+/// The group-buy key the public routes warm up with: a read of whatever is there, if anything.
+const WARM_UP_HANDLE: &str = "lambda-warm-up";
 
-impl HttpClient for NoClient {
-    fn http_connector(
-        &self,
-        _: &HttpConnectorSettings,
-        _: &RuntimeComponents,
-    ) -> SharedHttpConnector {
-        let reason = self.0.clone();
-        SharedHttpConnector::new(NoConnector(reason))
-    }
+/// The warm-up of a route that reads credentials: the lookup a personal access token costs.
+pub(super) async fn warm_up_credentials(app: &App) -> Result<(), StoreError> {
+    app.store.get_pat(WARM_UP_PAT_ID).await.map(drop)
 }
 
-#[derive(Debug)]
-struct NoConnector(String);
-
-impl HttpConnector for NoConnector {
-    fn call(&self, _: HttpRequest) -> HttpConnectorFuture {
-        HttpConnectorFuture::ready(Err(ConnectorError::user(self.0.clone().into())))
-    }
-}
-
-fn dynamodb_client_with(settings: &Settings, http: SharedHttpClient) -> aws_sdk_dynamodb::Client {
-    let var = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
-    let mut config = aws_sdk_dynamodb::Config::builder()
-        .behavior_version(BehaviorVersion::latest())
-        .http_client(http)
-        .retry_config(RetryConfig::standard().with_max_attempts(3))
-        .timeout_config(
-            TimeoutConfig::builder()
-                .connect_timeout(Duration::from_secs(1))
-                .operation_attempt_timeout(Duration::from_secs(2))
-                .operation_timeout(Duration::from_secs(6))
-                .build(),
-        );
-    let region = var("AWS_REGION").or_else(|| var("AWS_DEFAULT_REGION"));
-    match (region, &settings.dynamodb_endpoint) {
-        (Some(region), _) => config = config.region(Region::new(region)),
-        // DynamoDB Local: any region will do.
-        (None, Some(_)) => config = config.region(Region::new("us-east-1")),
-        (None, None) => {}
-    }
-    match (environment_credentials(), &settings.dynamodb_endpoint) {
-        (Some(credentials), _) => config = config.credentials_provider(credentials),
-        (None, Some(_)) => config = config.credentials_provider(local_credentials()),
-        (None, None) => {}
-    }
-    if let Some(endpoint) = &settings.dynamodb_endpoint {
-        config = config.endpoint_url(endpoint);
-    }
-    match CallLog::from_env() {
-        Ok(Some(call_log)) => config = config.interceptor(call_log),
-        Ok(None) => {}
-        // Only tests set it, and their IAM check fails when a function recorded nothing.
-        Err(e) => tracing::error!(error = %e, "{CALL_LOG_VARIABLE} cannot be opened"),
-    }
-    aws_sdk_dynamodb::Client::from_conf(config.build())
-}
-
-/// The credentials of a client of DynamoDB Local (its tables and its stream): the
-/// environment's when set, else a fixed pair. DynamoDB Local checks no signature; it keeps
-/// one set of tables per access key, so every local client must sign with the same one.
-pub fn local_credentials() -> Credentials {
-    environment_credentials()
-        .unwrap_or_else(|| Credentials::new("local", "local", None, None, "dynamodb-local"))
-}
-
-/// The credentials Lambda gives a function, as environment variables.
-pub(crate) fn environment_credentials() -> Option<Credentials> {
-    let var = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
-    Some(Credentials::new(
-        var("AWS_ACCESS_KEY_ID")?,
-        var("AWS_SECRET_ACCESS_KEY")?,
-        var("AWS_SESSION_TOKEN"),
-        None,
-        "environment",
+fn warm_up_target() -> Result<(Handle, Slug), StoreError> {
+    let corrupt = |e: String| StoreError::Corrupt(format!("warm-up key: {e}"));
+    Ok((
+        Handle::parse(WARM_UP_HANDLE).map_err(corrupt)?,
+        Slug::parse(WARM_UP_HANDLE).map_err(corrupt)?,
     ))
 }
 
-/// The functions' HTTPS client: Amazon's roots, and with an endpoint override the roots of
-/// `DYNAMODB_CA_FILE` too (a local TLS terminator).
-pub fn functions_http_client(settings: &Settings) -> Result<SharedHttpClient, TlsError> {
-    let extra = match settings.dynamodb_endpoint {
-        Some(_) => https::extra_roots_file()?,
-        None => None,
-    };
-    https::amazon_roots_client(extra.as_deref())
+/// The warm-up of the public group-buy: the read its handler makes.
+pub(super) async fn warm_up_group_buy(app: &App) -> Result<(), StoreError> {
+    let (handle, slug) = warm_up_target()?;
+    app.store.get(&handle, &slug).await.map(drop)
+}
+
+/// The warm-up of the public list: the query its handler makes.
+pub(super) async fn warm_up_public_list(app: &App) -> Result<(), StoreError> {
+    let (handle, _) = warm_up_target()?;
+    app.store
+        .list(&handle, Listing::Public, 1, None)
+        .await
+        .map(drop)
 }
 
 impl App {
-    pub async fn new(settings: Settings) -> Result<Self, InitError> {
-        if settings.dynamodb_endpoint.is_none() {
-            // Against AWS, a missing region or key would only show as a failing first request.
-            let set = |name: &str| std::env::var_os(name).is_some_and(|v| !v.is_empty());
-            if !set("AWS_REGION") && !set("AWS_DEFAULT_REGION") {
-                return Err(InitError::MissingAwsVariable("AWS_REGION"));
-            }
-            for name in ["AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"] {
-                if !set(name) {
-                    return Err(InitError::MissingAwsVariable(name));
-                }
-            }
-        }
-        let client = dynamodb_client_with(&settings, functions_http_client(&settings)?);
-        let server_key = ServerKey::new(settings.visitor_hash_key.expose().as_bytes());
-        let store = Store::new(client, &settings.table_name);
-        Ok(Self {
-            auth: Authenticator::new(&settings.jwt, settings.pat_cache_ttl, store.clone())?,
-            store,
-            cursors: CursorCodec::new(&server_key.cursor_key()),
-            server_key,
-            settings,
-            recent: RecentGroupBuys::default(),
-        })
-    }
-
-    /// Serves one request of `route`, found at run time among every route's handler (the
-    /// in-process tests). Never fails: every error, and even a panic, becomes a problem+json
-    /// response carrying the request id.
-    pub async fn handle(&self, route: Route, req: Request) -> Response<Body> {
-        self.respond::<ByRoute>(route, req).await
-    }
-
     /// Serves one request of the endpoint `E`, known at compile time (the Lambda binaries:
-    /// only `E`'s handler is linked), exactly as `handle` serves `E::ROUTE`.
+    /// only `E`'s handler is linked). Never fails: every error, and even a panic, becomes a
+    /// problem+json response carrying the request id.
     pub async fn serve<E: Endpoint>(&self, req: Request) -> Response<Body> {
-        self.respond::<Static<E>>(E::ROUTE, req).await
+        self.respond::<Static<E>>(E::SPEC, req).await
     }
 
-    async fn respond<D: Dispatch>(&self, route: Route, req: Request) -> Response<Body> {
+    /// Serves one request of the route `spec` describes, its handler found by `D`.
+    pub(super) async fn respond<D: Dispatch>(
+        &self,
+        spec: &'static RouteSpec,
+        req: Request,
+    ) -> Response<Body> {
         let started = Instant::now();
         let ids = RequestIds::of(&req);
         let deadline = Deadline::from_lambda(req.lambda_context_ref().map_or(0, |c| c.deadline));
         let mut call = Call {
             app: self,
             req: &req,
-            route,
+            spec,
             request_id: &ids.request_id,
             log: RequestLog::default(),
             idempotency: None,
@@ -234,8 +263,7 @@ impl App {
                     )))
                 })
         };
-        let work = telemetry::serving(ids.request_id.clone(), work);
-        let (outcome, usage) = telemetry::measure(as_function(route.function(), work)).await;
+        let (outcome, usage) = telemetry::measure(as_function(spec.function, work)).await;
         let outcome =
             outcome.unwrap_or_else(|_| Err(ApiError::Internal("the handler panicked".into())));
         let error_code = outcome
@@ -252,12 +280,12 @@ impl App {
         };
         ids.stamp(&mut response);
         let log = call.log;
-        telemetry::emit_metrics(route.function(), &log.metrics);
+        telemetry::emit_metrics(spec.function, &log.metrics);
         tracing::info!(
             requestId = %ids.request_id,
             correlationId = ids.correlation_id.as_deref(),
-            route = route.function(),
-            method = route.method(),
+            route = spec.function,
+            method = spec.method,
             status = response.status().as_u16(),
             latencyMs = started.elapsed().as_secs_f64() * 1000.0,
             handle = log.handle.as_deref(),
@@ -365,7 +393,7 @@ impl Keying for KeyByRoute {
     const KEYED: Option<bool> = None;
 
     async fn work<D: Dispatch>(app: &App, call: &mut Call<'_>) -> Result<Response<Body>, ApiError> {
-        if call.route.accepts_idempotency_key() {
+        if call.spec.keyed {
             WithKey::work::<D>(app, call).await
         } else {
             WithoutKey::work::<D>(app, call).await
@@ -393,7 +421,7 @@ fn log_failure(request_id: &str, error: &ApiError) {
 const WARM_UP_TIMEOUT: Duration = Duration::from_secs(2);
 
 /// The whole `main` of a route's Lambda binary:
-/// `group_buy::run::<group_buy::endpoint!(Route::X)>()`.
+/// `group_buy::run::<group_buy::endpoint!(Route::CloseGroupBuy)>()`.
 ///
 /// Init does the one-time work a first request would otherwise pay for: settings and keys,
 /// then one read the function's policy allows (`Endpoint::warm_up`), which resolves the
@@ -429,7 +457,7 @@ impl IntoResponse for Verbatim {
 /// `E`'s warm-up read, recorded as the function's own call (`DYNAMODB_CALL_LOG`). Its failure
 /// costs nothing but the warmth: the first request connects again, and reports any error.
 async fn warm_up<E: Endpoint>(app: &App) {
-    let read = as_function(E::ROUTE.function(), E::warm_up(app));
+    let read = as_function(E::SPEC.function, E::warm_up(app));
     match tokio::time::timeout(WARM_UP_TIMEOUT, read).await {
         Ok(Ok(())) => {}
         Ok(Err(e)) => tracing::debug!(error = %e, "warm-up read failed"),

@@ -1,28 +1,21 @@
-//! Route handlers. Each takes a `Call` and returns an answer or an `ApiError`; the wrapper in
-//! `app` turns errors into problem+json and writes the log line.
+//! One request being served, as the handlers see it: the app's resources, the request, the
+//! route's row, the log line's fields, and what the handlers share (the path's target,
+//! guarded writes with their riders, pages of lists).
 
-mod admin;
-pub mod endpoints;
-mod owner;
-mod public;
-mod support;
-
-pub use endpoints::{Endpoint, dispatch, serve};
-
-use crate::app::App;
-use crate::auth::{Principal, Scope};
+use super::app::App;
+use super::spec::RouteSpec;
+use crate::auth::Principal;
 use crate::domain::Audience;
+use crate::domain::daily_limit::DailyLimit;
 use crate::domain::{Handle, Slug};
-use crate::error::ApiError;
+use crate::http::ApiError;
+use crate::http::cursor::PageRequest;
+use crate::http::idempotency::{Keyed, StoredResponse};
 use crate::http::{Reply, path_params, query_param};
-use crate::idempotency::{Keyed, StoredResponse};
-use crate::limits::DailyLimit;
-use crate::pagination::{Key, PageRequest};
-use crate::routes::{PLATFORM_ADMIN, Route};
+use crate::store::Key;
 use crate::store::{Listing, Refusal, Riders, StoreError};
 use crate::telemetry::RequestLog;
 use crate::validation::FieldError;
-use crate::visitor::Visitor;
 use lambda_http::{Body, Request, Response};
 use serde_json::{Value, json};
 
@@ -54,7 +47,8 @@ pub(crate) enum Written {
 pub struct Call<'a> {
     pub app: &'a App,
     pub req: &'a Request,
-    pub route: Route,
+    /// The route's row in the route table.
+    pub spec: &'static RouteSpec,
     pub request_id: &'a str,
     pub log: RequestLog,
     /// Its `Idempotency-Key`, on a POST that sent one.
@@ -62,7 +56,7 @@ pub struct Call<'a> {
 }
 
 /// The group-buy a route addresses: its handle and, on routes below one group-buy, its slug.
-pub(crate) struct Target {
+pub struct Target {
     pub handle: Handle,
     pub slug: Option<Slug>,
 }
@@ -74,7 +68,7 @@ impl Target {
 }
 
 /// An owner route's caller and target.
-pub(crate) struct OwnerTarget {
+pub struct OwnerTarget {
     pub principal: Principal,
     pub target: Target,
 }
@@ -86,7 +80,7 @@ fn invalid(name: &str, message: String) -> ApiError {
 impl Call<'_> {
     /// The path's handle and slug, parsed (400 naming the parameter otherwise).
     pub(crate) fn target(&mut self) -> Result<Target, ApiError> {
-        let params = path_params(self.req, self.route)?;
+        let params = path_params(self.req, self.spec.path)?;
         let raw = |name: &str| params.get(name).map(String::as_str).unwrap_or_default();
         let handle = Handle::parse(raw("handle")).map_err(|m| invalid("handle", m))?;
         self.log.handle = Some(handle.to_string());
@@ -100,49 +94,6 @@ impl Call<'_> {
             false => None,
         };
         Ok(Target { handle, slug })
-    }
-
-    /// An owner route's caller: authenticated (401), then the path read (400), then
-    /// authorized for the handle with the route's `scope` (403).
-    async fn owner(&mut self, scope: Scope) -> Result<OwnerTarget, ApiError> {
-        let principal = self.app.auth.authenticate(self.req.headers()).await?;
-        self.log.caller = Some(principal.kind.as_str());
-        self.scope_idempotency(&format!(
-            "{}:{}",
-            principal.kind.as_str(),
-            principal.subject
-        ));
-        let target = self.target()?;
-        principal.authorize(&target.handle, scope)?;
-        Ok(OwnerTarget { principal, target })
-    }
-
-    /// A platform admin: authenticated (401), then holding the role (403
-    /// `HANDLE_FORBIDDEN`, as for an owner credential on another's handle).
-    async fn platform_admin(&mut self) -> Result<Principal, ApiError> {
-        let principal = self.app.auth.authenticate(self.req.headers()).await?;
-        self.log.caller = Some(principal.kind.as_str());
-        if !principal.roles.iter().any(|r| r == PLATFORM_ADMIN) {
-            return Err(ApiError::HandleForbidden);
-        }
-        Ok(principal)
-    }
-
-    /// The public visitor (or, for a support report, any identified caller) behind a
-    /// request: 401 when unidentified.
-    async fn visitor(&mut self) -> Result<Visitor, ApiError> {
-        let visitor =
-            Visitor::identify(self.req.headers(), &self.app.auth, &self.app.server_key).await?;
-        self.log.caller = Some(visitor.kind.as_str());
-        self.scope_idempotency(&visitor.key);
-        Ok(visitor)
-    }
-
-    /// Scopes the request's idempotency key to its caller (once the caller is known).
-    fn scope_idempotency(&mut self, caller: &str) {
-        if let Some(keyed) = &mut self.idempotency {
-            keyed.bind(&self.app.server_key, caller);
-        }
     }
 
     /// Runs a write with its riders: the daily `limit` it counts against and, on a keyed
@@ -211,7 +162,7 @@ impl Call<'_> {
         let (limit, start) = self.page(list_id)?;
         let found = self.app.store.list(handle, listing, limit, start).await?;
         let items = found.items.iter().map(|gb| gb.view(audience)).collect();
-        Ok(self.page_body(list_id, items, found.last_key))
+        self.page_body(list_id, items, found.last_key)
     }
 
     /// `?limit=` and the key `?cursor=` resumes from, for the list named `list_id`.
@@ -225,8 +176,15 @@ impl Call<'_> {
     }
 
     /// A list body: `{"items": [...], "nextCursor": ... or null}`.
-    pub(crate) fn page_body(&self, list_id: &str, items: Vec<Value>, last: Option<Key>) -> Value {
-        let next = last.map(|key| self.app.cursors.encode(list_id, key));
-        json!({"items": items, "nextCursor": next})
+    pub(crate) fn page_body(
+        &self,
+        list_id: &str,
+        items: Vec<Value>,
+        last: Option<Key>,
+    ) -> Result<Value, ApiError> {
+        let next = last
+            .map(|key| self.app.cursors.encode(list_id, key))
+            .transpose()?;
+        Ok(json!({"items": items, "nextCursor": next}))
     }
 }

@@ -2,7 +2,7 @@
 //! anonymous visitor named by `X-Visitor-Id`. Only a keyed hash of either is kept.
 
 use crate::auth::{Authenticator, CredentialKind};
-use crate::error::ApiError;
+use crate::http::ApiError;
 use crate::keys::ServerKey;
 use lambda_http::http::{HeaderMap, HeaderName, header};
 

@@ -1,0 +1,7 @@
+//! Route handlers. Each takes a `Call` and its resolved caller and returns an answer or an
+//! `ApiError`; the pipeline turns errors into problem+json and writes the log line.
+
+pub(super) mod admin;
+pub(super) mod owner;
+pub(super) mod public;
+pub(super) mod support;
