@@ -1,5 +1,6 @@
-//! Every route of the API, once. The Lambda binaries, `template.yaml` and the
-//! `cargo lambda watch` router in `Cargo.toml` are checked against this list by a test.
+//! Every route of the API, once. `cargo xtask generate` derives each route's function, log
+//! group, alarms and throttle in `template.yaml`, and the `cargo lambda watch` router in
+//! `Cargo.toml`, from this table.
 
 use crate::auth::Scope;
 use std::collections::HashMap;
@@ -33,6 +34,60 @@ impl Access {
             | (Self::Caller, Self::Caller)
             | (Self::PlatformAdmin, Self::PlatformAdmin) => true,
             _ => false,
+        }
+    }
+}
+
+/// A route's API Gateway throttle: a row of `StageThrottles` in the template source
+/// (`<name>Rate` and `<name>Burst`, per stage). Requests past it get API Gateway's 429.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Throttle {
+    OwnerRead,
+    OwnerWrite,
+    PublicRead,
+    Interest,
+    Support,
+    Admin,
+}
+
+impl Throttle {
+    /// The key prefix in `StageThrottles`.
+    pub const fn name(self) -> &'static str {
+        match self {
+            Self::OwnerRead => "OwnerRead",
+            Self::OwnerWrite => "OwnerWrite",
+            Self::PublicRead => "PublicRead",
+            Self::Interest => "Interest",
+            Self::Support => "Support",
+            Self::Admin => "Admin",
+        }
+    }
+}
+
+/// A function's reserved concurrency: a row of `StageConcurrency` in the template source.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Concurrency {
+    PublicRead,
+    Interest,
+    OwnerRead,
+    OwnerWrite,
+    Support,
+    Admin,
+    /// The scheduled expiry (not a route).
+    Expiry,
+}
+
+impl Concurrency {
+    /// The key in `StageConcurrency`.
+    pub const fn name(self) -> &'static str {
+        match self {
+            Self::PublicRead => "PublicRead",
+            Self::Interest => "Interest",
+            Self::OwnerRead => "OwnerRead",
+            Self::OwnerWrite => "OwnerWrite",
+            Self::Support => "Support",
+            Self::Admin => "Admin",
+            Self::Expiry => "Expiry",
         }
     }
 }
@@ -166,6 +221,42 @@ impl Route {
             Self::WithdrawInterest => "withdraw-interest",
             Self::SubmitSupportReport => "submit-support-report",
             Self::AdminGroupBuys => "admin-group-buys",
+        }
+    }
+
+    /// The route's throttle on `HttpApi` (its `RouteSettings` entry).
+    pub const fn throttle(self) -> Throttle {
+        match self {
+            Self::ListGroupBuys | Self::GetGroupBuy | Self::ListInterests => Throttle::OwnerRead,
+            Self::CreateGroupBuy
+            | Self::PublishGroupBuy
+            | Self::PauseGroupBuy
+            | Self::CloseGroupBuy
+            | Self::ExtendGroupBuy => Throttle::OwnerWrite,
+            Self::ListPublicGroupBuys | Self::GetPublicGroupBuy => Throttle::PublicRead,
+            Self::RegisterInterest | Self::GetMyInterest | Self::WithdrawInterest => {
+                Throttle::Interest
+            }
+            Self::SubmitSupportReport => Throttle::Support,
+            Self::AdminGroupBuys => Throttle::Admin,
+        }
+    }
+
+    /// The reserved concurrency of the route's function (applied outside dev).
+    pub const fn concurrency(self) -> Concurrency {
+        match self {
+            Self::ListGroupBuys | Self::GetGroupBuy | Self::ListInterests => Concurrency::OwnerRead,
+            Self::CreateGroupBuy
+            | Self::PublishGroupBuy
+            | Self::PauseGroupBuy
+            | Self::CloseGroupBuy
+            | Self::ExtendGroupBuy => Concurrency::OwnerWrite,
+            Self::ListPublicGroupBuys | Self::GetPublicGroupBuy => Concurrency::PublicRead,
+            Self::RegisterInterest | Self::GetMyInterest | Self::WithdrawInterest => {
+                Concurrency::Interest
+            }
+            Self::SubmitSupportReport => Concurrency::Support,
+            Self::AdminGroupBuys => Concurrency::Admin,
         }
     }
 
