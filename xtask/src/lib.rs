@@ -871,7 +871,49 @@ pub fn splice_router(manifest: &str) -> Result<String, Error> {
             end -= 1;
         }
     }
-    Ok(lines[..start].concat() + &render_router() + &lines[end..].concat())
+    let spliced = lines[..start].concat() + &render_router() + &lines[end..].concat();
+    // Still a manifest, and the router cargo lambda reads back is the table's.
+    let parsed: toml::Table = spliced
+        .parse()
+        .map_err(|e| Error::new(format!("the rewritten {MANIFEST} does not parse: {e}")))?;
+    let routes = router_routes(&parsed)
+        .ok_or_else(|| Error::new(format!("the rewritten {MANIFEST} has no router table")))?;
+    if routes != table_routes() {
+        return Err(Error::new(format!(
+            "the router of the rewritten {MANIFEST} is not the route table: {routes:?}"
+        )));
+    }
+    Ok(spliced)
+}
+
+/// (path, method, function) of every route in the table.
+fn table_routes() -> BTreeSet<(String, String, String)> {
+    Route::ALL
+        .iter()
+        .map(|r| (r.path().into(), r.method().into(), r.function().into()))
+        .collect()
+}
+
+/// (path, method, function) of every route of a manifest's router.
+fn router_routes(manifest: &toml::Table) -> Option<BTreeSet<(String, String, String)>> {
+    let router = manifest
+        .get("workspace")?
+        .get("metadata")?
+        .get("lambda")?
+        .get("watch")?
+        .get("router")?
+        .as_table()?;
+    let mut routes = BTreeSet::new();
+    for (path, entries) in router {
+        for entry in entries.as_array()? {
+            routes.insert((
+                path.clone(),
+                entry.get("method")?.as_str()?.to_owned(),
+                entry.get("function")?.as_str()?.to_owned(),
+            ));
+        }
+    }
+    Some(routes)
 }
 
 #[cfg(test)]
@@ -1161,37 +1203,8 @@ Resources:
         assert!(!spliced.contains("/old"));
         assert_eq!(splice_router(&spliced).expect("again"), spliced);
 
-        let router: toml_like::Router = toml_like::parse(&render_router());
-        let expected: BTreeSet<(String, String, String)> = Route::ALL
-            .iter()
-            .map(|r| (r.path().into(), r.method().into(), r.function().into()))
-            .collect();
-        assert_eq!(router, expected);
+        let parsed: toml::Table = spliced.parse().expect("a manifest");
+        assert_eq!(router_routes(&parsed), Some(table_routes()));
         assert!(splice_router("[workspace]\n").is_err());
-    }
-
-    /// Just enough of the router's TOML to read it back.
-    mod toml_like {
-        use std::collections::BTreeSet;
-
-        pub type Router = BTreeSet<(String, String, String)>;
-
-        pub fn parse(section: &str) -> Router {
-            let mut routes = Router::new();
-            let mut path = String::new();
-            for line in section.lines() {
-                if let Some(key) = line.strip_suffix(" = [") {
-                    path = key.trim_matches('"').to_owned();
-                } else if let Some(entry) = line.trim().strip_prefix("{ method = \"") {
-                    let (method, rest) = entry.split_once('"').expect("method");
-                    let function = rest
-                        .trim_start_matches(", function = \"")
-                        .trim_end_matches(" },")
-                        .trim_end_matches('"');
-                    routes.insert((path.clone(), method.to_owned(), function.to_owned()));
-                }
-            }
-            routes
-        }
     }
 }
