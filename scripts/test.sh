@@ -17,6 +17,8 @@ log "cargo fmt --check"
 cargo fmt --all -- --check
 log "cargo clippy --all-targets -- -D warnings"
 cargo clippy --workspace --all-targets --quiet -- -D warnings
+log "derived files up to date (cargo xtask check: template.yaml, the watch router)"
+cargo xtask check
 log "template.yaml (cfn-lint, sam validate --lint)"
 bash scripts/check-template.sh
 log "GitHub workflows (check-jsonschema, zizmor --offline)"

@@ -1,13 +1,14 @@
-//! The routes, the functions and the table are declared in several places (the code,
-//! `template.yaml`, the `cargo lambda watch` router, the binaries); these tests keep them equal.
+//! What the deployment declares beyond what `cargo xtask generate` derives from the route
+//! table. Each route's function, log group, alarms and throttle in `template.yaml`, and the
+//! `cargo lambda watch` router, are generated, and the xtask's tests check the checked-in
+//! copies are what it writes. What is checked here is hand-written: the binaries, the table,
+//! the stages' mappings, the OpenAPI operation ids, the edge and the stream processor.
 
 use group_buy::table::{INDEXES, PARTITION_KEY, SORT_KEY, STREAM_VIEW, key_attributes};
 use group_buy::{Access, Route};
 use serde_yaml_ng::Value as Yaml;
 use std::collections::BTreeSet;
 use std::path::PathBuf;
-
-type RouteSet = BTreeSet<(String, String, String)>;
 
 fn workspace_file(name: &str) -> String {
     let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -20,75 +21,8 @@ fn template() -> Yaml {
     serde_yaml_ng::from_str(&workspace_file("template.yaml")).expect("template.yaml parses")
 }
 
-fn code_routes() -> RouteSet {
-    Route::ALL
-        .iter()
-        .map(|r| {
-            (
-                r.method().to_owned(),
-                r.path().to_owned(),
-                r.function().to_owned(),
-            )
-        })
-        .collect()
-}
-
 fn text(value: &Yaml) -> String {
     value.as_str().unwrap_or_default().to_owned()
-}
-
-#[test]
-fn template_functions_serve_exactly_the_routes_in_code() {
-    let template = template();
-    let resources = template["Resources"].as_mapping().expect("Resources");
-    let mut declared = RouteSet::new();
-    for (_, resource) in resources {
-        if resource["Type"].as_str() != Some("AWS::Serverless::Function") {
-            continue;
-        }
-        assert_eq!(
-            resource["Metadata"]["BuildMethod"].as_str(),
-            Some("rust-cargolambda")
-        );
-        let binary = text(&resource["Metadata"]["BuildProperties"]["Binary"]);
-        for (_, event) in resource["Properties"]["Events"]
-            .as_mapping()
-            .expect("Events")
-        {
-            match (event["Type"].as_str(), binary.as_str()) {
-                (Some("HttpApi"), _) => {}
-                (Some("Schedule"), "expire-group-buys") => continue,
-                (Some("DynamoDB"), "group-buy-events") => continue,
-                (kind, binary) => panic!(
-                    "{binary}: a {kind:?} event (only the expiry runs on a schedule, only the events function on the stream)"
-                ),
-            }
-            let props = &event["Properties"];
-            declared.insert((text(&props["Method"]), text(&props["Path"]), binary.clone()));
-        }
-    }
-    assert_eq!(declared, code_routes());
-}
-
-#[test]
-fn the_watch_router_serves_exactly_the_routes_in_code() {
-    let manifest: toml::Table = workspace_file("Cargo.toml")
-        .parse()
-        .expect("Cargo.toml parses");
-    let router = manifest["workspace"]["metadata"]["lambda"]["watch"]["router"]
-        .as_table()
-        .expect("router table");
-    let mut declared = RouteSet::new();
-    for (path, routes) in router {
-        for route in routes.as_array().expect("routes") {
-            declared.insert((
-                route["method"].as_str().unwrap_or_default().to_owned(),
-                path.clone(),
-                route["function"].as_str().unwrap_or_default().to_owned(),
-            ));
-        }
-    }
-    assert_eq!(declared, code_routes());
 }
 
 #[test]
@@ -99,6 +33,63 @@ fn every_route_has_its_binary() {
             source.contains(&format!("Route::{route:?})")),
             "{} runs {route:?}",
             route.function()
+        );
+    }
+}
+
+/// The functions `template.yaml` deploys, by binary.
+fn template_functions(template: &Yaml) -> Vec<(String, &Yaml)> {
+    template["Resources"]
+        .as_mapping()
+        .expect("Resources")
+        .values()
+        .filter(|r| r["Type"].as_str() == Some("AWS::Serverless::Function"))
+        .map(|r| {
+            assert_eq!(
+                r["Metadata"]["BuildMethod"].as_str(),
+                Some("rust-cargolambda")
+            );
+            (text(&r["Metadata"]["BuildProperties"]["Binary"]), r)
+        })
+        .collect()
+}
+
+/// Every function the template deploys is a binary of `functions/`, and every binary is
+/// deployed (sam build builds each one by name).
+#[test]
+fn the_template_deploys_exactly_the_binaries() {
+    let deployed: BTreeSet<String> = template_functions(&template())
+        .into_iter()
+        .map(|(binary, _)| binary)
+        .collect();
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../functions/src/bin");
+    let binaries: BTreeSet<String> = std::fs::read_dir(&dir)
+        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
+        .map(|entry| entry.expect("an entry").path())
+        .filter(|path| path.extension().is_some_and(|e| e == "rs"))
+        .map(|path| {
+            path.file_stem()
+                .expect("a name")
+                .to_string_lossy()
+                .into_owned()
+        })
+        .collect();
+    assert_eq!(deployed, binaries);
+}
+
+/// Each function has its least-privilege statements (deploy/policies.yaml) or its own role;
+/// without either SAM would give it a role that reaches no table.
+#[test]
+fn every_function_has_its_policies_or_its_role() {
+    for (binary, function) in template_functions(&template()) {
+        let props = &function["Properties"];
+        let policies = props["Policies"]
+            .as_sequence()
+            .map_or(0, |policies| policies.len());
+        let has_role = !props["Role"].is_null();
+        assert!(
+            (policies > 0) ^ has_role,
+            "{binary}: policies or a role, one of them"
         );
     }
 }
@@ -162,28 +153,27 @@ fn the_template_table_matches_the_table_in_code() {
     }
 }
 
+/// The per-stage mappings (throttles, concurrency, operations) have a row for every stage
+/// the template accepts: a `!FindInMap` of a missing stage fails only at deploy time. (That
+/// every route's throttle and concurrency class is in its rows, `cargo xtask generate`
+/// checks.)
 #[test]
-fn every_route_has_a_throttle_on_every_stage() {
+fn every_stage_has_its_throttles_concurrency_and_operations() {
     let template = template();
-    let settings = template["Resources"]["HttpApi"]["Properties"]["RouteSettings"]
-        .as_mapping()
-        .expect("RouteSettings");
-    let throttled: BTreeSet<String> = settings.keys().map(text).collect();
-    let routes: BTreeSet<String> = Route::ALL
-        .iter()
-        .map(|r| format!("{} {}", r.method(), r.path()))
-        .collect();
-    assert_eq!(throttled, routes);
-    let stages = template["Mappings"]["StageThrottles"]
-        .as_mapping()
-        .expect("StageThrottles");
     let allowed: BTreeSet<String> = template["Parameters"]["Stage"]["AllowedValues"]
         .as_sequence()
         .expect("AllowedValues")
         .iter()
         .map(text)
         .collect();
-    assert_eq!(stages.keys().map(text).collect::<BTreeSet<_>>(), allowed);
+    for mapping in ["StageThrottles", "StageConcurrency", "StageOperations"] {
+        let stages = template["Mappings"][mapping].as_mapping().expect(mapping);
+        assert_eq!(
+            stages.keys().map(text).collect::<BTreeSet<_>>(),
+            allowed,
+            "{mapping}"
+        );
+    }
 }
 
 /// Client generators key operations by id: a shared or missing id drops an operation (as
