@@ -8,10 +8,10 @@
 #   scripts/bootstrap.sh test    the serve part, then what only the tests need
 #   scripts/bootstrap.sh         (scripts/test.sh runs this): qemu-user and the arm64 C library
 #                                (to run an arm64 function), socat (fault and delay proxies),
-#                                shellcheck,
-#                                the Rust aarch64 target, clippy and rustfmt, cfn-lint,
-#                                check-jsonschema and zizmor in .tools/venv, and the AWS SAM CLI
-#                                in .tools/sam (its dependencies clash with check-jsonschema's)
+#                                the ShellCheck linter, the Rust aarch64 target, clippy and
+#                                rustfmt, cfn-lint, check-jsonschema and zizmor in .tools/venv,
+#                                and the AWS SAM CLI in .tools/sam (its dependencies clash with
+#                                check-jsonschema's)
 #
 # Everything is pinned; safe to run again: it skips what is there.
 set -euo pipefail
