@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Cold-start bench of GET /v2/public/group-buys/{handle}/{groupBuySlug} (README, "Cold start").
+# Cold-start bench of GET /v2/public/group-buys/{handle}/{groupBuySlug} (docs/benchmarks.md, "Cold start").
 #
 #   sudo scripts/bench-cold-start.sh [--runs 10] [--warm 20] [--binary LABEL=PATH]...
 #                                    [--no-python] [--no-quota] [--no-tls]

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The launch load test (README, "Launch load test"): first registrations on one campaign from
+# The launch load test (docs/benchmarks.md, "The launch load test"): first registrations on one campaign from
 # many concurrent Lambda sandboxes of the release `register-interest`, each a process with a
 # Runtime API of its own (one event at a time, as Lambda runs them), against DynamoDB Local;
 # the counts checked exact; then the same transactions straight at DynamoDB Local at the same

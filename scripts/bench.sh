@@ -4,7 +4,7 @@
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 cd "$ROOT"
-"$ROOT/scripts/bootstrap.sh"
+"$ROOT/scripts/bootstrap.sh" serve
 trap stop_services EXIT
 DYNAMODB_PORT=$(free_port)
 start_dynamodb_local "$DYNAMODB_PORT"

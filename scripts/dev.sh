@@ -1,71 +1,124 @@
 #!/usr/bin/env bash
-# The one command to serve the API locally: installs what is missing, starts DynamoDB Local
-# (data kept in .local/dynamodb), creates the table, prints a dev token, and serves every
-# route at its real path on http://127.0.0.1:$LOCAL_API_PORT, its log lines shown here and
-# kept in .local/api.log (the playbooks in docs/playbooks read them), and follows the table's
-# stream: each lifecycle event is appended to $LOCAL_EVENTS_FILE (.local/events.jsonl) as one
-# JSON line, as the deployed function publishes it to EventBridge. Ctrl-C stops everything.
+# The one command to serve the API locally (docs/walkthrough.md starts here):
+#
+#   scripts/dev.sh                        # http://127.0.0.1:9000
+#   LOCAL_API_PORT=9100 scripts/dev.sh    # a second instance, sharing nothing with the first
+#   scripts/dev.sh --fresh                # the same, after deleting this port's data
+#
+# Installs what serving needs and is missing (scripts/bootstrap.sh serve), starts DynamoDB
+# Local (data kept on disk), creates the table, mints a dev token, serves every route at its
+# real path through `cargo lambda watch`, and follows the table's stream, appending each
+# lifecycle event as one JSON line, as the deployed function publishes it to EventBridge.
+# Everything of one instance lives in .local/<LOCAL_API_PORT>/: dynamodb/ (the database),
+# api.log (the API's log, also shown here), events.jsonl (the events) and events.log (their
+# runner's log). It ends by printing the exports that the walkthrough and the playbooks use.
+# Ctrl-C or SIGTERM stops everything it started.
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 cd "$ROOT"
 
-"$ROOT/scripts/bootstrap.sh"
+fresh=0
+for arg in "$@"; do
+  case "$arg" in
+    --fresh) fresh=1 ;;
+    -h | --help)
+      sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'
+      exit 0
+      ;;
+    *)
+      echo "scripts/dev.sh: unknown argument $arg (see scripts/dev.sh --help)" >&2
+      exit 2
+      ;;
+  esac
+done
 
 export LOCAL_API_PORT="${LOCAL_API_PORT:-9000}"
-export DYNAMODB_LOCAL_PORT="${DYNAMODB_LOCAL_PORT:-8000}"
+# 9000 → 8000, 9100 → 8100: a second instance gets a DynamoDB Local of its own.
+export DYNAMODB_LOCAL_PORT="${DYNAMODB_LOCAL_PORT:-$((LOCAL_API_PORT - 1000))}"
 export TABLE_NAME="${TABLE_NAME:-gharart-group-buys-local}"
-export DYNAMODB_ENDPOINT="${DYNAMODB_ENDPOINT:-http://127.0.0.1:$DYNAMODB_LOCAL_PORT}"
+export DYNAMODB_ENDPOINT="http://127.0.0.1:$DYNAMODB_LOCAL_PORT"
 DEMO_HANDLE="${DEMO_HANDLE:-acme-decor}"
-API_LOG="$ROOT/.local/api.log"
-export LOCAL_EVENTS_FILE="${LOCAL_EVENTS_FILE:-$ROOT/.local/events.jsonl}"
-EVENTS_LOG="$ROOT/.local/events.log"
+STATE=".local/$LOCAL_API_PORT"
+export API_LOG="$STATE/api.log"
+export LOCAL_EVENTS_FILE="$STATE/events.jsonl"
+EVENTS_LOG="$STATE/events.log"
 # The operator tool acts only on the target it is given: here DynamoDB Local, as set above.
 OPERATOR=("$ROOT/target/debug/gharart-operator" --local)
 
-stop_all() {
-  stop_services
-  if [ -n "${TAIL_PID:-}" ]; then kill "$TAIL_PID" 2>/dev/null || true; fi
-  if [ -n "${EVENTS_PID:-}" ]; then kill "$EVENTS_PID" 2>/dev/null || true; fi
-}
-trap stop_all EXIT INT TERM
+# One instance per port: a second one would share the database and the logs.
+mkdir -p "$STATE"
+exec {LOCK_FD}>"$STATE/lock"
+if ! flock -n "$LOCK_FD"; then
+  log "another scripts/dev.sh serves port $LOCAL_API_PORT ($STATE is in use); stop it, or pick another port: LOCAL_API_PORT=9100 scripts/dev.sh"
+  exit 1
+fi
+for port in "$LOCAL_API_PORT" "$DYNAMODB_LOCAL_PORT"; do
+  if (echo >"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
+    log "port $port is in use; choose others: LOCAL_API_PORT=<port> [DYNAMODB_LOCAL_PORT=<port>] scripts/dev.sh"
+    exit 1
+  fi
+done
+if [ "$fresh" = 1 ]; then
+  log "--fresh: deleting $STATE (database, logs, events)"
+  find "$STATE" -mindepth 1 -not -name lock -delete
+fi
 
-log "DynamoDB Local on port $DYNAMODB_LOCAL_PORT (data in .local/dynamodb)"
-start_dynamodb_local "$DYNAMODB_LOCAL_PORT" "$ROOT/.local/dynamodb"
+stop_all() {
+  trap - EXIT INT TERM
+  stop_services
+  for pid in "${BUILD_PID:-}" "${EVENTS_PID:-}" "${TAIL_PID:-}"; do
+    if [ -n "$pid" ]; then kill "$pid" 2>/dev/null || true; fi
+  done
+  # DynamoDB Local writes its files until it exits.
+  for pid in "${API_PID:-}" "${DYNAMODB_LOCAL_PID:-}" "${EVENTS_PID:-}"; do
+    if [ -n "$pid" ]; then wait "$pid" 2>/dev/null || true; fi
+  done
+}
+trap stop_all EXIT
+# In the background and waited for, below: bash runs these traps only once a foreground
+# command has ended, but interrupts `wait` at once.
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+"$ROOT/scripts/bootstrap.sh" serve
+
+log "DynamoDB Local on port $DYNAMODB_LOCAL_PORT (data in $STATE/dynamodb)"
+start_dynamodb_local "$DYNAMODB_LOCAL_PORT" "$ROOT/$STATE/dynamodb"
 # Every binary, features resolved across the whole workspace: what `cargo lambda watch`
 # runs (`cargo run --bin <function>` from the virtual workspace), so its first request of
 # each function finds it built; `-p group-buy-functions` would build another variant.
-cargo build --quiet --workspace --bins
+log "building the functions and the operator tool (cargo build --workspace --bins)"
+cargo build --quiet --workspace --bins &
+BUILD_PID=$!
+wait "$BUILD_PID"
+BUILD_PID=
 "${OPERATOR[@]}" create-table
 TOKEN=$("${OPERATOR[@]}" mint-jwt --sub demo-owner --handle "$DEMO_HANDLE")
 
-log "lifecycle events to ${LOCAL_EVENTS_FILE#"$ROOT/"} (runner log: .local/events.log)"
-mkdir -p "$(dirname "$LOCAL_EVENTS_FILE")"
+log "lifecycle events to $LOCAL_EVENTS_FILE (runner log: $EVENTS_LOG)"
 "${OPERATOR[@]}" event-stream >>"$EVENTS_LOG" 2>&1 &
 EVENTS_PID=$!
 
-log "serving on http://127.0.0.1:$LOCAL_API_PORT (log: .local/api.log)"
-mkdir -p "$(dirname "$API_LOG")"
+log "serving on http://127.0.0.1:$LOCAL_API_PORT (log: $API_LOG)"
 : >"$API_LOG"
 tail -n +1 -F "$API_LOG" >&2 &
 TAIL_PID=$!
-start_api "$LOCAL_API_PORT" "$API_LOG"
+start_api "$LOCAL_API_PORT" "$ROOT/$API_LOG"
+sleep 0.5 # the log's first lines before the banner, not after it
 cat <<MSG
 
-  A dev token for handle $DEMO_HANDLE (scopes group-buys:read group-buys:write, 8 h):
-
-  export TOKEN=$TOKEN
-
-  curl -s http://127.0.0.1:$LOCAL_API_PORT/v2/handles/$DEMO_HANDLE/group-buys -H "Authorization: Bearer \$TOKEN"
-
-  The README has the whole walkthrough; for the debugging playbooks (docs/playbooks):
-
-  export API=http://127.0.0.1:$LOCAL_API_PORT OPERATOR="target/debug/gharart-operator --local"
-
-  Lifecycle events (GroupBuyPublished, ThresholdReached, ...) as they happen:
-
-  tail -f ${LOCAL_EVENTS_FILE#"$ROOT/"}
-
+  Serving http://127.0.0.1:$LOCAL_API_PORT: every route, its log here and in $API_LOG.
+  Lifecycle events: tail -f $LOCAL_EVENTS_FILE
+  Walkthrough: docs/walkthrough.md. Playbooks: docs/playbooks/.
   Ctrl-C stops the API, the event stream and DynamoDB Local.
+
+  In another terminal, from $ROOT (an owner token of $DEMO_HANDLE, 8 h):
+
+export API=http://127.0.0.1:$LOCAL_API_PORT
+export TOKEN=$TOKEN
+export DYNAMODB_ENDPOINT=$DYNAMODB_ENDPOINT TABLE_NAME=$TABLE_NAME
+export OPERATOR="target/debug/gharart-operator --local"
+export API_LOG=$API_LOG LOCAL_EVENTS_FILE=$LOCAL_EVENTS_FILE
 
 MSG
 wait "$API_PID"

@@ -2,7 +2,7 @@
 # Checks that openapi.yaml is usable by a code generator, as a new user would try it:
 # openapi-python-client (PyPI, pinned, in a venv of its own) generates a Python client from
 # openapi.yaml (any generator warning fails the run), and tests/generated-client/walkthrough.py
-# drives the README walkthrough (the owner lifecycle and "The public half") through that
+# drives the walkthrough's owner lifecycle and public half (docs/walkthrough.md) through that
 # client only, against the real Lambda binaries served by `cargo lambda watch`, on a stack of
 # its own (in-memory DynamoDB Local, a fresh table). Exits non-zero on any failure.
 #
@@ -59,7 +59,7 @@ API_LOG="$STATE/api.log"
 log "API on $API (log: $API_LOG)"
 start_api "$API_PORT" "$API_LOG" || { tail -n 50 "$API_LOG"; exit 1; }
 
-log "the README walkthrough through the generated client"
+log "the walkthrough's owner lifecycle and public half through the generated client"
 if ! API="$API" TOKEN="$TOKEN" HANDLE="$HANDLE" PYTHONPATH="$OUT" \
   "$VENV/bin/python" "$ROOT/tests/generated-client/walkthrough.py"; then
   log "the walkthrough FAILED after $((SECONDS - STARTED)) s; the API log ends with:"

@@ -24,7 +24,7 @@ FUNCTION=CreateGroupBuyFunction
 WORK="$ROOT/target/package-test"
 BUILD_DIR="$WORK/sam-build"
 RUN_DIR="$WORK/run"
-# Size budget per function (README, Packaging): each zip at most 2.5 MB, as sam deploy uploads
+# Size budget per function (docs/operations/packaging.md): each zip at most 2.5 MB, as sam deploy uploads
 # it. Measured: bootstraps 3.36 to 4.34 MiB, zips 1.73 to 2.17 MiB (each binary links its own
 # route only). Lambda's own limits (50 MB zipped, 250 MB unzipped) are far off; the budget is
 # there so that a heavy new dependency, which every function and its cold start pay for, is a

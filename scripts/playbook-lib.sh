@@ -1,6 +1,7 @@
-# Helpers for the debugging playbooks (docs/playbooks/): `source scripts/playbook-lib.sh`
-# from the repository root, then `call` the API and `check` what it answered. Only curl and
-# python3 are needed (no jq). scripts/playbooks.sh runs every playbook with these.
+# Helpers for the executable docs (docs/walkthrough.md, docs/playbooks/): `source
+# scripts/playbook-lib.sh` from the repository root, then `call` the API and `check` what it
+# answered. Only curl and python3 are needed (no jq). scripts/playbooks.sh runs those docs
+# with these, and the variables scripts/dev.sh's banner prints.
 # shellcheck shell=bash
 
 # cargo-lambda (for `cargo lambda invoke`) is installed in .tools/venv by scripts/bootstrap.sh.
@@ -8,11 +9,14 @@ if [ -d .tools/venv/bin ]; then PATH="$PWD/.tools/venv/bin:$PATH"; fi
 
 : "${API:=http://127.0.0.1:${LOCAL_API_PORT:-9000}}"
 # Where the local API's log lines go: scripts/dev.sh and scripts/playbooks.sh both write one.
-: "${API_LOG:=.local/api.log}"
+: "${API_LOG:=.local/${LOCAL_API_PORT:-9000}/api.log}"
+# Where the local lifecycle events go (scripts/dev.sh, scripts/playbooks.sh).
+: "${LOCAL_EVENTS_FILE:=.local/${LOCAL_API_PORT:-9000}/events.jsonl}"
 
-# call METHOD URL [CURL_OPTION...]: sends one request and sets `status`, `body`, `headers`
-# and `request_id` (the x-request-id to quote in logs and support reports). Prints a
-# one-line summary and the body on stderr, so a run's output reads as a transcript.
+# call METHOD URL [CURL_OPTION...]: sends one request with `curl -sS` and sets `status`,
+# `body`, `headers` and `request_id` (the x-request-id to quote in logs and support reports).
+# Prints a one-line summary (method, path, status, request id) and the body on stderr, so a
+# run's output reads as a transcript.
 call() {
   local method=$1 url=$2 body_file header_file
   shift 2
@@ -107,5 +111,49 @@ sleep_until() {
 import datetime, sys, time
 at = datetime.datetime.fromisoformat(sys.argv[1].replace("Z", "+00:00"))
 time.sleep(max(0.0, (at - datetime.datetime.now(datetime.timezone.utc)).total_seconds()))
+' "$1"
+}
+
+# events SLUG [COUNT]: the lifecycle events of one group-buy in $LOCAL_EVENTS_FILE, one line
+# each (detail-type, then participantCount and outcome where the event has them), in the
+# order they were appended. With COUNT, first waits up to 10 s for that many: the runner
+# appends an event within a second or so of its write.
+events() {
+  python3 -c '
+import json, sys, time
+path, slug, want = sys.argv[1], sys.argv[2], int(sys.argv[3])
+deadline = time.monotonic() + 10
+while True:
+    lines = []
+    try:
+        with open(path) as f:
+            for line in f:
+                try:
+                    event = json.loads(line)
+                except ValueError:
+                    continue
+                detail = event.get("detail", {})
+                if detail.get("slug") == slug:
+                    fields = [event.get("detail-type")]
+                    fields += [str(detail[k]) for k in ("participantCount", "outcome") if k in detail]
+                    lines.append(" ".join(fields))
+    except FileNotFoundError:
+        pass
+    if len(lines) >= want or time.monotonic() > deadline:
+        break
+    time.sleep(0.2)
+print("\n".join(lines))
+if len(lines) < want:
+    sys.exit("events: %d of %d events of %s in %s" % (len(lines), want, slug, path))
+' "$LOCAL_EVENTS_FILE" "$1" "${2:-0}"
+}
+
+# utc_days N: 18:30 UTC, N days from today, as the API writes times (a deadline that reads
+# the same in every run, whatever the time of day).
+utc_days() {
+  python3 -c '
+import datetime, sys
+day = datetime.datetime.now(datetime.timezone.utc).date() + datetime.timedelta(days=int(sys.argv[1]))
+print(day.isoformat() + "T18:30:00.000Z")
 ' "$1"
 }

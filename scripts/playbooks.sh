@@ -1,17 +1,25 @@
 #!/usr/bin/env bash
-# Runs the debugging playbooks (docs/playbooks/*.md) as tests: every ```bash playbook block of
-# a playbook, in order, as one script, against a local stack of the runner's own (DynamoDB
-# Local on disk in a temporary directory, and `cargo lambda watch` with a small daily write
-# limit), stopping at the first failed command. Everything it starts is stopped on exit.
+# Runs the executable docs as tests: every ```bash playbook or ```bash walkthrough block of a
+# Markdown file, in order, as one script, against a local stack of the runner's own (DynamoDB
+# Local on disk in a temporary directory, the table's event stream followed as scripts/dev.sh
+# follows it, and `cargo lambda watch`), stopping at the first failed command or `check`.
+# Everything it starts is stopped on exit.
 #
-#   bash scripts/playbooks.sh                                  # every playbook
-#   bash scripts/playbooks.sh docs/playbooks/05-daily-write-limit.md   # some
+#   bash scripts/playbooks.sh                                        # every playbook
+#   bash scripts/playbooks.sh docs/playbooks/05-daily-write-limit.md # some
+#   bash scripts/playbooks.sh docs/walkthrough.md                    # the walkthrough
 #
-# Each playbook runs in its own bash with `set -euo pipefail` from the repository root and
-# these variables: API (base URL), OPERATOR (the operator tool with --local), API_LOG (the
-# API's log file), API_PORT, DYNAMODB_LOCAL (`$DYNAMODB_LOCAL stop|start` takes DynamoDB
-# Local away and brings it back, data kept), and the table's TABLE_NAME / DYNAMODB_ENDPOINT.
-# PLAYBOOKS_VERBOSE=1 streams each playbook's transcript; otherwise it is shown on failure.
+# The playbooks (docs/playbooks/) run with a small daily write limit per handle, which one of
+# them reaches; any other file runs with the service's defaults, as scripts/dev.sh serves it.
+# The two are not mixed in one run.
+#
+# Each file runs in its own bash with `set -euo pipefail` from the repository root and the
+# variables scripts/dev.sh's banner prints: API (base URL), TOKEN (an owner JWT of acme-decor,
+# as dev.sh mints it), OPERATOR (the operator tool with --local), DYNAMODB_ENDPOINT and
+# TABLE_NAME (the table), API_LOG (the API's log) and LOCAL_EVENTS_FILE (the lifecycle
+# events); besides those API_PORT and DYNAMODB_LOCAL (`$DYNAMODB_LOCAL stop|start` takes
+# DynamoDB Local away and brings it back, data kept).
+# PLAYBOOKS_VERBOSE=1 streams each file's transcript; otherwise it is shown on failure.
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 cd "$ROOT"
@@ -23,7 +31,7 @@ dynamodb_control() {
   case "${1:-}" in
     stop)
       pid=$(cat "$pid_file" 2>/dev/null || true)
-      [ -n "$pid" ] && kill "$pid" 2>/dev/null || true
+      if [ -n "$pid" ]; then kill "$pid" 2>/dev/null || true; fi
       rm -f "$pid_file"
       for _ in $(seq 1 100); do
         if ! (echo >"/dev/tcp/127.0.0.1/$PLAYBOOK_DYNAMODB_PORT") 2>/dev/null; then
@@ -56,10 +64,10 @@ if [ "${1:-}" = dynamodb ]; then
   exit
 fi
 
-# extract FILE: the playbook's marked blocks as one script, each announced with its line.
+# extract FILE: the file's marked blocks as one script, each announced with its line.
 extract() {
   awk -v file="$1" '
-    /^[[:space:]]*```bash playbook[[:space:]]*$/ {
+    /^[[:space:]]*```bash (playbook|walkthrough)[[:space:]]*$/ {
       inside = 1; blocks++
       printf "printf %s >&2\n", "\"\\n--- " file " line " NR ": block " blocks "\\n\""
       next
@@ -67,7 +75,7 @@ extract() {
     inside && /^[[:space:]]*```[[:space:]]*$/ { inside = 0; next }
     inside { print }
     END {
-      if (inside) { print "unterminated ```bash playbook block in " file > "/dev/stderr"; exit 1 }
+      if (inside) { print "unterminated ```bash block in " file > "/dev/stderr"; exit 1 }
       if (!blocks) exit 3
     }' "$1"
 }
@@ -81,6 +89,7 @@ cleanup() {
   # timeout passes the signal on to the playbook it runs.
   if [ -n "${PLAYBOOK_PID:-}" ]; then kill "$PLAYBOOK_PID" 2>/dev/null || true; fi
   stop_services
+  if [ -n "${EVENTS_PID:-}" ]; then kill "$EVENTS_PID" 2>/dev/null || true; fi
   if [ -f "$PLAYBOOK_STATE/dynamodb.pid" ]; then
     kill "$(cat "$PLAYBOOK_STATE/dynamodb.pid")" 2>/dev/null || true
   fi
@@ -93,6 +102,18 @@ trap cleanup EXIT
 trap 'exit 130' INT TERM
 
 if [ $# -gt 0 ]; then playbooks=("$@"); else playbooks=(docs/playbooks/[0-9]*.md); fi
+kinds=0
+for playbook in "${playbooks[@]}"; do
+  [ -f "$playbook" ] || { log "no such file: $playbook"; exit 2; }
+  case "$playbook" in
+    docs/playbooks/* | ./docs/playbooks/*) kinds=$((kinds | 1)) ;;
+    *) kinds=$((kinds | 2)) ;;
+  esac
+done
+if [ "$kinds" -eq 3 ]; then
+  log "run the playbooks (docs/playbooks/) and other files in separate runs: their limits differ"
+  exit 2
+fi
 
 log "building the functions and the operator tool (cargo build --workspace --bins)"
 # Every binary, features resolved across the whole workspace: what `cargo lambda watch`
@@ -105,15 +126,28 @@ export PLAYBOOK_DYNAMODB_PORT
 log "DynamoDB Local on port $PLAYBOOK_DYNAMODB_PORT (data in $PLAYBOOK_STATE/dynamodb)"
 dynamodb_control start
 export DYNAMODB_ENDPOINT="http://127.0.0.1:$PLAYBOOK_DYNAMODB_PORT"
-export TABLE_NAME="playbooks-$(date +%s)"
-export OPERATOR="$ROOT/target/debug/gharart-operator --local"
-$OPERATOR create-table >/dev/null
+TABLE_NAME="playbooks-$(date +%s)"
+export TABLE_NAME
+operator=(target/debug/gharart-operator --local)
+"${operator[@]}" create-table >/dev/null
+# As scripts/dev.sh's banner exports them (the path is relative to the repository root).
+# shellcheck disable=SC2178 # a string here, unlike start_local_stack's array in lib.sh
+export OPERATOR="${operator[*]}"
+TOKEN=$("${operator[@]}" mint-jwt --sub demo-owner --handle acme-decor 2>/dev/null)
+export TOKEN
 
-# Small enough for the daily-limit playbook to reach it in a few requests; every other
-# playbook uses a handle of its own and stays below it.
-export DAILY_WRITE_LIMIT_PER_HANDLE=5
+if [ "$kinds" -eq 1 ]; then
+  # Small enough for the daily-limit playbook to reach it in a few requests; every other
+  # playbook uses a handle of its own and stays below it.
+  export DAILY_WRITE_LIMIT_PER_HANDLE=5
+fi
 # A revoked token, a refused report: nothing here waits on the PAT cache.
 export PAT_CACHE_SECONDS=2
+
+export LOCAL_EVENTS_FILE="$PLAYBOOK_STATE/events.jsonl"
+"${operator[@]}" event-stream >"$PLAYBOOK_STATE/events.log" 2>&1 &
+EVENTS_PID=$!
+
 API_PORT=$(free_port)
 API_LOG="$PLAYBOOK_STATE/api.log"
 export API_PORT API_LOG API="http://127.0.0.1:$API_PORT"
@@ -133,7 +167,7 @@ for playbook in "${playbooks[@]}"; do
   log "playbook $playbook"
   # In the background and waited for: bash runs the INT/TERM trap only once a foreground
   # child has ended, but interrupts `wait` at once.
-  timeout 150 bash "$script" >"$transcript" 2>&1 &
+  timeout "${PLAYBOOK_TIMEOUT:-240}" bash "$script" >"$transcript" 2>&1 &
   PLAYBOOK_PID=$!
   TAIL_PID=
   if [ "${PLAYBOOKS_VERBOSE:-0}" = 1 ]; then
@@ -156,4 +190,4 @@ for playbook in "${playbooks[@]}"; do
 done
 
 [ "$failed" -eq 0 ] || exit 1
-log "all playbooks passed in $((SECONDS - STARTED)) s"
+log "all ${#playbooks[@]} passed in $((SECONDS - STARTED)) s"

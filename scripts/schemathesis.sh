@@ -35,7 +35,7 @@ start_local_stack schemathesis
 
 # One credential for every route: an owner of $HANDLE (both scopes) who is also a platform
 # admin. On the visitor routes (my-interest, support report) a valid JWT is a signed-in visitor
-# (README "Credentials"), so Schemathesis' one Authorization header serves all of them.
+# (docs/contract.md, "Credentials"), so Schemathesis' one Authorization header serves all of them.
 TOKEN=$("${OPERATOR[@]}" mint-jwt --sub schemathesis --handle "$HANDLE" --role platform-admin 2>/dev/null)
 
 API_PORT=$(free_port)
@@ -203,7 +203,7 @@ def filter_failure(context, failure, case, response):
         return False
     # ignored_auth (ST401), "invalid credentials provided": on the visitor routes it sends,
     # instead of our token, X-Visitor-Id "SCHEMATHESIS-INVALID-VALUE". But any 22..128
-    # characters of A-Za-z0-9_- are a valid anonymous visitor by design (README
+    # characters of A-Za-z0-9_- are a valid anonymous visitor by design (docs/contract.md,
     # "Credentials"): there is no invalid well-formed visitor id. Its other probe (no
     # credentials at all: 401 VISITOR_ID_REQUIRED) is still checked.
     if (

@@ -1,15 +1,17 @@
 #!/usr/bin/env bash
-# The one test command (README, .ci/run): installs what is missing, checks formatting, lints,
-# lints the SAM template and the GitHub workflows, then runs every test against its own
-# DynamoDB Local on a free port: unit and integration tests (handlers in-process), end-to-end
-# tests over HTTP through `cargo lambda watch`, the playbooks' API steps, the IAM check of
-# every DynamoDB call those made, and the packaging test (an arm64 function built by
-# `sam build`, run under qemu against a Lambda Runtime API stub).
+# The one test command (README, .ci/run; docs/testing.md says what each step proves): installs
+# what is missing (scripts/bootstrap.sh test), checks formatting, lints, lints the SAM template,
+# the GitHub workflows, the shell scripts and the docs' links, then runs every test against its
+# own DynamoDB Local on a free port: unit and integration tests (handlers in-process),
+# end-to-end tests over HTTP through `cargo lambda watch`, the walkthrough's and the
+# playbooks' steps, a generated client, Schemathesis, the IAM check of every DynamoDB call
+# those made, and the packaging test (an arm64 function built by `sam build`, run under qemu
+# against a Lambda Runtime API stub).
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 cd "$ROOT"
 
-"$ROOT/scripts/bootstrap.sh"
+"$ROOT/scripts/bootstrap.sh" test
 
 trap stop_services EXIT
 
@@ -23,6 +25,8 @@ log "template.yaml (cfn-lint, sam validate --lint)"
 bash scripts/check-template.sh
 log "GitHub workflows (check-jsonschema, zizmor --offline)"
 bash scripts/check-workflows.sh
+log "docs and scripts (README length, relative links, bash -n, shellcheck)"
+bash scripts/check-docs.sh
 
 DYNAMODB_PORT=$(free_port)
 log "DynamoDB Local on port $DYNAMODB_PORT (in memory)"
@@ -53,10 +57,13 @@ if ! E2E_BASE_URL="http://127.0.0.1:$API_PORT" cargo test -p group-buy-tests --t
   exit 1
 fi
 
+log "walkthrough: every step of docs/walkthrough.md, against a fresh stack"
+bash scripts/playbooks.sh docs/walkthrough.md
+
 log "playbooks: the API steps of docs/playbooks/*.md"
 bash scripts/playbooks.sh
 
-log "openapi.yaml through a generated client (openapi-python-client, the README walkthrough)"
+log "openapi.yaml through a generated client (openapi-python-client, the owner lifecycle and the public half)"
 bash scripts/generated-client.sh
 
 log "openapi.yaml fuzzed by Schemathesis against the functions under cargo lambda watch"

@@ -1,4 +1,4 @@
-"""The README walkthrough (the owner lifecycle and "The public half"), driven through the
+"""The owner lifecycle and the public half of docs/walkthrough.md, driven through the
 Python client that openapi-python-client generates from openapi.yaml.
 
 Run by scripts/generated-client.sh, which generates the package `gharart_client`, puts it on
@@ -136,7 +136,7 @@ def problem(step: str, response: Response[Any], code: str) -> Problem:
 
 
 def owner_lifecycle(owner: AuthenticatedClient) -> None:
-    print("owner lifecycle (README steps 1-7)")
+    print("the owner lifecycle (docs/walkthrough.md, part 1)")
     slug = "brass-lamp-limited-edition"
     gb: dict[str, Any] = {"handle": HANDLE, "group_buy_slug": slug, "client": owner}
 
@@ -250,7 +250,7 @@ def owner_lifecycle(owner: AuthenticatedClient) -> None:
 
 
 def public_half(owner: AuthenticatedClient, public: Client, anonymous: Callable[[str], AuthenticatedClient]) -> None:
-    print("the public half (README steps 8-11)")
+    print("the public half (docs/walkthrough.md, part 2)")
     slug = "jute-rug-drop"
     gb: dict[str, Any] = {"handle": HANDLE, "group_buy_slug": slug, "client": owner}
 

@@ -65,7 +65,7 @@ from bench import create_group_buy, stub  # noqa: E402
 
 MY_INTEREST = "/v2/public/group-buys/{handle}/{groupBuySlug}/my-interest"
 MAX_QUANTITY = 3
-# shared/src/handlers/public.rs: INTEREST_ATTEMPTS, and the back-off after a conflict.
+# shared/src/api/handlers/public.rs: INTEREST_ATTEMPTS, and the back-off after a conflict.
 INTEREST_ATTEMPTS = 12
 # shared/src/store/rollup.rs: ROLLUP_SHARDS.
 ROLLUP_SHARDS = 8
