@@ -3,6 +3,9 @@
 //! killed and started again) follows the table's stream, and the events file must hold
 //! exactly the lifecycle's events, each once, each within 5 seconds of its write.
 
+// Test code: its helpers may unwrap, expect and panic, as `#[test]`s may.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 use group_buy::Route;
 use group_buy::deadline::Deadline;
 use group_buy::domain::Timestamp;
