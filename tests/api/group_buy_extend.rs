@@ -219,6 +219,24 @@ async fn drafts_closed_ones_and_open_ended_ones_are_409_invalid_transition() {
     }
 }
 
+/// The code is the contract's, but the detail names the real cause: there is no deadline to
+/// move, which "not possible from published" would hide.
+#[tokio::test]
+async fn an_open_ended_group_buy_is_refused_for_having_no_deadline() {
+    let app = spawn_app().await;
+    app.published("open-ended-lamp", json!({})).await;
+    let refused = extend(&app, "open-ended-lamp", Timestamp::now().plus_millis(DAY)).await;
+    assert_eq!(
+        (refused.status, refused.code()),
+        (409, "INVALID_TRANSITION")
+    );
+    let detail = refused.body["detail"].as_str().unwrap_or_default();
+    assert!(detail.contains("no deadline"), "{detail}");
+    assert_eq!(refused.body["closesAt"], Value::Null);
+    let draft = app.get("open-ended-lamp", "").await;
+    assert_eq!(draft.body["closesAt"], Value::Null, "nothing changed");
+}
+
 #[tokio::test]
 async fn a_passed_deadline_is_409_deadline_passed() {
     let app = spawn_app().await;

@@ -102,6 +102,32 @@ async fn tampered_and_foreign_cursors_are_invalid() {
     }
 }
 
+/// Every refused cursor says which way it is wrong, in a problem body.
+#[tokio::test]
+async fn a_refused_cursor_says_why() {
+    let app = spawn_app().await;
+    for slug in ["drop-one", "drop-two"] {
+        app.draft(slug, 1).await;
+    }
+    let first = app.send(list("limit=1")).await;
+    let cursor = first.body["nextCursor"].as_str().expect("a next page").to_owned();
+    for (query, cause) in [
+        ("cursor=not-a-cursor".to_owned(), "is not a cursor"),
+        ("cursor=%E2%80%A6".to_owned(), "is not a cursor"),
+        (format!("status=draft&cursor={cursor}"), "belongs to another list"),
+    ] {
+        let response = app.send(list(&query)).await;
+        assert_eq!(
+            (response.status, response.code()),
+            (400, "INVALID_CURSOR"),
+            "{query}"
+        );
+        let detail = response.body["detail"].as_str().unwrap_or_default();
+        assert!(detail.contains(cause), "{query}: {detail}");
+        assert!(response.body["requestId"].is_string(), "{query}");
+    }
+}
+
 #[tokio::test]
 async fn limit_must_be_between_1_and_100() {
     let app = spawn_app().await;
