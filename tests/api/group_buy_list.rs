@@ -110,11 +110,17 @@ async fn a_refused_cursor_says_why() {
         app.draft(slug, 1).await;
     }
     let first = app.send(list("limit=1")).await;
-    let cursor = first.body["nextCursor"].as_str().expect("a next page").to_owned();
+    let cursor = first.body["nextCursor"]
+        .as_str()
+        .expect("a next page")
+        .to_owned();
     for (query, cause) in [
         ("cursor=not-a-cursor".to_owned(), "is not a cursor"),
         ("cursor=%E2%80%A6".to_owned(), "is not a cursor"),
-        (format!("status=draft&cursor={cursor}"), "belongs to another list"),
+        (
+            format!("status=draft&cursor={cursor}"),
+            "belongs to another list",
+        ),
     ] {
         let response = app.send(list(&query)).await;
         assert_eq!(
