@@ -8,10 +8,12 @@
 # Installs what serving needs and is missing (scripts/bootstrap.sh serve), starts DynamoDB
 # Local (data kept on disk), creates the table, mints a dev token, serves every route at its
 # real path through `cargo lambda watch`, and follows the table's stream, appending each
-# lifecycle event as one JSON line, as the deployed function publishes it to EventBridge.
+# lifecycle event as one JSON line, as the deployed function publishes it to EventBridge; and
+# runs the deployed schedule's work (expiry, closing-soon notices) every LOCAL_SCHEDULE_SECONDS
+# (default 60), as the deployed schedule does.
 # Everything of one instance lives in .local/<LOCAL_API_PORT>/: dynamodb/ (the database),
-# api.log (the API's log, also shown here), events.jsonl (the events) and events.log (their
-# runner's log). It ends by printing the exports that the walkthrough and the playbooks use.
+# api.log (the API's log, also shown here), events.jsonl (the events), events.log (their
+# runner's log) and schedule.log (one line per scheduled run). It ends by printing the exports that the walkthrough and the playbooks use.
 # Ctrl-C or SIGTERM stops everything it started.
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
@@ -42,6 +44,8 @@ STATE=".local/$LOCAL_API_PORT"
 export API_LOG="$STATE/api.log"
 export LOCAL_EVENTS_FILE="$STATE/events.jsonl"
 EVENTS_LOG="$STATE/events.log"
+SCHEDULE_LOG="$STATE/schedule.log"
+export LOCAL_SCHEDULE_SECONDS="${LOCAL_SCHEDULE_SECONDS:-60}"
 # The operator tool acts only on the target it is given: here DynamoDB Local, as set above.
 OPERATOR=("$ROOT/target/debug/gharart-operator" --local)
 
@@ -70,7 +74,7 @@ stop_all() {
     if [ -n "$pid" ]; then kill "$pid" 2>/dev/null || true; fi
   done
   # DynamoDB Local writes its files until it exits.
-  for pid in "${API_PID:-}" "${DYNAMODB_LOCAL_PID:-}" "${EVENTS_PID:-}"; do
+  for pid in "${API_PID:-}" "${DYNAMODB_LOCAL_PID:-}" "${EVENTS_PID:-}" "${SCHEDULE_PID:-}"; do
     if [ -n "$pid" ]; then wait "$pid" 2>/dev/null || true; fi
   done
 }
@@ -99,6 +103,9 @@ log "lifecycle events to $LOCAL_EVENTS_FILE (runner log: $EVENTS_LOG)"
 "${OPERATOR[@]}" event-stream >>"$EVENTS_LOG" 2>&1 &
 EVENTS_PID=$!
 
+log "the schedule every $LOCAL_SCHEDULE_SECONDS s: expiry and closing-soon notices (log: $SCHEDULE_LOG)"
+start_schedule "$SCHEDULE_LOG"
+
 log "serving on http://127.0.0.1:$LOCAL_API_PORT (log: $API_LOG)"
 : >"$API_LOG"
 tail -n +1 -F "$API_LOG" >&2 &
@@ -109,8 +116,9 @@ cat <<MSG
 
   Serving http://127.0.0.1:$LOCAL_API_PORT: every route, its log here and in $API_LOG.
   Lifecycle events: tail -f $LOCAL_EVENTS_FILE
+  Scheduled runs (every $LOCAL_SCHEDULE_SECONDS s): tail -f $SCHEDULE_LOG
   Walkthrough: docs/walkthrough.md. Playbooks: docs/playbooks/.
-  Ctrl-C stops the API, the event stream and DynamoDB Local.
+  Ctrl-C stops the API, the event stream, the schedule and DynamoDB Local.
 
   In another terminal, from $ROOT (an owner token of $DEMO_HANDLE, 8 h):
 

@@ -52,9 +52,20 @@ start_api() {
   wait_for_port "$port" 120 || { log "cargo lambda watch did not start on port $port"; return 1; }
 }
 
-# Stops what start_api and start_dynamodb_local started (for an EXIT trap).
+# start_schedule LOG_FILE: the deployed schedule's work (expiry, closing-soon notices) run
+# locally every LOCAL_SCHEDULE_SECONDS (default 60) by the operator tool, through the scheduled
+# function's own code, against $DYNAMODB_ENDPOINT / $TABLE_NAME; sets SCHEDULE_PID. Needs the
+# operator built (target/debug/gharart-operator).
+start_schedule() {
+  local log_file=$1
+  "$ROOT/target/debug/gharart-operator" --local schedule >>"$log_file" 2>&1 &
+  SCHEDULE_PID=$!
+}
+
+# Stops what start_api, start_schedule and start_dynamodb_local started (for an EXIT trap).
 stop_services() {
   if [ -n "${API_PID:-}" ]; then kill -- "-$API_PID" 2>/dev/null || true; fi
+  if [ -n "${SCHEDULE_PID:-}" ]; then kill "$SCHEDULE_PID" 2>/dev/null || true; fi
   if [ -n "${DYNAMODB_LOCAL_PID:-}" ]; then kill "$DYNAMODB_LOCAL_PID" 2>/dev/null || true; fi
 }
 

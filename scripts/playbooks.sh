@@ -148,6 +148,13 @@ export LOCAL_EVENTS_FILE="$PLAYBOOK_STATE/events.jsonl"
 "${operator[@]}" event-stream >"$PLAYBOOK_STATE/events.log" 2>&1 &
 EVENTS_PID=$!
 
+if [ "$kinds" -eq 2 ]; then
+  # The deployed schedule's work, as scripts/dev.sh runs it. Not for the playbooks: playbook
+  # 06 drills a stage whose schedule is not running, and runs the expiry itself.
+  export LOCAL_SCHEDULE_SECONDS="${LOCAL_SCHEDULE_SECONDS:-5}"
+  start_schedule "$PLAYBOOK_STATE/schedule.log"
+fi
+
 API_PORT=$(free_port)
 API_LOG="$PLAYBOOK_STATE/api.log"
 export API_PORT API_LOG API="http://127.0.0.1:$API_PORT"

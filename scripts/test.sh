@@ -47,6 +47,10 @@ cargo build --quiet --workspace --bins
 cargo run --quiet -p gharart-operator -- --local create-table
 # Revocation must show within the cache delay; keep it short so the test can wait it out.
 export PAT_CACHE_SECONDS=2
+# The deployed schedule's work every few seconds, as scripts/dev.sh runs it every minute: an
+# end-to-end test waits for a passed deadline to close by itself.
+export LOCAL_SCHEDULE_SECONDS=2
+start_schedule "${TMPDIR:-/tmp}/gharart-schedule-$DYNAMODB_PORT.log"
 export OPERATOR_BIN="$ROOT/target/debug/gharart-operator"
 API_PORT=$(free_port)
 API_LOG="${TMPDIR:-/tmp}/gharart-api-$API_PORT.log"

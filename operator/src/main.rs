@@ -6,6 +6,7 @@
 
 mod event_stream;
 mod inspect;
+mod schedule;
 mod target;
 
 use clap::{Parser, Subcommand};
@@ -82,6 +83,15 @@ enum Command {
         /// Milliseconds between two reads of the stream.
         #[arg(long, default_value_t = 250, value_parser = clap::value_parser!(u64).range(10..=1000))]
         poll_ms: u64,
+    },
+    /// Run the scheduled work as the deployed schedule runs it (the expire-group-buys
+    /// function's code: close what is due, give the closing-soon notices) every
+    /// LOCAL_SCHEDULE_SECONDS; --local only. Runs until stopped.
+    Schedule {
+        /// Seconds between two runs (the deployed schedule: every minute).
+        #[arg(long, env = "LOCAL_SCHEDULE_SECONDS", default_value_t = 60,
+              value_parser = clap::value_parser!(u64).range(1..=3600))]
+        every_seconds: u64,
     },
 }
 
@@ -253,6 +263,11 @@ async fn run(cli: Cli) -> Result<(), String> {
                      events are published by its group-buy-events function"
                     .into());
             }
+            Command::Schedule { .. } => {
+                return Err("schedule works only with --local: a deployed stage's \
+                     schedule runs its expire-group-buys function"
+                    .into());
+            }
             _ => {}
         }
     }
@@ -344,6 +359,9 @@ async fn run(cli: Cli) -> Result<(), String> {
             }
             .run()
             .await?;
+        }
+        Command::Schedule { every_seconds } => {
+            schedule::run(&store, std::time::Duration::from_secs(every_seconds)).await;
         }
         Command::Reports(ReportsCommand::List { since, handle }) => {
             inspect::list_reports(client, table, since, handle.as_ref()).await?;

@@ -403,3 +403,73 @@ async fn an_operator_pat_works_at_once_and_revocation_within_the_delay() {
     let revoked = list(token).await.expect("answer");
     assert_eq!(revoked.status().as_u16(), 401);
 }
+
+/// The local stack runs the deployed schedule's work every few seconds
+/// (`LOCAL_SCHEDULE_SECONDS`, `gharart-operator --local schedule`): a published group-buy
+/// whose deadline passes closes by itself, as the scheduler, with nobody running the expiry.
+#[tokio::test]
+#[ignore = "needs cargo lambda watch; run by scripts/test.sh"]
+async fn a_passed_deadline_closes_by_itself() {
+    let api = Api::new();
+    if api.skips_local_only(
+        "a_passed_deadline_closes_by_itself",
+        "a schedule of a few seconds",
+    ) {
+        return;
+    }
+    // The first request of a function makes `cargo lambda watch` start it, which can take
+    // longer than the deadline below: a group-buy without one goes first.
+    let (status, _, _) = api
+        .call(
+            Method::POST,
+            "",
+            Some(json!({
+                "slug": "warm-up-drop", "title": "Warm-up", "currency": "INR",
+                "unitPriceMinor": 1, "minParticipants": 1
+            })),
+        )
+        .await;
+    assert_eq!(status, 201);
+    let (status, _, _) = api.call(Method::POST, "/warm-up-drop/publish", None).await;
+    assert_eq!(status, 200);
+    let closes_at = (chrono::Utc::now() + chrono::Duration::seconds(5))
+        .format("%Y-%m-%dT%H:%M:%S%.3fZ")
+        .to_string();
+    let (status, created, _) = api
+        .call(
+            Method::POST,
+            "",
+            Some(json!({
+                "slug": "clock-drop", "title": "Wall clock", "currency": "INR",
+                "unitPriceMinor": 149900, "minParticipants": 2, "closesAt": closes_at
+            })),
+        )
+        .await;
+    assert_eq!(status, 201, "{created}");
+    let (status, published, _) = api.call(Method::POST, "/clock-drop/publish", None).await;
+    assert_eq!(status, 200, "{published}");
+    // The deadline, then at most a few schedule periods.
+    let mut view = Value::Null;
+    for _ in 0..60 {
+        tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+        let (status, body, _) = api
+            .call(Method::GET, "/clock-drop?include=history", None)
+            .await;
+        assert_eq!(status, 200, "{body}");
+        view = body;
+        if view["status"] == "closed" {
+            break;
+        }
+    }
+    assert_eq!(
+        (view["status"].as_str(), view["closeOutcome"].as_str()),
+        (Some("closed"), Some("expired")),
+        "{view}"
+    );
+    let last = &view["history"][view["history"].as_array().map_or(0, Vec::len) - 1];
+    assert_eq!(
+        (last["action"].as_str(), last["actor"].as_str()),
+        (Some("expire"), Some("scheduler")),
+        "{view}"
+    );
+}
