@@ -136,3 +136,29 @@ async fn a_keyed_report_is_stored_once_and_replayed() {
     assert_eq!(again.body["reportId"], first.body["reportId"]);
     assert_eq!(stored_reports(&app.all_items().await).len(), 1);
 }
+
+/// Reports are kept 400 days (API.md, "Data retention"), by TTL: no scan ever deletes them.
+#[tokio::test]
+async fn a_report_expires_by_ttl_after_its_retention() {
+    let app = spawn_app().await;
+    let body = json!({"summary": "Kept for a while", "details": "ttl"});
+    let sent = app.send(report(&body).bearer(&owner_token())).await;
+    assert_eq!(sent.status, 201, "{}", sent.body);
+    let received =
+        chrono::DateTime::parse_from_rfc3339(sent.body["receivedAt"].as_str().expect("receivedAt"))
+            .expect("a time")
+            .timestamp();
+    let items = app.all_items().await;
+    let stored = stored_reports(&items);
+    let [stored] = stored.as_slice() else {
+        panic!("one report stored: {stored:?}");
+    };
+    let ttl = match stored.get("ttl") {
+        Some(AttributeValue::N(ttl)) => ttl.parse::<i64>().expect("epoch seconds"),
+        other => panic!("a ttl attribute: {other:?}"),
+    };
+    assert_eq!(
+        ttl - received,
+        group_buy::store::REPORT_RETENTION_DAYS * 24 * 3600
+    );
+}

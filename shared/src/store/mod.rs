@@ -42,7 +42,7 @@ pub use closing_soon::DeadlineEntry;
 pub use group_buys::{DueKey, Listing};
 pub use interests::{InterestRecord, InterestSnapshot, InterestWrite, Layout, Learned};
 pub use pats::PatRecord;
-pub use reports::StoredReport;
+pub use reports::{REPORT_RETENTION_DAYS, StoredReport};
 pub use riders::{Refusal, Riders};
 pub use rollup::{ROLLUP_SHARDS, Summary};
 pub use stored_response::{RETENTION_SECONDS, StoredResponse};

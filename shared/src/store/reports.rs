@@ -1,12 +1,14 @@
 //! Support reports, stored durably for operators, each with its caller's daily limit.
 
-use super::{Riders, Store, StoreError, encode, s};
+use super::{Riders, Store, StoreError, encode, n, s};
 use crate::domain::Timestamp;
-use crate::table::{BY_HANDLE, PARTITION_KEY, SORT_KEY};
+use crate::table::{BY_HANDLE, PARTITION_KEY, SORT_KEY, TTL_ATTRIBUTE};
 use aws_sdk_dynamodb::types::{Put, TransactWriteItem};
 use serde::{Deserialize, Serialize};
 
 const REPORT_SK: &str = "REPORT";
+/// How long a report is kept (API.md, "Data retention"): DynamoDB deletes it by TTL after.
+pub const REPORT_RETENTION_DAYS: i64 = 400;
 
 /// A report as stored. The caller is known by credential kind and a keyed hash, never by
 /// its token or raw visitor id.
@@ -37,12 +39,18 @@ impl Store {
     ) -> Result<(), StoreError> {
         let mut item = encode(report)?;
         let day = &report.received_at.to_string()[..10];
+        let expires_at = report
+            .received_at
+            .plus_millis(REPORT_RETENTION_DAYS * 24 * 3600 * 1000)
+            .as_datetime()
+            .timestamp();
         item.extend([
             (
                 PARTITION_KEY.to_owned(),
                 s(format!("REPORT#{}", report.report_id)),
             ),
             (SORT_KEY.to_owned(), s(REPORT_SK)),
+            (TTL_ATTRIBUTE.to_owned(), n(expires_at)),
             // Operators list a day's reports newest first through GSI1.
             (
                 BY_HANDLE.partition_key.to_owned(),
