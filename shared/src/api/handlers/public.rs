@@ -8,7 +8,9 @@ use crate::domain::interest::{
     decide_leaving, decide_registration, decide_withdrawal, public, successor,
     waitlist_entry_expiry,
 };
-use crate::domain::{Audience, GroupBuy, Held, Registration, Status, Tally, Timestamp};
+use crate::domain::{
+    Audience, GroupBuy, Held, InterestRejection, Registration, Status, Tally, Timestamp,
+};
 use crate::domain::{Handle, Slug};
 use crate::http::ApiError;
 use crate::http::visitor::Visitor;
@@ -366,6 +368,8 @@ pub(crate) async fn register(call: &mut Call<'_>, visitor: Visitor) -> Result<Re
     let mut known = Known::Nothing;
     // The join ordinal taken, kept across attempts while no later join has committed.
     let mut ordinal: Option<u64> = None;
+    // Whether the visitor's own waitlist entry was read (or returned by a refusal).
+    let mut read_own_entry = false;
     // No group-buy allows this quantity, and no write can carry it: the answer is the
     // group-buy's state or the quantity error, decided on a read.
     if !(1..=i64::from(MAX_QUANTITY_PER_PARTICIPANT)).contains(&quantity) {
@@ -377,7 +381,16 @@ pub(crate) async fn register(call: &mut Call<'_>, visitor: Visitor) -> Result<Re
         let decision = match (known, held(&snapshot)) {
             (Known::Nothing, _) => Registration::New,
             (Known::Tally, held) => {
-                decide_registration(snapshot.tally.as_ref(), held, quantity, waitlist, now)?
+                match decide_registration(snapshot.tally.as_ref(), held, quantity, waitlist, now) {
+                    // A refused registration tells the tally, not whether the visitor waits
+                    // already (they keep their place on a full waitlist): read it, once.
+                    Err(InterestRejection::WaitlistFull { .. }) if !read_own_entry => {
+                        snapshot = scope.read().await?;
+                        read_own_entry = true;
+                        continue;
+                    }
+                    decided => decided?,
+                }
             }
             (Known::OpenForThisQuantity, Held::Interest(from)) if i64::from(from) == quantity => {
                 Registration::Unchanged
