@@ -410,6 +410,13 @@ pub(crate) async fn register(call: &mut Call<'_>, visitor: Visitor) -> Result<Re
                     ordinal.filter(|o| *o > tally.waitlist_seq.max(tally.waitlist_served));
                 let seq = match reusable {
                     Some(seq) => seq,
+                    // A refused registration tells the tally, not whether the visitor waits
+                    // already: known first, so that a repeat takes no ordinal (a gap).
+                    None if !read_own_entry => {
+                        snapshot = scope.read().await?;
+                        read_own_entry = true;
+                        continue;
+                    }
                     None => {
                         let taken = call
                             .app
