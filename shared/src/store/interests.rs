@@ -7,7 +7,9 @@
 //! (`store::waitlist` keeps the waitlist).
 
 use super::rollup::rollup_update;
-use super::waitlist::{WaitlistEntry, passed_over_items, promotion_items};
+use super::waitlist::{
+    HEAD_MOVES_FORWARD, SERVED, WaitlistEntry, passed_over_items, promotion_items, served_after,
+};
 use super::{
     BEFORE_DEADLINE, DESCRIPTION_SK, GROUP_BUY_SK, GroupBuyParts, ItemCheck, OPEN_FOR_REGISTRATION,
     Riders, Store, StoreError, TALLY_SK, THRESHOLD_EDGE, WAITLIST_COUNT, decode, encode,
@@ -266,10 +268,18 @@ impl Store {
                     }
                     None => "",
                 };
-                if successor.is_some() || !passed_over.is_empty() {
-                    tally = tally
-                        .expression_attribute_names("#maxQuantity", "maxQuantityPerParticipant");
-                }
+                // The head moves to the greatest number removed (`Tally::waitlist_position`).
+                let moves_head = match served_after(successor, passed_over) {
+                    Some(served) => {
+                        tally = tally
+                            .expression_attribute_names("#maxQuantity", "maxQuantityPerParticipant")
+                            .expression_attribute_names("#served", SERVED)
+                            .expression_attribute_values(":served", n(served));
+                        (", #served = :served", format!(" AND {HEAD_MOVES_FORWARD}"))
+                    }
+                    None => ("", String::new()),
+                };
+                let beyond_the_bound = format!("{beyond_the_bound}{}", moves_head.1);
                 extra.extend(passed_over_items(&self.table, &pk, passed_over)?);
                 match successor {
                     // The place goes to the successor: participants unchanged, so the
@@ -278,9 +288,10 @@ impl Store {
                         extra.splice(0..0, promotion_items(&self.table, &pk, next, now)?);
                         let units = i64::from(next.quantity) - i64::from(quantity);
                         let tally = tally
-                            .update_expression(
-                                "SET #units = #units + :delta, #waiting = #waiting - :left",
-                            )
+                            .update_expression(format!(
+                                "SET #units = #units + :delta, #waiting = #waiting - :left{}",
+                                moves_head.0
+                            ))
                             .condition_expression(format!(
                                 "{open} AND #maxQuantity >= :promoted{beyond_the_bound}"
                             ))
@@ -302,7 +313,10 @@ impl Store {
                     None => {
                         let tally = tally
                             .update_expression(
-                                "SET #participants = #participants - :one, #units = #units - :q, #waiting = if_not_exists(#waiting, :zero) - :passed",
+                                format!(
+                                    "SET #participants = #participants - :one, #units = #units - :q, #waiting = if_not_exists(#waiting, :zero) - :passed{}",
+                                    moves_head.0
+                                ),
                             )
                             .condition_expression(format!(
                                 "{open} AND #participants {} #threshold AND {}{beyond_the_bound}",
@@ -388,6 +402,12 @@ impl Layout {
     pub const INTEREST: Self = Self {
         interest: Some(0),
         tally: 1,
+        waiting: None,
+    };
+    /// `take_join_ordinal`: the tally alone.
+    pub const ORDINAL: Self = Self {
+        interest: None,
+        tally: 0,
         waiting: None,
     };
     /// `join_waitlist`: the interest (a check), the tally, the visitor's entry, the queue.

@@ -46,7 +46,7 @@ pub use reports::{REPORT_RETENTION_DAYS, StoredReport};
 pub use riders::{Refusal, Riders};
 pub use rollup::{ROLLUP_SHARDS, Summary};
 pub use stored_response::{RETENTION_SECONDS, StoredResponse};
-pub use waitlist::WaitlistEntry;
+pub use waitlist::{WaitlistEntry, WaitlistHead};
 
 type Item = HashMap<String, AttributeValue>;
 
