@@ -4,6 +4,7 @@
 //! nothing. Counter items expire by TTL two days after their day.
 
 use super::Timestamp;
+use crate::table::layout::limit_pk;
 use chrono::{Duration, NaiveTime};
 
 /// One limited subject on one day.
@@ -40,7 +41,7 @@ impl DailyLimit {
 
     /// The counter's partition key.
     pub fn key(&self) -> String {
-        format!("LIMIT#{}#{}#{}", self.name, self.subject, self.day)
+        limit_pk(self.name, &self.subject, &self.day)
     }
 
     /// `RateLimit-Policy` of the IETF draft (structured field): the quota per day.

@@ -9,14 +9,16 @@
 use super::rollup::rollup_update;
 use super::waitlist::{WaitlistEntry, passed_over_items, promotion_items};
 use super::{
-    BEFORE_DEADLINE, DESCRIPTION_SK, GROUP_BUY_SK, GroupBuyParts, ItemCheck, OPEN_FOR_REGISTRATION,
-    Riders, Store, StoreError, TALLY_SK, THRESHOLD_EDGE, WAITLIST_COUNT, decode, encode,
-    group_buy_pk, n, part_key, put_if_absent, s,
+    BEFORE_DEADLINE, GroupBuyParts, ItemCheck, OPEN_FOR_REGISTRATION, Riders, Store, StoreError,
+    THRESHOLD_EDGE, WAITLIST_COUNT, decode, encode, n, part_key, pk_of, put_if_absent, s,
 };
 use super::{Key, Page};
 use crate::domain::rollup::RollupDelta;
 use crate::domain::{GroupBuy, Handle, Slug, Tally, Timestamp};
-use crate::table::{INTEREST_PREFIX, PARTITION_KEY, SORT_KEY, interest_sk, waiter_sk};
+use crate::table::layout::{
+    DESCRIPTION_SK, GROUP_BUY_SK, INTEREST_PREFIX, TALLY_SK, interest_sk, waiter_sk,
+};
+use crate::table::{PARTITION_KEY, SORT_KEY};
 use aws_sdk_dynamodb::types::{
     AttributeValue, Delete, ReturnValuesOnConditionCheckFailure, TransactWriteItem, Update,
 };
@@ -77,7 +79,7 @@ impl Store {
         slug: &Slug,
         participant: &str,
     ) -> Result<InterestSnapshot, StoreError> {
-        let pk = group_buy_pk(handle, slug);
+        let pk = pk_of(handle, slug);
         let keys = vec![
             part_key(&pk, TALLY_SK),
             part_key(&pk, &interest_sk(participant)),
@@ -106,7 +108,7 @@ impl Store {
         slug: &Slug,
         participant: &str,
     ) -> Result<(Option<GroupBuy>, InterestSnapshot), StoreError> {
-        let pk = group_buy_pk(handle, slug);
+        let pk = pk_of(handle, slug);
         let keys = [GROUP_BUY_SK, DESCRIPTION_SK, TALLY_SK]
             .into_iter()
             .map(|sk| part_key(&pk, sk))
@@ -145,7 +147,7 @@ impl Store {
         now: Timestamp,
         riders: &Riders,
     ) -> Result<(), StoreError> {
-        let pk = group_buy_pk(handle, slug);
+        let pk = pk_of(handle, slug);
         let sk = interest_sk(participant);
         let tally = Update::builder()
             .table_name(&self.table)
@@ -358,7 +360,7 @@ impl Store {
             .key_condition_expression("#pk = :pk AND begins_with(#sk, :prefix)")
             .expression_attribute_names("#pk", PARTITION_KEY)
             .expression_attribute_names("#sk", SORT_KEY)
-            .expression_attribute_values(":pk", s(group_buy_pk(handle, slug)))
+            .expression_attribute_values(":pk", s(pk_of(handle, slug)))
             .expression_attribute_values(":prefix", s(INTEREST_PREFIX))
             .limit(limit);
         self.page(query, start).await

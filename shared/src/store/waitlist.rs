@@ -8,11 +8,12 @@
 //! conditions that keep a visitor from being both a participant and waiting.
 
 use super::{
-    BEFORE_DEADLINE, OPEN_FOR_REGISTRATION, Riders, Store, StoreError, TALLY_SK, WAITLIST_COUNT,
-    classify, decode, encode, group_buy_pk, n, observed, part_key, put_if_absent, s,
+    BEFORE_DEADLINE, OPEN_FOR_REGISTRATION, Riders, Store, StoreError, WAITLIST_COUNT, classify,
+    decode, encode, n, observed, part_key, pk_of, put_if_absent, s,
 };
 use crate::domain::{Handle, Slug, Timestamp};
-use crate::table::{PARTITION_KEY, SORT_KEY, interest_sk, waiter_sk};
+use crate::table::layout::{QUEUE_PREFIX, TALLY_SK, interest_sk, queue_sk, waiter_sk};
+use crate::table::{PARTITION_KEY, SORT_KEY};
 use aws_sdk_dynamodb::error::BuildError;
 use aws_sdk_dynamodb::types::{
     ConditionCheck, Delete, ReturnValuesOnConditionCheckFailure, Select, TransactWriteItem, Update,
@@ -21,7 +22,6 @@ use serde::{Deserialize, Serialize};
 
 /// The tally's number of the latest join (absent = 0).
 const WAITLIST_SEQ: &str = "waitlistSeq";
-const QUEUE_PREFIX: &str = "WAIT#";
 /// Pages of one position count at most (each page is up to 1 MB of entries ahead).
 const MAX_COUNT_PAGES: usize = 64;
 
@@ -37,11 +37,6 @@ pub struct WaitlistEntry {
     pub quantity: u32,
     pub joined_at: Timestamp,
     pub updated_at: Timestamp,
-}
-
-/// Zero-padded (to the 20 digits of any u64) so that the key order is the numeric order.
-fn queue_sk(seq: u64) -> String {
-    format!("{QUEUE_PREFIX}{seq:020}")
 }
 
 fn built(e: BuildError) -> StoreError {
@@ -147,7 +142,7 @@ impl Store {
         entry: &WaitlistEntry,
         riders: &Riders,
     ) -> Result<(), StoreError> {
-        let pk = group_buy_pk(handle, slug);
+        let pk = pk_of(handle, slug);
         let not_a_participant = ConditionCheck::builder()
             .table_name(&self.table)
             .key(PARTITION_KEY, s(pk.clone()))
@@ -216,7 +211,7 @@ impl Store {
         now: Timestamp,
         riders: &Riders,
     ) -> Result<(), StoreError> {
-        let pk = group_buy_pk(handle, slug);
+        let pk = pk_of(handle, slug);
         let change = |sk: String, condition: &str| {
             Update::builder()
                 .table_name(&self.table)
@@ -274,7 +269,7 @@ impl Store {
         entry: &WaitlistEntry,
         riders: &Riders,
     ) -> Result<(), StoreError> {
-        let pk = group_buy_pk(handle, slug);
+        let pk = pk_of(handle, slug);
         let [queued, own] = entry_deletes(&self.table, &pk, entry)?;
         let tally = Update::builder()
             .table_name(&self.table)
@@ -310,7 +305,7 @@ impl Store {
         let Some(smallest) = passed_over.iter().map(|e| e.quantity).min() else {
             return Ok(());
         };
-        let pk = group_buy_pk(handle, slug);
+        let pk = pk_of(handle, slug);
         let tally = Update::builder()
             .table_name(&self.table)
             .key(PARTITION_KEY, s(pk.clone()))
@@ -348,7 +343,7 @@ impl Store {
             .key_condition_expression("#pk = :pk AND begins_with(#sk, :prefix)")
             .expression_attribute_names("#pk", PARTITION_KEY)
             .expression_attribute_names("#sk", SORT_KEY)
-            .expression_attribute_values(":pk", s(group_buy_pk(handle, slug)))
+            .expression_attribute_values(":pk", s(pk_of(handle, slug)))
             .expression_attribute_values(":prefix", s(QUEUE_PREFIX))
             .consistent_read(true)
             .limit(limit);
@@ -374,7 +369,7 @@ impl Store {
             .key_condition_expression("#pk = :pk AND #sk BETWEEN :first AND :entry")
             .expression_attribute_names("#pk", PARTITION_KEY)
             .expression_attribute_names("#sk", SORT_KEY)
-            .expression_attribute_values(":pk", s(group_buy_pk(handle, slug)))
+            .expression_attribute_values(":pk", s(pk_of(handle, slug)))
             .expression_attribute_values(":first", s(QUEUE_PREFIX))
             .expression_attribute_values(":entry", s(queue_sk(seq)))
             .select(Select::Count)
