@@ -10,6 +10,7 @@ use crate::target::error_chain;
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue};
 use chrono::{Days, NaiveDate, Utc};
+use group_buy::domain::daily_limit::{INTEREST_WRITES, OWNER_WRITES, SUPPORT_REPORTS};
 use group_buy::domain::{Audience, GroupBuy, Handle, HistoryEntry, Slug, Status, Timestamp};
 use group_buy::store::{Listing, Store, StoredReport};
 use group_buy::table::layout::{
@@ -23,9 +24,8 @@ use std::time::Instant;
 
 type Item = HashMap<String, AttributeValue>;
 
-/// The names the handlers give their daily limits (`shared/src/handlers/`).
-pub const OWNER_WRITES: &str = "owner-writes";
-const CALLER_LIMITS: [&str; 2] = ["interest-writes", "support-reports"];
+/// The daily limits of a caller key.
+const CALLER_LIMITS: [&str; 2] = [INTEREST_WRITES, SUPPORT_REPORTS];
 /// Reports are looked up day by day; this bounds how far back one command reads.
 const MAX_REPORT_DAYS: u64 = 92;
 /// Interest records read per page when recounting a group-buy's participants.

@@ -7,6 +7,13 @@ use super::Timestamp;
 use crate::table::layout::limit_pk;
 use chrono::{Duration, NaiveTime};
 
+/// An owner's writes, per handle.
+pub const OWNER_WRITES: &str = "owner-writes";
+/// A visitor's interest and waitlist writes, per visitor key.
+pub const INTEREST_WRITES: &str = "interest-writes";
+/// Support reports, per caller key.
+pub const SUPPORT_REPORTS: &str = "support-reports";
+
 /// One limited subject on one day.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct DailyLimit {

@@ -2,7 +2,7 @@
 
 use crate::api::app::App;
 use crate::api::call::{Call, Target, Written};
-use crate::domain::daily_limit::DailyLimit;
+use crate::domain::daily_limit::{DailyLimit, INTEREST_WRITES};
 use crate::domain::group_buy::MAX_QUANTITY_PER_PARTICIPANT;
 use crate::domain::interest::{
     decide_leaving, decide_registration, decide_withdrawal, join_number, public, successor,
@@ -82,7 +82,7 @@ impl<'a> InterestScope<'a> {
         Fut: Future<Output = Result<(), StoreError>>,
     {
         let limit = DailyLimit::new(
-            "interest-writes",
+            INTEREST_WRITES,
             self.visitor.key.clone(),
             call.app.settings.limits.daily_interest_writes_per_visitor,
             now,
