@@ -64,6 +64,17 @@ pub enum InterestWrite<'a> {
     },
 }
 
+/// Interest writes retried after a lost race before giving up with 503: a race costs no
+/// read (the refused transaction returns what it found), so attempts are cheap.
+pub const INTEREST_ATTEMPTS: u32 = 12;
+
+/// A random wait, longer with each `attempt`, before an interest write that met another
+/// transaction is tried again.
+pub async fn back_off(attempt: u32) {
+    let ceiling = 10 * u64::from(attempt + 1);
+    tokio::time::sleep(std::time::Duration::from_millis(fastrand::u64(1..=ceiling))).await;
+}
+
 const BELOW_CAP: &str =
     "(attribute_not_exists(#cap) OR attribute_type(#cap, :null) OR #participants < #cap)";
 /// Nobody waits for a place: a free place belongs to the first waiting visitor, so no

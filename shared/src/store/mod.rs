@@ -46,7 +46,9 @@ use std::collections::{BTreeMap, HashMap};
 
 pub use closing_soon::DeadlineEntry;
 pub use group_buys::{DueKey, Listing};
-pub use interests::{InterestRecord, InterestSnapshot, InterestWrite, Layout, Learned};
+pub use interests::{
+    INTEREST_ATTEMPTS, InterestRecord, InterestSnapshot, InterestWrite, Layout, Learned, back_off,
+};
 pub use pats::PatRecord;
 pub use reports::StoredReport;
 pub use riders::{Refusal, Riders};

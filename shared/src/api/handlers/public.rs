@@ -13,18 +13,14 @@ use crate::http::ApiError;
 use crate::http::visitor::Visitor;
 use crate::http::{Reply, json_object};
 use crate::store::{
-    InterestRecord, InterestSnapshot, InterestWrite, Layout, Learned, Listing, Riders, StoreError,
-    WaitlistEntry,
+    INTEREST_ATTEMPTS, InterestRecord, InterestSnapshot, InterestWrite, Layout, Learned, Listing,
+    Riders, StoreError, WaitlistEntry, back_off,
 };
 use crate::telemetry::BusinessMetric;
 use crate::validation::{Fields, whole_number};
 use lambda_http::http::StatusCode;
 use serde_json::{Value, json};
-use std::time::Duration;
 
-/// Interest writes retried after a lost race before giving up with 503: a race costs no
-/// read (the refused transaction returns what it found), so attempts are cheap.
-const INTEREST_ATTEMPTS: u32 = 12;
 /// Entries a withdrawal reads from the head of the waitlist: its successor is among them
 /// unless more than `MAX_PASSED_OVER` before it wait for more than is allowed.
 const WAITLIST_HEAD: usize = MAX_PASSED_OVER + 1;
@@ -216,12 +212,6 @@ impl<'a> InterestScope<'a> {
         recent.put(&gb);
         Ok(gb)
     }
-}
-
-/// A random wait, longer with each `attempt`, before a write is tried again.
-async fn back_off(attempt: u32) {
-    let ceiling = 10 * u64::from(attempt + 1);
-    tokio::time::sleep(Duration::from_millis(fastrand::u64(1..=ceiling))).await;
 }
 
 /// The answer of a waiting visitor: 202 to a PUT, 200 to a GET.
