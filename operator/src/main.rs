@@ -388,11 +388,14 @@ async fn run(cli: Cli) -> Result<(), String> {
                 println!(
                     "{} of {registrations} committed in {:.1} s, {concurrency} at a time: \
                      {throughput:.0} registrations/s, p50 {p50:.0} ms, p99 {p99:.0} ms, \
-                     max {max:.0} ms; {} threshold-edge retries, {} conflicts, errors {:?}",
+                     max {max:.0} ms; {} threshold-edge retries, {} conflicts, {} unanswered \
+                     and tried again ({} found written), errors {:?}",
                     outcome.committed,
                     outcome.seconds,
                     outcome.edge_retries,
                     outcome.conflicts,
+                    outcome.unanswered,
+                    outcome.found_written,
                     outcome.errors
                 );
             }

@@ -423,9 +423,11 @@ def report(args, rounds: list[dict], failures: list[str]) -> None:
         d = r["direct"]
         retried = (f" (their retries: {r['lambda']['retried']})" if r["lambda"]["retried"]
                    else "")
+        unanswered = (f", {d['unanswered']} unanswered and tried again ({d['foundWritten']} "
+                      f"found written)" if d["unanswered"] else "")
         print(f"round {number}: answers {r['lambda']['statuses']}{retried}; direct {d['committed']} "
               f"committed, {d['edgeRetries']} threshold-edge retries, {d['conflicts']} "
-              f"conflicts, errors {d['errors'] or 0}")
+              f"conflicts{unanswered}, errors {d['errors'] or 0}")
     init = [ms for r in rounds for ms in r["lambda"]["initMs"]]
     print(f"sandbox init (launch to first /next, {args.sandboxes} launched together): median "
           f"{statistics.median(init):.0f} ms, max {max(init):.0f} ms")
@@ -474,6 +476,7 @@ def main() -> int:
     failures: list[str] = []
     # (slug, committed, units committed, units sent, registrations sent) of every group-buy.
     written = []
+    warmed = None
     if args.warm_up:
         slug = f"launch-warm-up-{stamp}"
         seed(args, slug, args.warm_up)
@@ -516,7 +519,7 @@ def main() -> int:
 
     with open(args.out / "results.json", "w", encoding="utf-8") as f:
         json.dump({"sandboxes": args.sandboxes, "registrations": args.registrations,
-                   "rounds": rounds, "rollup": rollup, "failures": failures}, f)
+                   "warmUp": warmed, "rounds": rounds, "rollup": rollup, "failures": failures}, f)
     report(args, rounds, failures)
     return 1 if failures else 0
 
