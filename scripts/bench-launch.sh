@@ -2,13 +2,15 @@
 # The launch load test (docs/benchmarks.md, "The launch load test"): first registrations on one campaign from
 # many concurrent Lambda sandboxes of the release `register-interest`, each a process with a
 # Runtime API of its own (one event at a time, as Lambda runs them), against DynamoDB Local;
-# the counts checked exact; then the same transactions straight at DynamoDB Local at the same
-# concurrency, the local ceiling, and the ratio.
+# the counts checked exact; then the same transactions through the store's own registration
+# write (`gharart-operator bench-registrations`) at the same concurrency, the local ceiling,
+# and the ratio.
 #
 #   scripts/bench-launch.sh [--sandboxes 200] [--registrations 2000] [--rounds 3] [--binary PATH]
 #   scripts/bench-launch.sh --dev-server [--concurrency "1 10 50"] [--timeout 30] [--instances N]
 #
-# --binary loads that build instead of building one (x86-64 is fine: the ratio is what counts).
+# --binary loads that build instead of building one (x86-64 is fine: the ratio is what counts);
+# the ceiling's client, the operator, is always the release build of this tree.
 # --dev-server measures `cargo lambda watch` (scripts/dev.sh's server) instead: PUT my-interest
 # at each concurrency, each request given --timeout seconds (tools/launch-load-test/dev_server.py);
 # --instances N passes `--concurrency N` to it (instances per function; scripts/dev.sh runs 1).
@@ -49,10 +51,18 @@ OUT="$ROOT/target/launch-load-test/$(date +%Y%m%d-%H%M%S)"
 mkdir -p "$OUT"
 trap stop_services EXIT
 
-if [ "$DEV_SERVER" = 0 ] && [ -z "$BINARY" ]; then
-  log "cargo build --release --bin register-interest (this machine's target)"
-  cargo build --quiet --release -p group-buy-functions --bin register-interest
-  BINARY="$ROOT/target/release/register-interest"
+if [ "$DEV_SERVER" = 0 ]; then
+  # The ceiling's client is release-built as the function is: a debug client would take more
+  # of the cores DynamoDB Local runs on. One cargo call, so the shared crate builds once.
+  if [ -z "$BINARY" ]; then
+    log "cargo build --release: register-interest and gharart-operator (this machine's target)"
+    cargo build --quiet --release -p group-buy-functions -p gharart-operator \
+      --bin register-interest --bin gharart-operator
+    BINARY="$ROOT/target/release/register-interest"
+  else
+    log "cargo build --release -p gharart-operator (the ceiling's client)"
+    cargo build --quiet --release -p gharart-operator
+  fi
 fi
 if [ "$DEV_SERVER" = 1 ]; then
   # What `cargo lambda watch` runs, as scripts/dev.sh builds it.
@@ -61,16 +71,6 @@ if [ "$DEV_SERVER" = 1 ]; then
 else
   log "building the seeding tools (debug: gharart-operator, create-group-buy, publish-group-buy)"
   cargo build --quiet -p gharart-operator -p group-buy-functions --bin create-group-buy --bin publish-group-buy
-fi
-
-VENV="$TOOLS/launch-load-test"
-REQUIREMENTS="$ROOT/tools/launch-load-test/requirements.txt"
-if ! cmp -s "$REQUIREMENTS" "$VENV/requirements.txt" 2>/dev/null; then
-  log "the load driver's venv in $VENV (pinned in $REQUIREMENTS)"
-  rm -rf "$VENV"
-  python3 -m venv "$VENV"
-  "$VENV/bin/pip" install --quiet --disable-pip-version-check -r "$REQUIREMENTS"
-  cp "$REQUIREMENTS" "$VENV/requirements.txt"
 fi
 
 DYNAMODB_PORT=$(free_port)
@@ -100,7 +100,7 @@ if [ "$DEV_SERVER" = 1 ]; then
     API_PID=$!
     wait_for_port "$API_PORT" 120 || { log "cargo lambda watch did not start"; exit 1; }
   fi
-  "$VENV/bin/python" tools/launch-load-test/dev_server.py --api "http://127.0.0.1:$API_PORT" \
+  python3 tools/launch-load-test/dev_server.py --api "http://127.0.0.1:$API_PORT" \
     --token "$TOKEN" --handle "$HANDLE" --concurrency "$CONCURRENCY" --timeout "$TIMEOUT" |
     tee "$OUT/report.md"
   log "report: $OUT/report.md"
@@ -109,8 +109,8 @@ fi
 
 log "$REGISTRATIONS registrations from $SANDBOXES sandboxes of $BINARY (results in $OUT)"
 # With pipefail, a failed check (load.py's status) fails the pipeline and the script.
-"$VENV/bin/python" tools/launch-load-test/load.py --binary "$BINARY" --seed-functions "$ROOT/target/debug" \
-  --endpoint "$DYNAMODB_ENDPOINT" --table "$TABLE_NAME" --token "$TOKEN" --handle "$HANDLE" \
+python3 tools/launch-load-test/load.py --binary "$BINARY" --seed-functions "$ROOT/target/debug" \
+  --operator "$ROOT/target/release/gharart-operator" --endpoint "$DYNAMODB_ENDPOINT" --table "$TABLE_NAME" --token "$TOKEN" --handle "$HANDLE" \
   --sandboxes "$SANDBOXES" --registrations "$REGISTRATIONS" --rounds "$ROUNDS" --dynamodb-pid "$DYNAMODB_LOCAL_PID" \
   --out "$OUT" | tee "$OUT/report.md"
 log "report: $OUT/report.md"

@@ -2,16 +2,21 @@
 //! recounted and its latest history, the daily counters, the support reports, the group-buys
 //! due for expiry, the table itself. Read-only, except `limits reset`.
 //!
-//! The store's own methods are used where they exist. The item keys below that the store
-//! keeps private (history, counters, reports) are spelled again here, each next to where
-//! `shared/` defines it; a change of key layout there must change them too.
+//! The store's own methods are used where they exist; where they do not (history, counters,
+//! reports), the keys come from the table's key layout (`group_buy::table::layout`), as the
+//! store's do.
 
 use crate::target::error_chain;
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue};
 use chrono::{Days, NaiveDate, Utc};
+use group_buy::domain::daily_limit::{INTEREST_WRITES, OWNER_WRITES, SUPPORT_REPORTS};
 use group_buy::domain::{Audience, GroupBuy, Handle, HistoryEntry, Slug, Status, Timestamp};
 use group_buy::store::{Listing, Store, StoredReport};
+use group_buy::table::layout::{
+    self, HISTORY_PREFIX, LIMIT_SK, PROBE_PK, PROBE_SK, REPORT_SK, limit_pk, report_pk,
+    reports_partition,
+};
 use group_buy::table::{BY_HANDLE, PARTITION_KEY, SORT_KEY};
 use serde_json::{Value, json};
 use std::collections::HashMap;
@@ -19,25 +24,8 @@ use std::time::Instant;
 
 type Item = HashMap<String, AttributeValue>;
 
-/// `shared/src/store/mod.rs`: a group-buy's item collection.
-fn group_buy_pk(handle: &Handle, slug: &Slug) -> String {
-    format!("GB#{handle}#{slug}")
-}
-/// `shared/src/store/group_buys.rs`: history entries sort by time under this prefix.
-const HISTORY_PREFIX: &str = "HIST#";
-/// `shared/src/limits.rs` (`DailyLimit::key`) and `shared/src/store/riders.rs`.
-const LIMIT_SK: &str = "LIMIT";
-fn limit_pk(name: &str, subject: &str, day: NaiveDate) -> String {
-    format!("LIMIT#{name}#{subject}#{day}")
-}
-/// The names the handlers give their daily limits (`shared/src/handlers/`).
-pub const OWNER_WRITES: &str = "owner-writes";
-const CALLER_LIMITS: [&str; 2] = ["interest-writes", "support-reports"];
-/// `shared/src/store/reports.rs`: one item per report, listed per UTC day through GSI1.
-const REPORT_SK: &str = "REPORT";
-fn reports_partition(day: NaiveDate) -> String {
-    format!("REPORTS#{day}")
-}
+/// The daily limits of a caller key.
+const CALLER_LIMITS: [&str; 2] = [INTEREST_WRITES, SUPPORT_REPORTS];
 /// Reports are looked up day by day; this bounds how far back one command reads.
 const MAX_REPORT_DAYS: u64 = 92;
 /// Interest records read per page when recounting a group-buy's participants.
@@ -149,7 +137,10 @@ impl GroupBuyReport {
             .key_condition_expression("#pk = :pk AND begins_with(#sk, :history)")
             .expression_attribute_names("#pk", PARTITION_KEY)
             .expression_attribute_names("#sk", SORT_KEY)
-            .expression_attribute_values(":pk", s(group_buy_pk(handle, slug)))
+            .expression_attribute_values(
+                ":pk",
+                s(layout::group_buy_pk(handle.as_str(), slug.as_str())),
+            )
             .expression_attribute_values(":history", s(HISTORY_PREFIX))
             .scan_index_forward(false)
             .consistent_read(true)
@@ -311,7 +302,10 @@ impl LimitSubject {
 
 fn limit_key(name: &str, subject: &str, day: NaiveDate) -> HashMap<String, AttributeValue> {
     HashMap::from([
-        (PARTITION_KEY.to_owned(), s(limit_pk(name, subject, day))),
+        (
+            PARTITION_KEY.to_owned(),
+            s(limit_pk(name, subject, &day.to_string())),
+        ),
         (SORT_KEY.to_owned(), s(LIMIT_SK)),
     ])
 }
@@ -435,7 +429,7 @@ async fn reports_of_days(
                 .index_name(BY_HANDLE.name)
                 .key_condition_expression("#pk = :pk")
                 .expression_attribute_names("#pk", BY_HANDLE.partition_key)
-                .expression_attribute_values(":pk", s(reports_partition(*day)))
+                .expression_attribute_values(":pk", s(reports_partition(&day.to_string())))
                 .scan_index_forward(false)
                 .set_exclusive_start_key(start)
                 .send()
@@ -501,7 +495,7 @@ pub async fn show_reports(
             let out = client
                 .get_item()
                 .table_name(table)
-                .key(PARTITION_KEY, s(format!("REPORT#{id}")))
+                .key(PARTITION_KEY, s(report_pk(id)))
                 .key(SORT_KEY, s(REPORT_SK))
                 .send()
                 .await
@@ -590,8 +584,8 @@ pub async fn describe_table(client: &Client, table: &str) -> Result<(), String> 
     client
         .get_item()
         .table_name(table)
-        .key(PARTITION_KEY, s("OPERATOR#probe"))
-        .key(SORT_KEY, s("PROBE"))
+        .key(PARTITION_KEY, s(PROBE_PK))
+        .key(SORT_KEY, s(PROBE_SK))
         .consistent_read(true)
         .send()
         .await
@@ -626,9 +620,6 @@ mod tests {
 
     #[test]
     fn keys_match_the_store() {
-        let handle = Handle::parse("acme-decor").expect("handle");
-        let slug = Slug::parse("jute-rug").expect("slug");
-        assert_eq!(group_buy_pk(&handle, &slug), "GB#acme-decor#jute-rug");
         let day = parse_day("2026-11-24").expect("day");
         let limit = group_buy::domain::daily_limit::DailyLimit::new(
             OWNER_WRITES,
@@ -636,7 +627,11 @@ mod tests {
             10,
             Timestamp::parse("2026-11-24T12:00:00.000Z").expect("time"),
         );
-        assert_eq!(limit_pk(OWNER_WRITES, "acme-decor", day), limit.key());
+        assert_eq!(
+            limit_key(OWNER_WRITES, "acme-decor", day)[PARTITION_KEY],
+            s(limit.key())
+        );
+        assert_eq!(reports_partition(&day.to_string()), "REPORTS#2026-11-24");
         assert_eq!(next_midnight(day), "2026-11-25T00:00:00.000Z");
     }
 

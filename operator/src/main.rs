@@ -4,6 +4,7 @@
 //! tool prints the table, region and account it reached on stderr before it acts, and keeps
 //! stdout for the result alone (scripts read it).
 
+mod bench;
 mod event_stream;
 mod inspect;
 mod schedule;
@@ -13,6 +14,7 @@ use clap::{Parser, Subcommand};
 use group_buy::auth::DevClaims;
 use group_buy::auth::pat::IssuedPat;
 use group_buy::domain::{Handle, Slug, Status, Timestamp};
+use group_buy::keys::ServerKey;
 use group_buy::store::Store;
 use inspect::{GroupBuyReport, LimitSubject, ReportLookup};
 use std::process::ExitCode;
@@ -70,6 +72,32 @@ enum Command {
     /// Support reports sent with POST /v2/support/report (read-only).
     #[command(subcommand, visible_alias = "report")]
     Reports(ReportsCommand),
+    /// The admin rollup's totals: group-buys by status, participants, units, thresholds met
+    /// and stuck drafts, as one JSON object (read-only).
+    Rollup {
+        /// Drafts last updated longer ago than this count as stuck (STUCK_DRAFT_HOURS).
+        #[arg(long, default_value_t = 24)]
+        stuck_after_hours: u32,
+    },
+    /// The launch load test's ceiling: first registrations of fresh visitors on one published
+    /// group-buy, each the store's own registration write (the transaction register-interest
+    /// commits), --concurrency at a time; --local only, and it writes to the table.
+    BenchRegistrations {
+        /// The owner's handle.
+        #[arg(long, value_parser = Handle::parse)]
+        handle: Handle,
+        /// The published group-buy's slug.
+        #[arg(long, value_parser = Slug::parse)]
+        slug: Slug,
+        #[arg(long, default_value_t = 2000)]
+        registrations: u32,
+        /// Registrations in flight at once, each worker one after the other.
+        #[arg(long, default_value_t = 200)]
+        concurrency: u32,
+        /// One JSON object (counts, errors, seconds, every latency) instead of the figures.
+        #[arg(long)]
+        json: bool,
+    },
     /// One-off data migrations, each safe to run again.
     #[command(subcommand)]
     Migrate(MigrateCommand),
@@ -268,6 +296,11 @@ async fn run(cli: Cli) -> Result<(), String> {
                      schedule runs its expire-group-buys function"
                     .into());
             }
+            Command::BenchRegistrations { .. } => {
+                return Err("bench-registrations works only with --local: it writes \
+                     registrations of made-up visitors"
+                    .into());
+            }
             _ => {}
         }
     }
@@ -334,6 +367,54 @@ async fn run(cli: Cli) -> Result<(), String> {
             inspect::reset_limits(client, table, &subject.subject()?).await?;
         }
         Command::Expiry(ExpiryCommand::Due) => inspect::due_for_expiry(&store).await?,
+        Command::Rollup { stuck_after_hours } => {
+            let stuck_before =
+                Timestamp::now().plus_millis(-i64::from(stuck_after_hours) * 3_600_000);
+            let summary = store
+                .rollup_summary(stuck_before)
+                .await
+                .map_err(|e| e.to_string())?;
+            println!("{}", serde_json::json!(summary));
+        }
+        Command::BenchRegistrations {
+            handle,
+            slug,
+            registrations,
+            concurrency,
+            json,
+        } => {
+            let settings = target
+                .local_settings
+                .as_ref()
+                .ok_or("bench-registrations works only with --local")?;
+            let load = bench::Load {
+                handle,
+                slug,
+                registrations,
+                concurrency,
+                daily_limit: settings.limits.daily_interest_writes_per_visitor,
+                server_key: ServerKey::new(settings.visitor_hash_key.expose().as_bytes()),
+            };
+            let outcome = bench::run(&store, load).await?;
+            if json {
+                println!("{}", serde_json::json!(outcome));
+            } else {
+                let (throughput, p50, p99, max) = outcome.figures();
+                println!(
+                    "{} of {registrations} committed in {:.1} s, {concurrency} at a time: \
+                     {throughput:.0} registrations/s, p50 {p50:.0} ms, p99 {p99:.0} ms, \
+                     max {max:.0} ms; {} threshold-edge retries, {} conflicts, {} unanswered \
+                     and tried again ({} found written), errors {:?}",
+                    outcome.committed,
+                    outcome.seconds,
+                    outcome.edge_retries,
+                    outcome.conflicts,
+                    outcome.unanswered,
+                    outcome.found_written,
+                    outcome.errors
+                );
+            }
+        }
         Command::Migrate(MigrateCommand::UnlistNeverPublished) => {
             let unlisted = store
                 .unlist_never_published()

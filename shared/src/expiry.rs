@@ -17,7 +17,8 @@ use crate::domain::{
 use crate::store::decide_and_write::{
     Contended, DecideAndWrite, Decided, Ended, WriteOutcome, decide_and_write,
 };
-use crate::store::{DueKey, INDEX_SHARDS, Riders, Store, StoreError};
+use crate::store::{DueKey, Riders, Store, StoreError};
+use crate::table::layout::INDEX_SHARDS;
 use crate::telemetry::{self, BusinessMetric};
 use lambda_http::{Error, LambdaEvent, service_fn};
 use serde::Serialize;

@@ -1,27 +1,18 @@
 //! The one DynamoDB table, defined once. Local runs and tests create it from this module;
 //! a test checks that `template.yaml` declares exactly the same keys and indexes.
 //!
-//! | item | PK | SK | GSI1 (by handle, newest first) | GSI2 (by handle and status) |
-//! |---|---|---|---|---|
-//! | group-buy | `GB#{handle}#{slug}` | `GB` | `HANDLE#{handle}` / `{createdAt}#{slug}` | `HANDLE#{handle}#{status}` / `{createdAt}#{slug}` |
-//! | history entry | `GB#{handle}#{slug}` | `HIST#{at}#{requestId}` | – | – |
-//! | interest | `GB#{handle}#{slug}` | `INT#{participant}` (per-group-buy pseudonym) | – | – |
-//! | waitlist entry, in joining order | `GB#{handle}#{slug}` | `WAIT#{seq:020}` (the join's number) | – | – |
-//! | the same entry, found by its visitor | `GB#{handle}#{slug}` | `WAITER#{participant}` | – | – |
-//!
-//! | description | `GB#{handle}#{slug}` | `GB#DESCRIPTION` | – | – |
-//! | tally (`Tally`: status, deadline, bounds, counters, `waitlistCount`, `waitlistSeq`) | `GB#{handle}#{slug}` | `GB#TALLY` | – | – |
-//! | rollup counters, drafts by hour | `ROLLUP#{0..8}` | `TOTALS`, `DRAFTS#{hour}` | – | – |
-//!
-//! GSI4 (admin): `ALL#{status}#{shard}` / `{updatedAt}#{handle}#{slug}`.
-//! GSI5 (deadlines, sparse, keys only): `DEADLINES#{shard}` / `{closesAt}#{handle}#{slug}`
-//! while open. Both are written in `INDEX_SHARDS` shards (a hash of the group-buy) and read
-//! across them, so that no index partition takes every campaign's transitions.
-//! GSI3 (public, sparse): `PUBLIC#{handle}` / `{createdAt}#{slug}`, only on group-buys that
-//! were ever published.
+//! Every key string of its items is built in [`layout`], which tables the items and their
+//! keys. The indexes: GSI1 a handle's group-buys (and tokens, and a day's reports), newest
+//! first; GSI2 a handle's group-buys by status; GSI3 (public, sparse) only group-buys that
+//! were ever published; GSI4 (admin) every handle's group-buys by status; GSI5 (deadlines,
+//! sparse, keys only) open group-buys with a deadline. GSI4 and GSI5 are written in
+//! `layout::INDEX_SHARDS` shards (a hash of the group-buy) and read across them, so that no
+//! index partition takes every campaign's transitions.
 //!
 //! The table's stream (new and old images) is what the lifecycle events are derived from
 //! (`events`); a test checks `template.yaml` declares the same.
+
+pub mod layout;
 
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::error::DisplayErrorContext;
@@ -33,23 +24,6 @@ use aws_sdk_dynamodb::types::{
 };
 
 pub const PARTITION_KEY: &str = "PK";
-
-/// An interest's sort key prefix.
-pub const INTEREST_PREFIX: &str = "INT#";
-/// A waiting visitor's own item's sort key prefix.
-pub const WAITER_PREFIX: &str = "WAITER#";
-
-/// An interest's sort key. Keyed by the per-group-buy pseudonym, never the visitor's
-/// platform-wide key: the participants list is ordered by it, and an order shared across
-/// campaigns would let an owner relate where one visitor sorts in two of them.
-pub fn interest_sk(participant: &str) -> String {
-    format!("{INTEREST_PREFIX}{participant}")
-}
-
-/// A waiting visitor's own item: keyed by the pseudonym, as interests are.
-pub fn waiter_sk(participant: &str) -> String {
-    format!("{WAITER_PREFIX}{participant}")
-}
 /// Epoch seconds after which DynamoDB deletes an item (daily counters, idempotency records).
 pub const TTL_ATTRIBUTE: &str = "ttl";
 pub const SORT_KEY: &str = "SK";

@@ -189,7 +189,8 @@ async fn the_summary_reads_a_fixed_number_of_items() {
     let many = cost().await;
     // One Query per rollup shard and per admin index shard, all at once, and one
     // BatchGetItem of the page's tallies.
-    let expected = group_buy::store::ROLLUP_SHARDS + group_buy::store::INDEX_SHARDS + 1;
+    let expected =
+        group_buy::table::layout::ROLLUP_SHARDS + group_buy::table::layout::INDEX_SHARDS + 1;
     assert_eq!(few.calls, expected);
     assert_eq!(many.calls, few.calls);
 }

@@ -15,20 +15,22 @@ a client does, the same request again (through one more sandbox, after the spike
 answer tells whether the first one had been written (200, created false) or not (201). The
 counts are then read back from DynamoDB Local and must be exact: participantCount == the
 visitors registered (201s, and errors whose retry found them written) == interest items,
-unitCount == the quantities sent == the sum over the items, and the rollup shards
-(`ROLLUP#0..7`/`TOTALS`) add up to every group-buy's counts, with `thresholdMet` once per
+unitCount == the quantities sent == the sum over the items, and the rollup's totals
+(`gharart-operator rollup`) add up to every group-buy's counts, with `thresholdMet` once per
 group-buy that met its threshold.
 
-The baseline: the transaction each registration commits (interest put, tally update, rollup
-shard, daily limit counter: shared/src/store/interests.rs and riders.rs, the same items,
-expressions and conditions) issued straight at DynamoDB Local on a second group-buy at the same
-concurrency, each worker one call at a time on its own connection, and checked the same way.
-Its throughput is the local ceiling the sandboxes are measured against. The same client first
-commits `--warm-up` registrations on a group-buy of their own, unmeasured, so that no measured
-run pays for DynamoDB Local's JIT warm-up. `--rounds` rounds of both, each on fresh
-group-buys (and fresh sandboxes); the report gives medians over the rounds.
+The baseline: the transaction each registration commits, committed by the store's own
+registration write (`gharart-operator bench-registrations`, operator/src/bench.rs: the same
+Rust code as the function's, without the function around it) on a second group-buy at the same
+concurrency, each worker one write at a time, and checked the same way. Nothing here builds an
+item or a key: the counts are read back through the operator too. Its throughput is the local
+ceiling the sandboxes are measured against. The same client first commits `--warm-up`
+registrations on a group-buy of their own, unmeasured, so that no measured run pays for
+DynamoDB Local's JIT warm-up. `--rounds` rounds of both, each on fresh group-buys (and fresh
+sandboxes); the report gives medians over the rounds.
 
   load.py --binary target/release/register-interest --seed-functions target/debug \\
+          --operator target/release/gharart-operator \\
           --endpoint http://127.0.0.1:PORT --table T --token JWT --out DIR \\
           [--sandboxes 200] [--registrations 2000] [--rounds 3] [--dynamodb-pid PID]
 
@@ -39,11 +41,9 @@ Exits 1 when any count is off or any registration was not answered 201.
 from __future__ import annotations
 
 import argparse
-import asyncio
 import datetime
 import json
 import os
-import random
 import resource
 import signal
 import statistics
@@ -54,23 +54,12 @@ import time
 import uuid
 from pathlib import Path
 
-import boto3
-import botocore.auth
-import botocore.awsrequest
-import botocore.credentials
-
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "cold-start-bench"))
 import bench  # noqa: E402 (the cold-start bench: its Runtime API server, the seeding events)
 from bench import create_group_buy, stub  # noqa: E402
 
 MY_INTEREST = "/v2/public/group-buys/{handle}/{groupBuySlug}/my-interest"
 MAX_QUANTITY = 3
-# shared/src/api/handlers/public.rs: INTEREST_ATTEMPTS, and the back-off after a conflict.
-INTEREST_ATTEMPTS = 12
-# shared/src/store/rollup.rs: ROLLUP_SHARDS.
-ROLLUP_SHARDS = 8
-# shared/src/configuration.rs: DAILY_INTEREST_WRITES_PER_VISITOR's default.
-DAILY_INTEREST_WRITES = 100
 # What a sandbox and the seeding functions get from Lambda and template.yaml. No STAGE: local
 # mode, the documented dev secret and visitor hash key (as the packaging test runs it).
 FUNCTION_ENV = {
@@ -318,193 +307,34 @@ def cpu_delta(before: float | None, after: float | None) -> float | None:
     return None if before is None or after is None else after - before
 
 
-# --- the baseline: the same transactions, straight at DynamoDB Local ----------------------------
+# --- the baseline: the same transactions, through the store ----------------------------------
 
-def attribute_names(**names: str) -> dict:
-    return {f"#{placeholder}": name for placeholder, name in names.items()}
-
-
-def registration_transaction(table: str, pk: str, quantity: int, meets_threshold: bool,
-                             now: datetime.datetime) -> dict:
-    """The TransactWriteItems of a first registration (Store::write_interest's Register, with
-    the daily limit rider), for a fresh visitor: keys as long as the service's (a 43-character
-    visitor key, a 16-character participant)."""
-    visitor_key = os.urandom(32).hex()[:43]
-    participant = os.urandom(12).hex()[:16]
-    stamp = iso(now)
-    midnight = datetime.datetime.combine(now.date() + datetime.timedelta(days=1),
-                                         datetime.time.min, datetime.UTC)
-    q = {"N": str(quantity)}
-    one = {"N": "1"}
-    put_interest = {"Put": {
-        "TableName": table,
-        "Item": {"PK": {"S": pk}, "SK": {"S": f"INT#{participant}"},
-                 "participant": {"S": participant}, "quantity": q,
-                 "createdAt": {"S": stamp}, "updatedAt": {"S": stamp}},
-        "ConditionExpression": "attribute_not_exists(#pk)",
-        "ExpressionAttributeNames": attribute_names(pk="PK"),
-        "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
-    }}
-    update_tally = {"Update": {
-        "TableName": table,
-        "Key": {"PK": {"S": pk}, "SK": {"S": "GB#TALLY"}},
-        "UpdateExpression": "SET #participants = #participants + :one, #units = #units + :q",
-        "ConditionExpression": (
-            "#status = :published AND (attribute_not_exists(#closesAt) OR "
-            "attribute_type(#closesAt, :null) OR #closesAt > :now) AND "
-            "(attribute_not_exists(#cap) OR attribute_type(#cap, :null) OR #participants < #cap)"
-            " AND #maxQuantity >= :q AND #participants "
-            + ("=" if meets_threshold else "<>") + " #edge"),
-        "ExpressionAttributeNames": attribute_names(
-            units="unitCount", status="status", closesAt="closesAt", cap="maxParticipants",
-            maxQuantity="maxQuantityPerParticipant", participants="participantCount",
-            edge="thresholdEdge"),
-        "ExpressionAttributeValues": {":published": {"S": "published"}, ":null": {"S": "NULL"},
-                                      ":now": {"S": stamp}, ":one": one, ":q": q},
-        "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
-    }}
-    counters = [("participants", 1), ("units", quantity)] + ([("thresholdMet", 1)]
-                                                            if meets_threshold else [])
-    update_rollup = {"Update": {
-        "TableName": table,
-        "Key": {"PK": {"S": f"ROLLUP#{random.randrange(ROLLUP_SHARDS)}"}, "SK": {"S": "TOTALS"}},
-        "UpdateExpression": "ADD " + ", ".join(f"#c{i} :c{i}" for i in range(len(counters))),
-        "ExpressionAttributeNames": {f"#c{i}": name for i, (name, _) in enumerate(counters)},
-        "ExpressionAttributeValues": {f":c{i}": {"N": str(by)}
-                                      for i, (_, by) in enumerate(counters)},
-    }}
-    count_limit = {"Update": {
-        "TableName": table,
-        "Key": {"PK": {"S": f"LIMIT#interest-writes#{visitor_key}#{now:%Y-%m-%d}"},
-                "SK": {"S": "LIMIT"}},
-        "UpdateExpression": "SET #count = if_not_exists(#count, :zero) + :one, #ttl = :ttl",
-        "ConditionExpression": "attribute_not_exists(#count) OR #count < :limit",
-        "ExpressionAttributeNames": attribute_names(count="count", ttl="ttl"),
-        "ExpressionAttributeValues": {
-            ":zero": {"N": "0"}, ":one": one, ":limit": {"N": str(DAILY_INTEREST_WRITES)},
-            ":ttl": {"N": str(int((midnight + datetime.timedelta(days=1)).timestamp()))}},
-    }}
-    return {
-        "TransactItems": [put_interest, update_tally, update_rollup, count_limit],
-        "ClientRequestToken": str(uuid.uuid4()),
-        "ReturnConsumedCapacity": "INDEXES",
-    }
+def operator(args, *command: str, log: str = "operator") -> str:
+    """stdout of `gharart-operator --local COMMAND` on the table; its stderr to DIR/logs/."""
+    env = {**os.environ, "DYNAMODB_ENDPOINT": args.endpoint, "TABLE_NAME": args.table}
+    with open(args.out / "logs" / f"{log}.log", "ab") as stderr:
+        done = subprocess.run([args.operator, "--local", *command], env=env, stdout=subprocess.PIPE,
+                              stderr=stderr, check=False)
+    if done.returncode != 0:
+        raise SystemExit(f"gharart-operator {' '.join(command)} failed ({done.returncode}); "
+                         f"see {args.out}/logs/{log}.log")
+    return done.stdout.decode()
 
 
-class DynamoDbConnection:
-    """One keep-alive HTTP/1.1 connection to DynamoDB Local, one call at a time, each request
-    signed (SigV4) as the SDK signs it, without boto3's client machinery: the client shares
-    the cores DynamoDB Local runs on, and should take as little of them as it can."""
-
-    def __init__(self, endpoint: str) -> None:
-        self.endpoint = endpoint.rstrip("/")
-        host_port = self.endpoint.split("://", 1)[1]
-        self.host, _, port = host_port.partition(":")
-        self.port = int(port or 80)
-        self.signer = botocore.auth.SigV4Auth(
-            botocore.credentials.Credentials(os.environ["AWS_ACCESS_KEY_ID"],
-                                             os.environ["AWS_SECRET_ACCESS_KEY"],
-                                             os.environ.get("AWS_SESSION_TOKEN")),
-            "dynamodb", os.environ.get("AWS_REGION", "us-east-1"))
-        self.reader: asyncio.StreamReader | None = None
-        self.writer: asyncio.StreamWriter | None = None
-
-    async def call(self, operation: str, body: dict) -> tuple[int, dict]:
-        if self.writer is None:
-            self.reader, self.writer = await asyncio.open_connection(self.host, self.port)
-        data = json.dumps(body).encode()
-        request = botocore.awsrequest.AWSRequest(
-            "POST", self.endpoint + "/", data=data,
-            headers={"Content-Type": "application/x-amz-json-1.0",
-                     "X-Amz-Target": f"DynamoDB_20120810.{operation}"})
-        self.signer.add_auth(request)
-        head = "".join(f"{k}: {v}\r\n" for k, v in request.headers.items())
-        self.writer.write(f"POST / HTTP/1.1\r\nHost: {self.host}:{self.port}\r\n{head}"
-                          f"Content-Length: {len(data)}\r\n\r\n".encode() + data)
-        status_line = await self.reader.readline()
-        headers = {}
-        while (line := await self.reader.readline()) not in (b"\r\n", b""):
-            name, _, value = line.decode("latin-1").partition(":")
-            headers[name.strip().lower()] = value.strip()
-        if headers.get("transfer-encoding", "").lower() == "chunked":
-            chunks = []
-            while size := int((await self.reader.readline()).split(b";")[0], 16):
-                chunks.append(await self.reader.readexactly(size))
-                await self.reader.readline()
-            await self.reader.readline()
-            raw = b"".join(chunks)
-        else:
-            raw = await self.reader.readexactly(int(headers.get("content-length", "0")))
-        return int(status_line.split()[1]), json.loads(raw or b"{}")
-
-    def close(self) -> None:
-        if self.writer is not None:
-            self.writer.close()
-
-
-async def direct(args, slug: str, count: int, min_participants: int) -> dict:
-    """`count` first registrations committed straight at DynamoDB Local by `--sandboxes`
-    workers, each on its own connection, one transaction at a time; a refusal handled as the
-    function handles it (the threshold edge corrected from what the refusal returned, a
-    conflict backed off and tried again)."""
-    pk = f"GB#{args.handle}#{slug}"
-    work = registrations(count)
-    latencies: list[float] = []
-    outcome = {"committed": 0, "units": 0, "errors": {}, "edgeRetries": 0, "conflicts": 0}
-
-    async def register(connection: DynamoDbConnection, quantity: int) -> None:
-        meets = False
-        began = time.perf_counter()
-        for attempt in range(INTEREST_ATTEMPTS):
-            transaction = registration_transaction(
-                args.table, pk, quantity, meets, datetime.datetime.now(datetime.UTC))
-            status, body = await connection.call("TransactWriteItems", transaction)
-            if status == 200:
-                latencies.append((time.perf_counter() - began) * 1000)
-                outcome["committed"] += 1
-                outcome["units"] += quantity
-                return
-            reasons = body.get("CancellationReasons") or [{}, {}]
-            tally = reasons[1]
-            if tally.get("Code") == "ConditionalCheckFailed":
-                # What the function does with the tally a refusal returns: decide again on it
-                # (here only the edge can have been wrong: the group-buy is open, below its
-                # cap, and the quantity allowed).
-                found = int(tally.get("Item", {}).get("participantCount", {}).get("N", -1))
-                if (found + 1 == min_participants) != meets:
-                    meets = not meets
-                    outcome["edgeRetries"] += 1
-                    continue
-            if any(r.get("Code") == "TransactionConflict" for r in reasons):
-                outcome["conflicts"] += 1
-                await asyncio.sleep(random.randint(1, 10 * (attempt + 1)) / 1000)
-                continue
-            error = body.get("__type", str(status)).rsplit("#", 1)[-1]
-            if body.get("CancellationReasons"):
-                error += " " + "/".join(r.get("Code", "?") for r in reasons)
-            outcome["errors"][error] = outcome["errors"].get(error, 0) + 1
-            return
-        outcome["errors"]["attempts exhausted"] = outcome["errors"].get("attempts exhausted", 0) + 1
-
-    async def worker(share: list) -> None:
-        connection = DynamoDbConnection(args.endpoint)
-        try:
-            for _, quantity in share:
-                await register(connection, quantity)
-        finally:
-            connection.close()
-
+def direct(args, slug: str, count: int) -> dict:
+    """`count` first registrations committed through the store by `--sandboxes` workers of
+    `gharart-operator bench-registrations`, a refusal handled as the function handles it (the
+    threshold edge decided again on the tally the refusal returned, a conflict backed off and
+    tried again). Its CPU is the client's: the operator is this process's only child while it
+    runs."""
     dynamodb_before = process_cpu_seconds(args.dynamodb_pid)
-    client_before = resource.getrusage(resource.RUSAGE_SELF)
-    started = time.perf_counter()
-    await asyncio.gather(*(worker(work[i::args.sandboxes]) for i in range(args.sandboxes)))
-    seconds = time.perf_counter() - started
-    client_after = resource.getrusage(resource.RUSAGE_SELF)
+    client_before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    run = json.loads(operator(args, "bench-registrations", "--handle", args.handle, "--slug", slug,
+                              "--registrations", str(count), "--concurrency", str(args.sandboxes),
+                              "--json", log=f"bench-registrations-{slug}"))
+    client_after = resource.getrusage(resource.RUSAGE_CHILDREN)
     return {
-        **outcome,
-        "unitsSent": sum(q for _, q in work),
-        "seconds": seconds,
-        "latenciesMs": latencies,
+        **run,
         "cpuSeconds": {
             "client": (client_after.ru_utime + client_after.ru_stime
                        - client_before.ru_utime - client_before.ru_stime),
@@ -517,52 +347,37 @@ async def direct(args, slug: str, count: int, min_participants: int) -> dict:
 # --- the counts in the table --------------------------------------------------------------------
 
 class Counts:
-    """What DynamoDB Local holds, read strongly consistent."""
+    """What DynamoDB Local holds, read strongly consistent through the operator."""
 
     def __init__(self, args) -> None:
-        self.table = args.table
-        self.handle = args.handle
-        self.dynamodb = boto3.client("dynamodb", endpoint_url=args.endpoint)
+        self.args = args
 
-    def tally(self, slug: str) -> dict:
-        item = self.dynamodb.get_item(
-            TableName=self.table, ConsistentRead=True,
-            Key={"PK": {"S": f"GB#{self.handle}#{slug}"}, "SK": {"S": "GB#TALLY"}})["Item"]
-        return {name: int(item[name]["N"]) for name in
-                ("participantCount", "unitCount", "minParticipants")}
-
-    def interests(self, slug: str) -> tuple[int, int]:
-        """(items, the sum of their quantities) under the group-buy's INT# sort keys."""
-        pages = self.dynamodb.get_paginator("query").paginate(
-            TableName=self.table, ConsistentRead=True,
-            KeyConditionExpression="PK = :pk AND begins_with(SK, :interest)",
-            ExpressionAttributeValues={":pk": {"S": f"GB#{self.handle}#{slug}"},
-                                       ":interest": {"S": "INT#"}},
-            ProjectionExpression="quantity")
-        quantities = [int(item["quantity"]["N"]) for page in pages for item in page["Items"]]
-        return len(quantities), sum(quantities)
+    def group_buy(self, slug: str) -> dict:
+        """The tally's counts and the interest items recounted (`group-buy show`)."""
+        shown = json.loads(operator(self.args, "group-buy", "show", "--handle", self.args.handle,
+                                    "--slug", slug, "--history", "1", "--json"))
+        gb = shown["groupBuy"]
+        return {"participantCount": gb["participantCount"], "unitCount": gb["unitCount"],
+                "minParticipants": gb["minParticipants"],
+                "interestItems": shown["interestRecords"],
+                "interestUnits": shown["interestUnits"]}
 
     def rollup(self) -> dict:
-        totals = {"participants": 0, "units": 0, "thresholdMet": 0}
-        for shard in range(ROLLUP_SHARDS):
-            item = self.dynamodb.get_item(
-                TableName=self.table, ConsistentRead=True,
-                Key={"PK": {"S": f"ROLLUP#{shard}"}, "SK": {"S": "TOTALS"}}).get("Item", {})
-            for name in totals:
-                totals[name] += int(item.get(name, {}).get("N", 0))
-        return totals
+        summary = json.loads(operator(self.args, "rollup"))
+        return {name: summary[name] for name in ("participants", "units", "thresholdMet")}
 
 
 def check_group_buy(counts: Counts, slug: str, committed: int, units: int, expected: int,
                     units_sent: int, failures: list[str]) -> dict:
     """The tally and the interest items of `slug` against what was committed and sent."""
-    tally = counts.tally(slug)
-    items, item_units = counts.interests(slug)
-    observed = {"participantCount": tally["participantCount"], "interestItems": items,
+    tally = counts.group_buy(slug)
+    observed = {"participantCount": tally["participantCount"],
+                "interestItems": tally["interestItems"],
                 "committed": committed, "sent": expected}
     if len(set(observed.values())) != 1:
         failures.append(f"{slug}: participant counts differ: {observed}")
-    observed_units = {"unitCount": tally["unitCount"], "interestQuantities": item_units,
+    observed_units = {"unitCount": tally["unitCount"],
+                      "interestQuantities": tally["interestUnits"],
                       "committed": units, "sent": units_sent}
     if len(set(observed_units.values())) != 1:
         failures.append(f"{slug}: unit counts differ: {observed_units}")
@@ -601,16 +416,18 @@ def report(args, rounds: list[dict], failures: list[str]) -> None:
     print("| | registrations/s | p50 ms | p99 ms | max ms | errors | seconds |")
     print("|---|---|---|---|---|---|---|")
     print(row(f"{args.sandboxes} sandboxes of register-interest", sandboxes))
-    print(row("the same transactions straight at DynamoDB Local", direct_runs))
+    print(row("the same transactions through the store (bench-registrations)", direct_runs))
     print(f"\nsandboxes / DynamoDB Local (throughput): median "
           f"{statistics.median(ratios):.2f} (rounds: {', '.join(f'{x:.2f}' for x in ratios)})")
     for number, r in enumerate(rounds, start=1):
         d = r["direct"]
         retried = (f" (their retries: {r['lambda']['retried']})" if r["lambda"]["retried"]
                    else "")
+        unanswered = (f", {d['unanswered']} unanswered and tried again ({d['foundWritten']} "
+                      f"found written)" if d["unanswered"] else "")
         print(f"round {number}: answers {r['lambda']['statuses']}{retried}; direct {d['committed']} "
               f"committed, {d['edgeRetries']} threshold-edge retries, {d['conflicts']} "
-              f"conflicts, errors {d['errors'] or 0}")
+              f"conflicts{unanswered}, errors {d['errors'] or 0}")
     init = [ms for r in rounds for ms in r["lambda"]["initMs"]]
     print(f"sandbox init (launch to first /next, {args.sandboxes} launched together): median "
           f"{statistics.median(init):.0f} ms, max {max(init):.0f} ms")
@@ -635,6 +452,8 @@ def main() -> int:
     parser.add_argument("--binary", required=True, help="the register-interest to load")
     parser.add_argument("--seed-functions", required=True,
                         help="directory of create-group-buy and publish-group-buy")
+    parser.add_argument("--operator", required=True,
+                        help="the gharart-operator of the baseline and the counts (a release build)")
     parser.add_argument("--endpoint", required=True, help="DynamoDB Local's URL")
     parser.add_argument("--table", required=True)
     parser.add_argument("--token", required=True, help="an owner JWT for --handle")
@@ -657,10 +476,11 @@ def main() -> int:
     failures: list[str] = []
     # (slug, committed, units committed, units sent, registrations sent) of every group-buy.
     written = []
+    warmed = None
     if args.warm_up:
         slug = f"launch-warm-up-{stamp}"
         seed(args, slug, args.warm_up)
-        warmed = asyncio.run(direct(args, slug, args.warm_up, threshold(args.warm_up)))
+        warmed = direct(args, slug, args.warm_up)
         written.append((slug, warmed["committed"], warmed["units"], warmed["unitsSent"],
                         args.warm_up))
     rounds = []
@@ -677,8 +497,7 @@ def main() -> int:
         if lambda_run["created"] != args.registrations:
             failures.append(f"round {number}: answers other than 201 created: "
                             f"{lambda_run['statuses']}")
-        baseline = asyncio.run(direct(args, ceiling, args.registrations,
-                                      threshold(args.registrations)))
+        baseline = direct(args, ceiling, args.registrations)
         if baseline["errors"]:
             failures.append(f"round {number}: direct transactions failed: {baseline['errors']}")
         rounds.append({"lambda": lambda_run, "direct": baseline})
@@ -700,7 +519,7 @@ def main() -> int:
 
     with open(args.out / "results.json", "w", encoding="utf-8") as f:
         json.dump({"sandboxes": args.sandboxes, "registrations": args.registrations,
-                   "rounds": rounds, "rollup": rollup, "failures": failures}, f)
+                   "warmUp": warmed, "rounds": rounds, "rollup": rollup, "failures": failures}, f)
     report(args, rounds, failures)
     return 1 if failures else 0
 

@@ -4,7 +4,15 @@
 //! nothing. Counter items expire by TTL two days after their day.
 
 use super::Timestamp;
+use crate::table::layout::limit_pk;
 use chrono::{Duration, NaiveTime};
+
+/// An owner's writes, per handle.
+pub const OWNER_WRITES: &str = "owner-writes";
+/// A visitor's interest and waitlist writes, per visitor key.
+pub const INTEREST_WRITES: &str = "interest-writes";
+/// Support reports, per caller key.
+pub const SUPPORT_REPORTS: &str = "support-reports";
 
 /// One limited subject on one day.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -40,7 +48,7 @@ impl DailyLimit {
 
     /// The counter's partition key.
     pub fn key(&self) -> String {
-        format!("LIMIT#{}#{}#{}", self.name, self.subject, self.day)
+        limit_pk(self.name, &self.subject, &self.day)
     }
 
     /// `RateLimit-Policy` of the IETF draft (structured field): the quota per day.

@@ -15,15 +15,11 @@
 
 use super::{ChangeRecord, Counts, Happening, LifecycleEvent, Operation, event_id};
 use crate::domain::{CloseOutcome, Status, Timestamp};
+use crate::table::layout::{GROUP_BUY_SK, INTEREST_PREFIX, TALLY_SK, group_buy_of};
 use crate::table::{PARTITION_KEY, SORT_KEY};
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
 use serde_dynamo::AttributeValue;
-
-const GROUP_BUY_PREFIX: &str = "GB#";
-const GROUP_BUY_SK: &str = "GB";
-const TALLY_SK: &str = "GB#TALLY";
-const INTEREST_PREFIX: &str = "INT#";
 
 /// A record whose item is not what the data contract says: a bug or a foreign write. It is
 /// never skipped silently: the Lambda reports it as a failed record (retried, then sent to
@@ -113,10 +109,7 @@ pub fn derive(record: &ChangeRecord) -> Result<Vec<LifecycleEvent>, DeriveError>
         _ => Err(malformed(format!("no string key {name}"))),
     };
     let (pk, sk) = (key(PARTITION_KEY)?, key(SORT_KEY)?);
-    let Some((handle, slug)) = pk
-        .strip_prefix(GROUP_BUY_PREFIX)
-        .and_then(|rest| rest.split_once('#'))
-    else {
+    let Some((handle, slug)) = group_buy_of(pk) else {
         // Counters, idempotency records, tokens, reports: no lifecycle in them.
         return Ok(Vec::new());
     };

@@ -13,6 +13,7 @@
 use crate::http::ApiError;
 use crate::keys::ServerKey;
 pub use crate::store::{RETENTION_SECONDS, StoredResponse};
+use crate::table::layout::idempotency_pk;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use lambda_http::http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
@@ -75,7 +76,7 @@ impl Keyed {
     /// Scopes the key to `caller` (a credential kind and subject, or a visitor key).
     pub fn bind(&mut self, server_key: &ServerKey, caller: &str) {
         let scoped = server_key.idempotency_key(caller, &self.key.0);
-        self.record_key = Some(format!("IDEM#{scoped}"));
+        self.record_key = Some(idempotency_pk(&scoped));
     }
 
     pub fn record_key(&self) -> Option<&str> {

@@ -4,8 +4,9 @@
 //! twice, or two runs at once, gives one notice; an extension (a new `closesAt`) allows a new one.
 
 use super::{Key, Page};
-use super::{Store, StoreError, TALLY_SK, classify, deadline_partition, observed, s};
+use super::{Store, StoreError, classify, observed, s};
 use crate::domain::{Status, Timestamp};
+use crate::table::layout::{TALLY_SK, after_time, deadline_of, deadline_partition};
 use crate::table::{OPEN_BY_DEADLINE, PARTITION_KEY, SORT_KEY};
 use serde::Deserialize;
 
@@ -26,8 +27,7 @@ pub struct DeadlineEntry {
 impl DeadlineEntry {
     /// The deadline the entry is listed under.
     pub fn closes_at(&self) -> Option<Timestamp> {
-        let (at, _) = self.deadline_key.split_once('#')?;
-        Timestamp::parse(at).ok()
+        Timestamp::parse(deadline_of(&self.deadline_key)?).ok()
     }
 }
 
@@ -49,10 +49,9 @@ impl Store {
             .expression_attribute_names("#pk", OPEN_BY_DEADLINE.partition_key)
             .expression_attribute_names("#sk", OPEN_BY_DEADLINE.sort_key)
             .expression_attribute_values(":pk", s(deadline_partition(shard)))
-            // `$` sorts after the `#` that follows the time in every key: a deadline at `now`
-            // is due, not closing soon.
-            .expression_attribute_values(":after", s(format!("{now}$")))
-            .expression_attribute_values(":until", s(format!("{until}$")))
+            // A deadline at `now` is due, not closing soon.
+            .expression_attribute_values(":after", s(after_time(&now.to_string())))
+            .expression_attribute_values(":until", s(after_time(&until.to_string())))
             .limit(limit);
         self.page(query, start).await
     }

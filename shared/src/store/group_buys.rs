@@ -1,17 +1,20 @@
 //! Group-buys and their history.
 
-use super::rollup::{draft_age_update, recently_changed_key, rollup_update, status_partition};
+use super::rollup::{draft_age_update, rollup_update};
 use super::{
-    GROUP_BUY_END, GROUP_BUY_SK, GroupBuyParts, INDEX_SHARDS, Item, Riders, Store, StoreError,
-    TALLY_SK, classify, deadline_index_keys, deadline_partition, decode, encode, from_cursor_key,
-    group_buy_item, group_buy_pk, handle_partition, handle_status_partition, index_shard, n,
-    observed, public_index_keys, public_partition, put_if_absent, s, set_all, tally_item,
-    to_cursor_key,
+    GroupBuyParts, Item, Riders, Store, StoreError, admin_partition, by_status_partition, classify,
+    deadline_index_keys, decode, encode, from_cursor_key, group_buy_item, n, observed, pk_of,
+    public_index_keys, put_if_absent, recently_changed_key, s, set_all, tally_item, to_cursor_key,
 };
 use super::{Key, Page};
 use crate::domain::rollup::RollupDelta;
 use crate::domain::{
     CountGuard, GroupBuy, Handle, HistoryEntry, Slug, Status, Timestamp, Transition,
+};
+use crate::table::layout::{
+    GROUP_BUY_END, GROUP_BUY_SK, HISTORY_END, INDEX_SHARDS, TALLY_SK, after_time,
+    deadline_partition, group_buy_of, handle_partition, handle_status_partition, history_sk,
+    public_partition,
 };
 use crate::table::{
     BY_HANDLE, BY_HANDLE_AND_STATUS, BY_STATUS, Index, OPEN_BY_DEADLINE, PARTITION_KEY,
@@ -23,9 +26,6 @@ use aws_sdk_dynamodb::types::{
     TransactWriteItem, Update,
 };
 
-const HISTORY_PREFIX: &str = "HIST#";
-/// Sorts after every `HIST#…` key: `$` follows `#` in ASCII.
-const HISTORY_END: &str = "HIST$";
 /// History entries in one read of a group-buy's history (the API's page of history).
 const HISTORY_PAGE: usize = 100;
 /// A group-buy's own item, description and tally.
@@ -41,10 +41,10 @@ fn history_put(
 ) -> Result<Put, StoreError> {
     let mut item = encode(entry)?;
     item.extend([
-        (PARTITION_KEY.into(), s(group_buy_pk(handle, slug))),
+        (PARTITION_KEY.into(), s(pk_of(handle, slug))),
         (
             SORT_KEY.into(),
-            s(format!("{HISTORY_PREFIX}{}#{}", entry.at, entry.request_id)),
+            s(history_sk(&entry.at.to_string(), &entry.request_id)),
         ),
     ]);
     Put::builder()
@@ -70,7 +70,7 @@ pub struct DueKey {
 impl DueKey {
     /// The handle and slug of `GB#{handle}#{slug}`; `None` for a key of another shape.
     pub fn group_buy(&self) -> Option<(Handle, Slug)> {
-        let (handle, slug) = self.key.strip_prefix("GB#")?.split_once('#')?;
+        let (handle, slug) = group_buy_of(&self.key)?;
         Some((Handle::parse(handle).ok()?, Slug::parse(slug).ok()?))
     }
 }
@@ -119,7 +119,7 @@ impl Store {
             .key_condition_expression("#pk = :pk AND #sk BETWEEN :first AND :last")
             .expression_attribute_names("#pk", PARTITION_KEY)
             .expression_attribute_names("#sk", SORT_KEY)
-            .expression_attribute_values(":pk", s(group_buy_pk(handle, slug)))
+            .expression_attribute_values(":pk", s(pk_of(handle, slug)))
             .expression_attribute_values(":first", s(GROUP_BUY_SK))
             .expression_attribute_values(":last", s(last))
             .consistent_read(true)
@@ -180,7 +180,7 @@ impl Store {
         history.truncate(HISTORY_PAGE);
         let last_key = match history.last() {
             Some((sk, _)) if older => Some(Key::from([
-                (PARTITION_KEY.to_owned(), group_buy_pk(handle, slug)),
+                (PARTITION_KEY.to_owned(), pk_of(handle, slug)),
                 (SORT_KEY.to_owned(), sk.clone()),
             ])),
             _ => None,
@@ -208,10 +208,10 @@ impl Store {
         let (index, partition): (Index, String) = match listing {
             Listing::Owner(Some(status)) => (
                 BY_HANDLE_AND_STATUS,
-                handle_status_partition(handle, status),
+                handle_status_partition(handle.as_str(), status.as_str()),
             ),
-            Listing::Owner(None) => (BY_HANDLE, handle_partition(handle)),
-            Listing::Public => (PUBLIC_BY_HANDLE, public_partition(handle)),
+            Listing::Owner(None) => (BY_HANDLE, handle_partition(handle.as_str())),
+            Listing::Public => (PUBLIC_BY_HANDLE, public_partition(handle.as_str())),
         };
         let query = self
             .query()
@@ -263,8 +263,7 @@ impl Store {
             .expression_attribute_names("#pk", OPEN_BY_DEADLINE.partition_key)
             .expression_attribute_names("#sk", OPEN_BY_DEADLINE.sort_key)
             .expression_attribute_values(":pk", s(deadline_partition(shard)))
-            // `$` sorts after the `#` that follows the time in every key.
-            .expression_attribute_values(":until", s(format!("{now}$")))
+            .expression_attribute_values(":until", s(after_time(&now.to_string())))
             .limit(limit);
         self.page(query, start).await
     }
@@ -378,7 +377,6 @@ impl Store {
             Some(t) => s(t.to_string()),
             None => AttributeValue::Null(true),
         };
-        let shard = index_shard(&next.handle, &next.slug);
         let mut assignments: Vec<(String, AttributeValue)> = vec![
             ("status".into(), s(next.status.as_str())),
             (
@@ -392,15 +390,12 @@ impl Store {
             ("closedAt".into(), optional_time(next.closed_at)),
             (
                 BY_HANDLE_AND_STATUS.partition_key.into(),
-                s(handle_status_partition(&next.handle, next.status)),
+                s(by_status_partition(next)),
             ),
         ];
         assignments.extend(public_index_keys(next).into_iter().flatten());
         assignments.extend([
-            (
-                BY_STATUS.partition_key.into(),
-                s(status_partition(next.status, shard)),
-            ),
+            (BY_STATUS.partition_key.into(), s(admin_partition(next))),
             (BY_STATUS.sort_key.into(), s(recently_changed_key(next))),
             // A transition clears the CLOSE_REJECTED flag.
             ("closeRejectedAt".into(), AttributeValue::Null(true)),
@@ -411,7 +406,7 @@ impl Store {
             None => &[OPEN_BY_DEADLINE.partition_key, OPEN_BY_DEADLINE.sort_key],
         };
         assignments.extend(deadline.into_iter().flatten());
-        let pk = group_buy_pk(&current.handle, &current.slug);
+        let pk = pk_of(&current.handle, &current.slug);
         let update = self.versioned_update(&pk, current, assignments, removals)?;
         // The tally follows the status, so that interest writes decide on it alone.
         let mut condition = "attribute_exists(#pk)".to_owned();
@@ -499,7 +494,7 @@ impl Store {
             (BY_STATUS.sort_key.into(), s(recently_changed_key(next))),
         ];
         assignments.extend(deadline);
-        let pk = group_buy_pk(&current.handle, &current.slug);
+        let pk = pk_of(&current.handle, &current.slug);
         let update = self.versioned_update(&pk, current, assignments, &[])?;
         let tally = Update::builder()
             .table_name(&self.table)
@@ -559,7 +554,7 @@ impl Store {
         if close_refused {
             let flag = Update::builder()
                 .table_name(&self.table)
-                .key(PARTITION_KEY, s(group_buy_pk(handle, slug)))
+                .key(PARTITION_KEY, s(pk_of(handle, slug)))
                 .key(SORT_KEY, s(GROUP_BUY_SK))
                 .update_expression("SET #flag = :at")
                 .condition_expression("attribute_exists(#pk)")

@@ -11,14 +11,16 @@ use super::waitlist::{
     HEAD_MOVES_FORWARD, SERVED, WaitlistEntry, passed_over_items, promotion_items, served_after,
 };
 use super::{
-    BEFORE_DEADLINE, DESCRIPTION_SK, GROUP_BUY_SK, GroupBuyParts, ItemCheck, OPEN_FOR_REGISTRATION,
-    Riders, Store, StoreError, TALLY_SK, THRESHOLD_EDGE, WAITLIST_COUNT, decode, encode,
-    group_buy_pk, n, part_key, put_if_absent, s,
+    BEFORE_DEADLINE, GroupBuyParts, ItemCheck, OPEN_FOR_REGISTRATION, Riders, Store, StoreError,
+    THRESHOLD_EDGE, WAITLIST_COUNT, decode, encode, n, part_key, pk_of, put_if_absent, s,
 };
 use super::{Key, Page};
 use crate::domain::rollup::RollupDelta;
 use crate::domain::{GroupBuy, Handle, Slug, Tally, Timestamp};
-use crate::table::{INTEREST_PREFIX, PARTITION_KEY, SORT_KEY, interest_sk, waiter_sk};
+use crate::table::layout::{
+    DESCRIPTION_SK, GROUP_BUY_SK, INTEREST_PREFIX, TALLY_SK, interest_sk, waiter_sk,
+};
+use crate::table::{PARTITION_KEY, SORT_KEY};
 use aws_sdk_dynamodb::types::{
     AttributeValue, Delete, ReturnValuesOnConditionCheckFailure, TransactWriteItem, Update,
 };
@@ -64,6 +66,17 @@ pub enum InterestWrite<'a> {
     },
 }
 
+/// Interest writes retried after a lost race before giving up with 503: a race costs no
+/// read (the refused transaction returns what it found), so attempts are cheap.
+pub const INTEREST_ATTEMPTS: u32 = 12;
+
+/// A random wait, longer with each `attempt`, before an interest write that met another
+/// transaction is tried again.
+pub async fn back_off(attempt: u32) {
+    let ceiling = 10 * u64::from(attempt + 1);
+    tokio::time::sleep(std::time::Duration::from_millis(fastrand::u64(1..=ceiling))).await;
+}
+
 const BELOW_CAP: &str =
     "(attribute_not_exists(#cap) OR attribute_type(#cap, :null) OR #participants < #cap)";
 /// Nobody waits for a place: a free place belongs to the first waiting visitor, so no
@@ -79,7 +92,7 @@ impl Store {
         slug: &Slug,
         participant: &str,
     ) -> Result<InterestSnapshot, StoreError> {
-        let pk = group_buy_pk(handle, slug);
+        let pk = pk_of(handle, slug);
         let keys = vec![
             part_key(&pk, TALLY_SK),
             part_key(&pk, &interest_sk(participant)),
@@ -108,7 +121,7 @@ impl Store {
         slug: &Slug,
         participant: &str,
     ) -> Result<(Option<GroupBuy>, InterestSnapshot), StoreError> {
-        let pk = group_buy_pk(handle, slug);
+        let pk = pk_of(handle, slug);
         let keys = [GROUP_BUY_SK, DESCRIPTION_SK, TALLY_SK]
             .into_iter()
             .map(|sk| part_key(&pk, sk))
@@ -147,7 +160,7 @@ impl Store {
         now: Timestamp,
         riders: &Riders,
     ) -> Result<(), StoreError> {
-        let pk = group_buy_pk(handle, slug);
+        let pk = pk_of(handle, slug);
         let sk = interest_sk(participant);
         let tally = Update::builder()
             .table_name(&self.table)
@@ -372,7 +385,7 @@ impl Store {
             .key_condition_expression("#pk = :pk AND begins_with(#sk, :prefix)")
             .expression_attribute_names("#pk", PARTITION_KEY)
             .expression_attribute_names("#sk", SORT_KEY)
-            .expression_attribute_values(":pk", s(group_buy_pk(handle, slug)))
+            .expression_attribute_values(":pk", s(pk_of(handle, slug)))
             .expression_attribute_values(":prefix", s(INTEREST_PREFIX))
             .limit(limit);
         self.page(query, start).await

@@ -1,5 +1,6 @@
 //! DynamoDB access. Every rule that could race is a condition of the write that applies it;
-//! nothing here reads and then writes unconditionally. Key design: `table.rs` and the README.
+//! nothing here reads and then writes unconditionally. Every key comes from `table::layout`;
+//! why the table is laid out so: docs/reference/table.md.
 
 mod closing_soon;
 pub mod decide_and_write;
@@ -14,6 +15,11 @@ mod waitlist;
 
 use crate::domain::{GroupBuy, Handle, Slug, Status, Tally};
 
+use crate::table::layout::{
+    DESCRIPTION_SK, GROUP_BUY_SK, TALLY_SK, deadline_partition, deadline_sk, group_buy_pk,
+    handle_partition, handle_status_partition, index_shard, newest_first_sk, public_partition,
+    recently_changed_sk, status_partition,
+};
 use crate::table::{
     BY_HANDLE, BY_HANDLE_AND_STATUS, BY_STATUS, OPEN_BY_DEADLINE, PARTITION_KEY, PUBLIC_BY_HANDLE,
     SORT_KEY,
@@ -40,11 +46,13 @@ use std::collections::{BTreeMap, HashMap};
 
 pub use closing_soon::DeadlineEntry;
 pub use group_buys::{DueKey, Listing};
-pub use interests::{InterestRecord, InterestSnapshot, InterestWrite, Layout, Learned};
+pub use interests::{
+    INTEREST_ATTEMPTS, InterestRecord, InterestSnapshot, InterestWrite, Layout, Learned, back_off,
+};
 pub use pats::PatRecord;
 pub use reports::{REPORT_RETENTION_DAYS, StoredReport};
 pub use riders::{Refusal, Riders};
-pub use rollup::{ROLLUP_SHARDS, Summary};
+pub use rollup::Summary;
 pub use stored_response::{RETENTION_SECONDS, StoredResponse};
 pub use waitlist::{WaitlistEntry, WaitlistHead};
 
@@ -65,12 +73,6 @@ const BATCH_GET_KEYS: usize = 100;
 /// Unprocessed keys of a BatchGetItem are asked for again this many times at most.
 const BATCH_GET_ATTEMPTS: usize = 3;
 
-/// The group-buy's own item: the one the indexes list, rewritten only by transitions.
-const GROUP_BUY_SK: &str = "GB";
-/// Its description, written once with the draft.
-const DESCRIPTION_SK: &str = "GB#DESCRIPTION";
-/// Its tally (`Tally`): what interest writes read and move.
-const TALLY_SK: &str = "GB#TALLY";
 /// A literal, so that both conditions below are built from it at compile time.
 macro_rules! before_deadline {
     () => {
@@ -84,8 +86,6 @@ pub(crate) const OPEN_FOR_REGISTRATION: &str =
 /// The tally's count of waiting visitors (absent = 0).
 const WAITLIST_COUNT: &str = "waitlistCount";
 
-/// Sorts after the three items of a group-buy and before its history (`HIST#…`).
-const GROUP_BUY_END: &str = "GB$";
 /// Attributes of `GroupBuy` stored in the description and tally items, not its own.
 const KEPT_APART: [&str; 4] = [
     "description",
@@ -97,8 +97,6 @@ const KEPT_APART: [&str; 4] = [
 const THRESHOLD_EDGE: &str = "thresholdEdge";
 /// The tally's copy of the group-buy's `version`.
 const TALLY_VERSION: &str = "version";
-/// Write shards of the admin and deadline indexes.
-pub const INDEX_SHARDS: u32 = 4;
 
 /// How one item of a cancelled transaction fared.
 #[derive(Clone, Debug, PartialEq)]
@@ -304,33 +302,36 @@ fn n(value: impl ToString) -> AttributeValue {
     AttributeValue::N(value.to_string())
 }
 
-fn group_buy_pk(handle: &Handle, slug: &Slug) -> String {
-    format!("GB#{handle}#{slug}")
+/// A group-buy's item collection (`layout::group_buy_pk`).
+fn pk_of(handle: &Handle, slug: &Slug) -> String {
+    group_buy_pk(handle.as_str(), slug.as_str())
 }
 
-fn handle_partition(handle: &Handle) -> String {
-    format!("HANDLE#{handle}")
-}
-
-fn handle_status_partition(handle: &Handle, status: Status) -> String {
-    format!("HANDLE#{handle}#{status}")
-}
-
-fn public_partition(handle: &Handle) -> String {
-    format!("PUBLIC#{handle}")
-}
-
+/// A group-buy's key in the indexes that list a handle's group-buys, newest first.
 fn newest_first_key(gb: &GroupBuy) -> String {
-    format!("{}#{}", gb.created_at, gb.slug)
+    newest_first_sk(&gb.created_at.to_string(), gb.slug.as_str())
 }
 
-/// The write shard of a group-buy in the indexes that every campaign's transitions write
-/// (admin, deadlines): stable, so that a group-buy moves within one shard, and spread by a
-/// hash so that no index partition takes the whole platform's writes.
-fn index_shard(handle: &Handle, slug: &Slug) -> u32 {
-    use sha2::{Digest, Sha256};
-    let digest = Sha256::digest(format!("{handle}#{slug}").as_bytes());
-    u32::from_be_bytes([digest[0], digest[1], digest[2], digest[3]]) % INDEX_SHARDS
+/// A group-buy's key in the admin index, most recently changed first.
+fn recently_changed_key(gb: &GroupBuy) -> String {
+    recently_changed_sk(
+        &gb.updated_at.to_string(),
+        gb.handle.as_str(),
+        gb.slug.as_str(),
+    )
+}
+
+/// The admin index's partition of the group-buy in its current status.
+fn admin_partition(gb: &GroupBuy) -> String {
+    status_partition(
+        gb.status.as_str(),
+        index_shard(gb.handle.as_str(), gb.slug.as_str()),
+    )
+}
+
+/// The partition of the handle's group-buys in the group-buy's current status.
+fn by_status_partition(gb: &GroupBuy) -> String {
+    handle_status_partition(gb.handle.as_str(), gb.status.as_str())
 }
 
 fn encode<T: serde::Serialize>(value: &T) -> Result<Item, StoreError> {
@@ -355,38 +356,31 @@ fn group_buy_item(gb: &GroupBuy) -> Result<Item, StoreError> {
     for name in KEPT_APART {
         item.remove(name);
     }
-    let shard = index_shard(&gb.handle, &gb.slug);
     item.extend([
-        (PARTITION_KEY.into(), s(group_buy_pk(&gb.handle, &gb.slug))),
+        (PARTITION_KEY.into(), s(pk_of(&gb.handle, &gb.slug))),
         (SORT_KEY.into(), s(GROUP_BUY_SK)),
         (
             BY_HANDLE.partition_key.into(),
-            s(handle_partition(&gb.handle)),
+            s(handle_partition(gb.handle.as_str())),
         ),
         (BY_HANDLE.sort_key.into(), s(newest_first_key(gb))),
         (
             BY_HANDLE_AND_STATUS.partition_key.into(),
-            s(handle_status_partition(&gb.handle, gb.status)),
+            s(by_status_partition(gb)),
         ),
         (
             BY_HANDLE_AND_STATUS.sort_key.into(),
             s(newest_first_key(gb)),
         ),
-        (
-            BY_STATUS.partition_key.into(),
-            s(rollup::status_partition(gb.status, shard)),
-        ),
-        (
-            BY_STATUS.sort_key.into(),
-            s(rollup::recently_changed_key(gb)),
-        ),
+        (BY_STATUS.partition_key.into(), s(admin_partition(gb))),
+        (BY_STATUS.sort_key.into(), s(recently_changed_key(gb))),
     ]);
     Ok(item)
 }
 
 /// The description's item: written once, with the draft.
 fn description_item(gb: &GroupBuy) -> Item {
-    let mut item = part_key(&group_buy_pk(&gb.handle, &gb.slug), DESCRIPTION_SK);
+    let mut item = part_key(&pk_of(&gb.handle, &gb.slug), DESCRIPTION_SK);
     item.insert("description".into(), s(gb.description.clone()));
     item
 }
@@ -398,7 +392,7 @@ fn description_item(gb: &GroupBuy) -> Item {
 fn tally_item(gb: &GroupBuy) -> Result<Item, StoreError> {
     let tally = gb.tally();
     let mut item = encode(&tally)?;
-    item.extend(part_key(&group_buy_pk(&gb.handle, &gb.slug), TALLY_SK));
+    item.extend(part_key(&pk_of(&gb.handle, &gb.slug), TALLY_SK));
     item.insert(
         THRESHOLD_EDGE.into(),
         n(i64::from(tally.min_participants) - 1),
@@ -472,7 +466,7 @@ fn public_index_keys(gb: &GroupBuy) -> Option<[(String, AttributeValue); 2]> {
         [
             (
                 PUBLIC_BY_HANDLE.partition_key.into(),
-                s(public_partition(&gb.handle)),
+                s(public_partition(gb.handle.as_str())),
             ),
             (PUBLIC_BY_HANDLE.sort_key.into(), s(newest_first_key(gb))),
         ]
@@ -524,23 +518,19 @@ fn set_all(
     update.update_expression(expression)
 }
 
-fn deadline_partition(shard: u32) -> String {
-    format!("DEADLINES#{shard}")
-}
-
 /// The keys that put an open group-buy with a deadline in the expiry index.
 fn deadline_index_keys(gb: &GroupBuy) -> Option<[(String, AttributeValue); 2]> {
     let open = matches!(gb.status, Status::Published | Status::Paused);
     let closes_at = gb.closes_at.filter(|_| open)?;
-    let shard = index_shard(&gb.handle, &gb.slug);
+    let (handle, slug) = (gb.handle.as_str(), gb.slug.as_str());
     Some([
         (
             OPEN_BY_DEADLINE.partition_key.into(),
-            s(deadline_partition(shard)),
+            s(deadline_partition(index_shard(handle, slug))),
         ),
         (
             OPEN_BY_DEADLINE.sort_key.into(),
-            s(format!("{closes_at}#{}#{}", gb.handle, gb.slug)),
+            s(deadline_sk(&closes_at.to_string(), handle, slug)),
         ),
     ])
 }

@@ -2,6 +2,7 @@
 
 use super::{Store, StoreError, classify, decode, encode, observed, s};
 use crate::domain::{Handle, Timestamp};
+use crate::table::layout::{PAT_SK, newest_first_sk, pat_pk, pats_partition};
 use crate::table::{BY_HANDLE, PARTITION_KEY, SORT_KEY};
 use aws_sdk_dynamodb::types::ReturnConsumedCapacity;
 use serde::{Deserialize, Serialize};
@@ -22,17 +23,8 @@ pub struct PatRecord {
     pub last_used_at: Option<Timestamp>,
 }
 
-const PAT_SK: &str = "PAT";
 /// Enough pages for every token of a handle in the operator's listing.
 const MAX_PAT_PAGES: usize = 10;
-
-fn pat_pk(id: &str) -> String {
-    format!("PAT#{id}")
-}
-
-fn pats_of(handle: &Handle) -> String {
-    format!("PATS#{handle}")
-}
 
 impl Store {
     pub async fn create_pat(&self, record: &PatRecord) -> Result<(), StoreError> {
@@ -42,11 +34,11 @@ impl Store {
             (SORT_KEY.to_owned(), s(PAT_SK)),
             (
                 BY_HANDLE.partition_key.to_owned(),
-                s(pats_of(&record.handle)),
+                s(pats_partition(record.handle.as_str())),
             ),
             (
                 BY_HANDLE.sort_key.to_owned(),
-                s(format!("{}#{}", record.created_at, record.id)),
+                s(newest_first_sk(&record.created_at.to_string(), &record.id)),
             ),
         ]);
         observed(
@@ -85,7 +77,7 @@ impl Store {
             .index_name(BY_HANDLE.name)
             .key_condition_expression("#pk = :pk")
             .expression_attribute_names("#pk", BY_HANDLE.partition_key)
-            .expression_attribute_values(":pk", s(pats_of(handle)))
+            .expression_attribute_values(":pk", s(pats_partition(handle.as_str())))
             .scan_index_forward(false);
         self.query_all(query, MAX_PAT_PAGES)
             .await?

@@ -2,11 +2,11 @@
 
 use super::{Riders, Store, StoreError, encode, n, s};
 use crate::domain::Timestamp;
+use crate::table::layout::{REPORT_SK, newest_first_sk, report_pk, reports_partition};
 use crate::table::{BY_HANDLE, PARTITION_KEY, SORT_KEY, TTL_ATTRIBUTE};
 use aws_sdk_dynamodb::types::{Put, TransactWriteItem};
 use serde::{Deserialize, Serialize};
 
-const REPORT_SK: &str = "REPORT";
 /// How long a report is kept (API.md, "Data retention"): DynamoDB deletes it by TTL after.
 pub const REPORT_RETENTION_DAYS: i64 = 400;
 
@@ -38,27 +38,25 @@ impl Store {
         riders: &Riders,
     ) -> Result<(), StoreError> {
         let mut item = encode(report)?;
-        let day = &report.received_at.to_string()[..10];
+        let received_at = report.received_at.to_string();
+        let day = &received_at[..10];
         let expires_at = report
             .received_at
             .plus_millis(REPORT_RETENTION_DAYS * 24 * 3600 * 1000)
             .as_datetime()
             .timestamp();
         item.extend([
-            (
-                PARTITION_KEY.to_owned(),
-                s(format!("REPORT#{}", report.report_id)),
-            ),
+            (PARTITION_KEY.to_owned(), s(report_pk(&report.report_id))),
             (SORT_KEY.to_owned(), s(REPORT_SK)),
             (TTL_ATTRIBUTE.to_owned(), n(expires_at)),
             // Operators list a day's reports newest first through GSI1.
             (
                 BY_HANDLE.partition_key.to_owned(),
-                s(format!("REPORTS#{day}")),
+                s(reports_partition(day)),
             ),
             (
                 BY_HANDLE.sort_key.to_owned(),
-                s(format!("{}#{}", report.received_at, report.report_id)),
+                s(newest_first_sk(&received_at, &report.report_id)),
             ),
         ]);
         let put = Put::builder()

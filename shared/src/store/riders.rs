@@ -5,14 +5,12 @@
 use super::{Item, ItemCheck, Store, StoreError, decode, encode, n, observed, s};
 use crate::domain::daily_limit::DailyLimit;
 use crate::store::{RETENTION_SECONDS, StoredResponse};
+use crate::table::layout::{IDEMPOTENCY_SK, LIMIT_SK};
 use crate::table::{PARTITION_KEY, SORT_KEY, TTL_ATTRIBUTE};
 use aws_sdk_dynamodb::operation::put_item::PutItemError;
 use aws_sdk_dynamodb::types::{
     Put, ReturnConsumedCapacity, ReturnValuesOnConditionCheckFailure, TransactWriteItem, Update,
 };
-
-const LIMIT_SK: &str = "LIMIT";
-const IDEMPOTENCY_SK: &str = "IDEM";
 
 #[derive(Clone, Debug, Default)]
 pub struct Riders {

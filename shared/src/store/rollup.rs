@@ -8,36 +8,23 @@
 //! total less the drafts of the recent hours. Reading the summary is one Query per shard, all
 //! at once, of a few small items each, however many group-buys there are.
 
-use super::{INDEX_SHARDS, Item, Store, StoreError, n, s};
+use super::{Item, Store, StoreError, n, s};
 use super::{Key, Page};
 use crate::domain::rollup::{RollupDelta, hour_bucket};
 use crate::domain::{GroupBuy, Status, Timestamp};
+use crate::table::layout::{
+    DRAFTS_PREFIX, GROUP_BUY_SK, INDEX_SHARDS, ROLLUP_SHARDS, TOTALS_SK, drafts_sk,
+    group_buy_of_recently_changed, group_buy_pk, rollup_partition, status_partition,
+};
 use crate::table::{BY_STATUS, PARTITION_KEY, SORT_KEY};
 use aws_sdk_dynamodb::types::{AttributeValue, Update};
 use serde::Serialize;
 
-pub const ROLLUP_SHARDS: u32 = 8;
-const TOTALS_SK: &str = "TOTALS";
-const DRAFTS_PREFIX: &str = "DRAFTS#";
 /// Bounds the pages of one summary read (it fits in one).
 const MAX_ROLLUP_PAGES: usize = 4;
 
-fn rollup_partition(shard: u32) -> String {
-    format!("ROLLUP#{shard}")
-}
-
 fn random_shard() -> String {
     rollup_partition(fastrand::u32(0..ROLLUP_SHARDS))
-}
-
-/// The admin index's partition of `status` in one of its write shards.
-pub(super) fn status_partition(status: Status, shard: u32) -> String {
-    format!("ALL#{status}#{shard}")
-}
-
-/// The admin index's sort key: most recently changed first.
-pub(super) fn recently_changed_key(gb: &GroupBuy) -> String {
-    format!("{}#{}#{}", gb.updated_at, gb.handle, gb.slug)
 }
 
 fn add_all(table: &str, sort_key: String, counters: &[(&str, i64)]) -> Result<Update, StoreError> {
@@ -72,11 +59,7 @@ pub(super) fn rollup_update(
 
 /// One more (or less) draft last updated in the hour of `at`.
 pub(super) fn draft_age_update(table: &str, at: Timestamp, by: i64) -> Result<Update, StoreError> {
-    add_all(
-        table,
-        format!("{DRAFTS_PREFIX}{}", hour_bucket(at)),
-        &[("count", by)],
-    )
+    add_all(table, drafts_sk(&hour_bucket(at)), &[("count", by)])
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
@@ -109,7 +92,7 @@ impl Store {
     /// The summary; drafts last updated before the hour of `stuck_before` count as stuck.
     pub async fn rollup_summary(&self, stuck_before: Timestamp) -> Result<Summary, StoreError> {
         // `TOTALS` sorts after every `DRAFTS#…`, so one range holds the recent hours and it.
-        let from = s(format!("{DRAFTS_PREFIX}{}", hour_bucket(stuck_before)));
+        let from = s(drafts_sk(&hour_bucket(stuck_before)));
         let shards = (0..ROLLUP_SHARDS).map(|shard| {
             let query = self
                 .query()
@@ -162,7 +145,7 @@ impl Store {
             .map(|shard| start.get(&shard_in_cursor(shard)).cloned())
             .collect();
         let queries = (0..INDEX_SHARDS).zip(&positions).map(|(shard, position)| {
-            let partition = status_partition(status, shard);
+            let partition = status_partition(status.as_str(), shard);
             async move {
                 if position.as_deref() == Some(EXHAUSTED) {
                     return Ok((Vec::new(), false));
@@ -235,16 +218,13 @@ fn shard_in_cursor(shard: u32) -> String {
 }
 
 /// The start key of a Query of the admin index after the entry whose sort key is
-/// `sort_key` (`{updatedAt}#{handle}#{slug}`, which names the group-buy's table key).
+/// `sort_key` (`recently_changed_sk`, which names the group-buy's table key).
 fn admin_index_key(partition: &str, sort_key: &str) -> Result<Item, StoreError> {
-    let bad = || StoreError::Corrupt("an admin cursor of no group-buy".into());
-    let (_, group_buy) = sort_key.split_once('#').ok_or_else(bad)?;
-    if !group_buy.contains('#') {
-        return Err(bad());
-    }
+    let (handle, slug) = group_buy_of_recently_changed(sort_key)
+        .ok_or_else(|| StoreError::Corrupt("an admin cursor of no group-buy".into()))?;
     Ok(Item::from([
-        (PARTITION_KEY.to_owned(), s(format!("GB#{group_buy}"))),
-        (SORT_KEY.to_owned(), s(super::GROUP_BUY_SK)),
+        (PARTITION_KEY.to_owned(), s(group_buy_pk(handle, slug))),
+        (SORT_KEY.to_owned(), s(GROUP_BUY_SK)),
         (BY_STATUS.partition_key.to_owned(), s(partition)),
         (BY_STATUS.sort_key.to_owned(), s(sort_key)),
     ]))

@@ -11,11 +11,12 @@
 
 use super::ItemCheck;
 use super::{
-    BEFORE_DEADLINE, OPEN_FOR_REGISTRATION, Riders, Store, StoreError, TALLY_SK, WAITLIST_COUNT,
-    classify, decode, encode, group_buy_pk, n, observed, part_key, put_if_absent, s,
+    BEFORE_DEADLINE, OPEN_FOR_REGISTRATION, Riders, Store, StoreError, WAITLIST_COUNT, classify,
+    decode, encode, n, observed, part_key, pk_of, put_if_absent, s,
 };
 use crate::domain::{Handle, Slug, Tally, Timestamp};
-use crate::table::{PARTITION_KEY, SORT_KEY, interest_sk, waiter_sk};
+use crate::table::layout::{QUEUE_PREFIX, TALLY_SK, interest_sk, queue_sk, waiter_sk};
+use crate::table::{PARTITION_KEY, SORT_KEY};
 use aws_sdk_dynamodb::error::{BuildError, ProvideErrorMetadata};
 use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
 use aws_sdk_dynamodb::types::{
@@ -37,7 +38,6 @@ const WAITLIST_LIMIT: &str = "waitlistLimit";
 /// Room on the waitlist, as the tally counts it against its limit.
 const BELOW_LIMIT: &str =
     "(#waiting < #limit OR (attribute_not_exists(#limit) AND #waiting < :limit))";
-const QUEUE_PREFIX: &str = "WAIT#";
 /// Pages of one position count at most (each page is up to 1 MB of entries ahead).
 const MAX_COUNT_PAGES: usize = 64;
 
@@ -57,11 +57,6 @@ pub struct WaitlistEntry {
     /// deadline until the close sets it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ttl: Option<i64>,
-}
-
-/// Zero-padded (to the 20 digits of any u64) so that the key order is the numeric order.
-fn queue_sk(seq: u64) -> String {
-    format!("{QUEUE_PREFIX}{seq:020}")
 }
 
 fn built(e: BuildError) -> StoreError {
@@ -190,7 +185,7 @@ impl Store {
             .client
             .update_item()
             .table_name(&self.table)
-            .key(PARTITION_KEY, s(group_buy_pk(handle, slug)))
+            .key(PARTITION_KEY, s(pk_of(handle, slug)))
             .key(SORT_KEY, s(TALLY_SK))
             .update_expression(
                 "SET #joins = if_not_exists(#joins, :base) + :one, #from = if_not_exists(#from, :base)",
@@ -252,7 +247,7 @@ impl Store {
         head: WaitlistHead,
         riders: &Riders,
     ) -> Result<(), StoreError> {
-        let pk = group_buy_pk(handle, slug);
+        let pk = pk_of(handle, slug);
         let not_a_participant = ConditionCheck::builder()
             .table_name(&self.table)
             .key(PARTITION_KEY, s(pk.clone()))
@@ -329,7 +324,7 @@ impl Store {
         now: Timestamp,
         riders: &Riders,
     ) -> Result<(), StoreError> {
-        let pk = group_buy_pk(handle, slug);
+        let pk = pk_of(handle, slug);
         let change = |sk: String, condition: &str| {
             Update::builder()
                 .table_name(&self.table)
@@ -387,7 +382,7 @@ impl Store {
         entry: &WaitlistEntry,
         riders: &Riders,
     ) -> Result<(), StoreError> {
-        let pk = group_buy_pk(handle, slug);
+        let pk = pk_of(handle, slug);
         let [queued, own] = entry_deletes(&self.table, &pk, entry)?;
         let tally = Update::builder()
             .table_name(&self.table)
@@ -423,7 +418,7 @@ impl Store {
         let Some(smallest) = passed_over.iter().map(|e| e.quantity).min() else {
             return Ok(());
         };
-        let pk = group_buy_pk(handle, slug);
+        let pk = pk_of(handle, slug);
         let tally = Update::builder()
             .table_name(&self.table)
             .key(PARTITION_KEY, s(pk.clone()))
@@ -466,7 +461,7 @@ impl Store {
             .key_condition_expression("#pk = :pk AND begins_with(#sk, :prefix)")
             .expression_attribute_names("#pk", PARTITION_KEY)
             .expression_attribute_names("#sk", SORT_KEY)
-            .expression_attribute_values(":pk", s(group_buy_pk(handle, slug)))
+            .expression_attribute_values(":pk", s(pk_of(handle, slug)))
             .expression_attribute_values(":prefix", s(QUEUE_PREFIX))
             .consistent_read(true)
             .limit(limit);
@@ -494,7 +489,7 @@ impl Store {
             .key_condition_expression("#pk = :pk AND #sk BETWEEN :first AND :entry")
             .expression_attribute_names("#pk", PARTITION_KEY)
             .expression_attribute_names("#sk", SORT_KEY)
-            .expression_attribute_values(":pk", s(group_buy_pk(handle, slug)))
+            .expression_attribute_values(":pk", s(pk_of(handle, slug)))
             .expression_attribute_values(":first", s(QUEUE_PREFIX))
             .expression_attribute_values(":entry", s(queue_sk(seq)))
             .select(Select::Count)

@@ -1,7 +1,7 @@
 //! The owner side of the lifecycle: create, list, read, publish, pause, close, extend.
 
 use crate::api::call::{Answer, Call, OwnerTarget, Target, Written};
-use crate::domain::daily_limit::DailyLimit;
+use crate::domain::daily_limit::{DailyLimit, OWNER_WRITES};
 use crate::domain::{
     Action, Audience, CloseOutcome, Decision, ExtensionDecision, GroupBuy, HistoryEntry,
     NewGroupBuy, Rejection, Status, Timestamp, Transition,
@@ -56,7 +56,7 @@ pub(crate) async fn create(call: &mut Call<'_>, owner: OwnerTarget) -> Result<An
 /// Owner writes count against their handle's daily limit.
 fn owner_write_limit(call: &Call<'_>, handle: &Handle, now: Timestamp) -> DailyLimit {
     DailyLimit::new(
-        "owner-writes",
+        OWNER_WRITES,
         handle.to_string(),
         call.app.settings.limits.daily_writes_per_handle,
         now,

@@ -2,7 +2,7 @@
 
 use crate::api::app::App;
 use crate::api::call::{Call, Target, Written};
-use crate::domain::daily_limit::DailyLimit;
+use crate::domain::daily_limit::{DailyLimit, INTEREST_WRITES};
 use crate::domain::group_buy::MAX_QUANTITY_PER_PARTICIPANT;
 use crate::domain::interest::{
     decide_leaving, decide_registration, decide_withdrawal, public, successor,
@@ -16,18 +16,14 @@ use crate::http::ApiError;
 use crate::http::visitor::Visitor;
 use crate::http::{Reply, json_object};
 use crate::store::{
-    InterestRecord, InterestSnapshot, InterestWrite, Layout, Learned, Listing, Riders, StoreError,
-    WaitlistEntry, WaitlistHead,
+    INTEREST_ATTEMPTS, InterestRecord, InterestSnapshot, InterestWrite, Layout, Learned, Listing,
+    Riders, StoreError, WaitlistEntry, WaitlistHead, back_off,
 };
 use crate::telemetry::BusinessMetric;
 use crate::validation::{Fields, whole_number};
 use lambda_http::http::StatusCode;
 use serde_json::{Value, json};
-use std::time::Duration;
 
-/// Interest writes retried after a lost race before giving up with 503: a race costs no
-/// read (the refused transaction returns what it found), so attempts are cheap.
-const INTEREST_ATTEMPTS: u32 = 12;
 /// Entries a withdrawal reads from the head of the waitlist: its successor is among them
 /// unless more than `MAX_PASSED_OVER` before it wait for more than is allowed.
 const WAITLIST_HEAD: usize = MAX_PASSED_OVER + 1;
@@ -85,7 +81,7 @@ impl<'a> InterestScope<'a> {
         Fut: Future<Output = Result<(), StoreError>>,
     {
         let limit = DailyLimit::new(
-            "interest-writes",
+            INTEREST_WRITES,
             self.visitor.key.clone(),
             call.app.settings.limits.daily_interest_writes_per_visitor,
             now,
@@ -242,12 +238,6 @@ impl<'a> InterestScope<'a> {
         recent.put(&gb);
         Ok(gb)
     }
-}
-
-/// A random wait, longer with each `attempt`, before a write is tried again.
-async fn back_off(attempt: u32) {
-    let ceiling = 10 * u64::from(attempt + 1);
-    tokio::time::sleep(Duration::from_millis(fastrand::u64(1..=ceiling))).await;
 }
 
 /// The answer of a waiting visitor: 202 to a PUT, 200 to a GET.

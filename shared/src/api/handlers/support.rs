@@ -2,7 +2,7 @@
 
 use crate::api::call::{Answer, Call, Written};
 use crate::domain::Timestamp;
-use crate::domain::daily_limit::DailyLimit;
+use crate::domain::daily_limit::{DailyLimit, SUPPORT_REPORTS};
 use crate::domain::support::ReportRequest;
 use crate::http::ApiError;
 use crate::http::error::RATELIMIT_POLICY;
@@ -17,7 +17,7 @@ pub(crate) async fn submit(call: &mut Call<'_>, caller: Visitor) -> Result<Answe
     let request = ReportRequest::parse(body)?;
     let now = Timestamp::now();
     let limit = DailyLimit::new(
-        "support-reports",
+        SUPPORT_REPORTS,
         caller.key.clone(),
         call.app.settings.limits.daily_support_reports_per_caller,
         now,
