@@ -11,6 +11,7 @@
 //!
 //! | description | `GB#{handle}#{slug}` | `GB#DESCRIPTION` | – | – |
 //! | tally (`Tally`: status, deadline, bounds, counters, `waitlistCount`, `waitlistSeq`) | `GB#{handle}#{slug}` | `GB#TALLY` | – | – |
+//! | visitor challenge redeemed (TTL: the challenge's expiry) | `CHALLENGE#{salt}` | `REDEEMED` | – | – |
 //! | rollup counters, drafts by hour | `ROLLUP#{0..8}` | `TOTALS`, `DRAFTS#{hour}` | – | – |
 //!
 //! GSI4 (admin): `ALL#{status}#{shard}` / `{updatedAt}#{handle}#{slug}`.
@@ -50,6 +51,15 @@ pub fn interest_sk(participant: &str) -> String {
 pub fn waiter_sk(participant: &str) -> String {
     format!("{WAITER_PREFIX}{participant}")
 }
+/// The sort key of a redeemed visitor challenge's item.
+pub const CHALLENGE_REDEEMED_SK: &str = "REDEEMED";
+
+/// The partition key of a visitor challenge's redemption: the challenge's random salt, so
+/// that one challenge has one item, which a conditional put writes once.
+pub fn challenge_pk(salt: &str) -> String {
+    format!("CHALLENGE#{salt}")
+}
+
 /// Epoch seconds after which DynamoDB deletes an item (daily counters, idempotency records).
 pub const TTL_ATTRIBUTE: &str = "ttl";
 pub const SORT_KEY: &str = "SK";

@@ -87,26 +87,23 @@ async fn visitors_see_their_own_interest_only() {
 async fn visitors_must_identify_themselves() {
     let app = spawn_app().await;
     app.published("lamp-drop", json!({})).await;
+    let pass = group_buy_tests::obtain_pass(&app.app).await;
     let cases = [
-        (None, None, "VISITOR_ID_REQUIRED"),
-        (None, Some("too-short"), "VISITOR_ID_REQUIRED"),
+        (None, None, "VISITOR_REQUIRED"),
+        (None, Some("too-short"), "VISITOR_PASS_INVALID"),
         (
             None,
             Some("has spaces in it, which are not allowed"),
-            "VISITOR_ID_REQUIRED",
+            "VISITOR_PASS_INVALID",
         ),
-        (
-            Some("Bearer not.a.jwt"),
-            Some("a-perfectly-good-visitor-id-1234"),
-            "UNAUTHENTICATED",
-        ),
+        (Some("Bearer not.a.jwt"), Some(pass.as_str()), "UNAUTHENTICATED"),
     ];
     for route in [
         Route::RegisterInterest,
         Route::GetMyInterest,
         Route::WithdrawInterest,
     ] {
-        for (authorization, visitor_id, code) in cases {
+        for (authorization, visitor_pass, code) in cases {
             let mut call = group_buy_tests::Call::new(
                 route,
                 format!("/v2/public/group-buys/{HANDLE}/lamp-drop/my-interest"),
@@ -114,8 +111,8 @@ async fn visitors_must_identify_themselves() {
             if let Some(value) = authorization {
                 call = call.header("authorization", value);
             }
-            if let Some(value) = visitor_id {
-                call = call.header("x-visitor-id", value);
+            if let Some(value) = visitor_pass {
+                call = call.header("x-visitor-pass", value);
             }
             let response = app.send(call).await;
             assert_eq!((response.status, response.code()), (401, code), "{route:?}");

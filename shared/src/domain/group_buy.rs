@@ -41,6 +41,9 @@ pub struct GroupBuy {
     /// Ascending by `minParticipants`; fixed at create. Absent when there are none.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub price_tiers: Vec<PriceTier>,
+    /// Absent in items written before it existed: `anyone`, as they were.
+    #[serde(default)]
+    pub participation: Participation,
     pub status: Status,
     pub close_outcome: Option<CloseOutcome>,
     /// The counters live in the tally item (`Tally`), which interest writes move.
@@ -60,6 +63,27 @@ pub struct GroupBuy {
     /// Written by the store's expressions only; no view names it.
     #[serde(default, skip_serializing)]
     pub close_rejected_at: Option<Timestamp>,
+}
+
+/// Who may register interest (API.md, `participation`): set at create and never changed.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Participation {
+    /// Signed-in users and visitor passes.
+    #[default]
+    Anyone,
+    /// Signed-in users only: a visitor pass gets 403 `SIGN_IN_REQUIRED`.
+    SignedIn,
+}
+
+impl Participation {
+    fn parse(value: &Value) -> Result<Self, String> {
+        match string(value)? {
+            "anyone" => Ok(Self::Anyone),
+            "signed-in" => Ok(Self::SignedIn),
+            _ => Err("must be anyone or signed-in".into()),
+        }
+    }
 }
 
 /// Who sees a group-buy: owners see everything, the public sees no `version`.
@@ -91,6 +115,7 @@ impl GroupBuy {
             first_closes_at: None,
             extension_count: 0,
             price_tiers: new.price_tiers,
+            participation: new.participation,
             status: Status::Draft,
             close_outcome: None,
             participant_count: 0,
@@ -212,6 +237,7 @@ struct PublicView<'a> {
     price_tiers: &'a [PriceTier],
     current_unit_price_minor: i64,
     next_tier: Option<NextTier>,
+    participation: Participation,
     created_at: Timestamp,
     updated_at: Timestamp,
     published_at: Option<Timestamp>,
@@ -240,6 +266,7 @@ impl<'a> PublicView<'a> {
             price_tiers: &gb.price_tiers,
             current_unit_price_minor: gb.current_unit_price_minor(),
             next_tier: next_tier(&gb.price_tiers, gb.participant_count),
+            participation: gb.participation,
             created_at: gb.created_at,
             updated_at: gb.updated_at,
             published_at: gb.published_at,
@@ -272,6 +299,7 @@ pub struct NewGroupBuy {
     pub max_quantity_per_participant: u32,
     pub closes_at: Option<Timestamp>,
     pub price_tiers: Vec<PriceTier>,
+    pub participation: Participation,
 }
 
 #[cfg(test)]
@@ -289,11 +317,12 @@ impl NewGroupBuy {
             max_quantity_per_participant: 1,
             closes_at: None,
             price_tiers: Vec::new(),
+            participation: Participation::Anyone,
         }
     }
 }
 
-const NEW_GROUP_BUY_FIELDS: [&str; 10] = [
+const NEW_GROUP_BUY_FIELDS: [&str; 11] = [
     "slug",
     "title",
     "description",
@@ -304,6 +333,7 @@ const NEW_GROUP_BUY_FIELDS: [&str; 10] = [
     "maxQuantityPerParticipant",
     "closesAt",
     "priceTiers",
+    "participation",
 ];
 
 fn count(value: &Value, min: i64, max: i64) -> Result<u32, String> {
@@ -353,6 +383,7 @@ impl NewGroupBuy {
             max_participants: max_participants.as_ref().ok().and_then(|max| *max),
         };
         let price_tiers = f.optional_with("priceTiers", |v| parse_price_tiers(v, bounds));
+        let participation = f.optional("participation", Participation::parse);
         let slug = match (slug, &title) {
             (Ok(Some(slug)), _) => Some(slug),
             (Ok(None), Some(title)) => {
@@ -376,6 +407,7 @@ impl NewGroupBuy {
             max_quantity,
             closes_at,
             price_tiers,
+            participation,
         ) {
             (
                 Some(slug),
@@ -388,6 +420,7 @@ impl NewGroupBuy {
                 Ok(max_quantity),
                 Ok(closes_at),
                 Ok(price_tiers),
+                Ok(participation),
             ) => Ok(Self {
                 slug,
                 title,
@@ -399,6 +432,7 @@ impl NewGroupBuy {
                 max_quantity_per_participant: max_quantity.unwrap_or(1),
                 closes_at,
                 price_tiers: price_tiers.unwrap_or_default(),
+                participation: participation.unwrap_or_default(),
             }),
             // `finish` returned Ok, so every field parsed; kept total rather than unwrapped.
             _ => Err(vec![FieldError::new("body", "could not be read")]),
@@ -443,6 +477,19 @@ mod tests {
         assert_eq!(new.max_quantity_per_participant, 1);
         assert_eq!(new.description, "");
         assert_eq!(new.max_participants, None);
+        assert_eq!(new.participation, Participation::Anyone);
+    }
+
+    #[test]
+    fn participation_is_anyone_or_signed_in() {
+        let body = |p: Value| {
+            json!({"title": "Lamp", "currency": "INR", "unitPriceMinor": 1,
+                   "minParticipants": 1, "participation": p})
+        };
+        let new = parse(body(json!("signed-in"))).expect("valid");
+        assert_eq!(new.participation, Participation::SignedIn);
+        assert_eq!(bad_fields(body(json!("members"))), ["participation"]);
+        assert_eq!(bad_fields(body(json!(true))), ["participation"]);
     }
 
     #[test]
@@ -538,6 +585,7 @@ mod tests {
             "minParticipants",
             "nextTier",
             "participantCount",
+            "participation",
             "priceTiers",
             "publishedAt",
             "slug",

@@ -1,6 +1,7 @@
 //! DynamoDB access. Every rule that could race is a condition of the write that applies it;
 //! nothing here reads and then writes unconditionally. Key design: `table.rs` and the README.
 
+mod challenges;
 mod closing_soon;
 pub mod decide_and_write;
 mod group_buys;
@@ -38,6 +39,7 @@ use aws_sdk_dynamodb::types::{
 };
 use std::collections::{BTreeMap, HashMap};
 
+pub use challenges::Redemption;
 pub use closing_soon::DeadlineEntry;
 pub use group_buys::{DueKey, Listing};
 pub use interests::{InterestRecord, InterestSnapshot, InterestWrite, Layout, Learned};
