@@ -27,7 +27,7 @@ fn seconds_until(at: &str) -> i64 {
 }
 
 async fn register(app: &TestApp, slug: &str, pass: &str) -> group_buy_tests::TestResponse {
-    app.register(slug, &Visitor::Pass(pass.to_owned()), 1).await
+    app.register(slug, &Visitor::Pass(pass.to_owned()), Some(1)).await
 }
 
 #[tokio::test]
