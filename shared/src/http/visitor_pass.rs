@@ -254,6 +254,30 @@ mod tests {
             .expect("a nonce")
     }
 
+    /// The pass tools/launch-load-test/load.py signs itself (`visitor_pass`), under the dev
+    /// visitor hash key: the same bytes, so the two cannot drift apart unnoticed.
+    #[test]
+    fn a_pass_signed_elsewhere_with_the_same_key_verifies() {
+        let p = VisitorPasses::new(
+            &VisitorPassSettings {
+                difficulty: 4,
+                lifetime: Duration::from_secs(3600),
+                key_ids: vec!["v1".into()],
+            },
+            &ServerKey::new(crate::configuration::DEV_VISITOR_HASH_KEY.as_bytes()),
+        );
+        let vector = "p1.v1.AAAAAAAAAAAAAAAAAAAAAA.2000000000.\
+                      0tZyURytKca5W1xGzNnvtRX2vpOxlm1ZDN_xxTJZsSA";
+        let pass = p
+            .pass_of("v1", "AAAAAAAAAAAAAAAAAAAAAA", 2_000_000_000)
+            .expect("pass");
+        assert_eq!(pass.token, vector);
+        assert_eq!(
+            p.verify(vector, 1_999_999_999).expect("valid"),
+            "AAAAAAAAAAAAAAAAAAAAAA"
+        );
+    }
+
     #[test]
     fn leading_zero_bits_counts_across_bytes() {
         assert_eq!(leading_zero_bits(&[0, 0, 0x10]), 19);

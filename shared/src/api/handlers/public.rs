@@ -73,20 +73,20 @@ impl<'a> InterestScope<'a> {
     }
 
     /// Whether a visitor pass may register here: 403 `SIGN_IN_REQUIRED` on a group-buy open
-    /// to signed-in users only. `participation` never changes after create, so the group-buy
-    /// as this instance last read it decides (a read only on a miss); a group-buy that is
-    /// not public is 404, as the registration would answer.
+    /// to signed-in users only. `participation` never changes after create, so what this
+    /// instance once read decides (a read only the first time); a group-buy that is not
+    /// public is 404, as the registration would answer.
     async fn admit_pass(&self) -> Result<(), ApiError> {
-        let gb = match self.app.recent.get(self.handle, self.slug) {
-            Some(gb) => gb,
+        let participation = match self.app.recent.participation(self.handle, self.slug) {
+            Some(participation) => participation,
             None => {
                 let found = self.app.store.get(self.handle, self.slug).await?;
                 let gb = public(found.as_ref()).ok_or(ApiError::GroupBuyNotFound)?;
                 self.app.recent.put(gb);
-                gb.clone()
+                gb.participation
             }
         };
-        match gb.participation {
+        match participation {
             Participation::Anyone => Ok(()),
             Participation::SignedIn => Err(ApiError::SignInRequired),
         }
