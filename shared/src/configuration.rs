@@ -22,7 +22,8 @@ pub struct Settings {
     pub table_name: String,
     pub dynamodb_endpoint: Option<String>,
     pub jwt: JwtSettings,
-    /// Keys visitor-id hashes and (domain-separated) the sealing of pagination cursors.
+    /// Keys visitor hashes and (domain-separated) the sealing of pagination cursors, the
+    /// signing of visitor challenges and the visitor pass keys.
     pub visitor_hash_key: Secret,
     pub visitor_passes: VisitorPassSettings,
     pub limits: Limits,
@@ -362,7 +363,10 @@ mod tests {
     fn visitor_pass_settings_have_defaults_and_are_checked() {
         let s = settings(&[]).expect("defaults");
         assert_eq!(s.visitor_passes.difficulty, 18);
-        assert_eq!(s.visitor_passes.lifetime, Duration::from_secs(30 * 24 * 3600));
+        assert_eq!(
+            s.visitor_passes.lifetime,
+            Duration::from_secs(30 * 24 * 3600)
+        );
         assert_eq!(s.visitor_passes.key_ids, ["v1"]);
         let s = settings(&[("VISITOR_PASS_KEYS", "v2, v1")]).expect("rotated");
         assert_eq!(s.visitor_passes.current_key_id(), "v2");

@@ -32,7 +32,8 @@ impl ServerKey {
         mac.finalize().into_bytes().into()
     }
 
-    /// The stored key of a visitor: a keyed hash of `user:<sub>` or `anon:<visitor id>`.
+    /// The stored key of a visitor: a keyed hash of `user:<sub>`, `pat:<id>` or
+    /// `pass:<the random visitor a visitor pass names>`.
     /// The raw identity is never stored or logged.
     pub fn visitor_key(&self, identity: &str) -> String {
         URL_SAFE_NO_PAD.encode(self.mac("gharart/visitor/v1", &[identity]))

@@ -92,7 +92,13 @@ const MATRIX: [(&str, [Outcome; 5]); 12] = [
     ),
     (
         "tampered visitor pass",
-        [UNAUTHENTICATED, Allowed, BAD_PASS, BAD_PASS, UNAUTHENTICATED],
+        [
+            UNAUTHENTICATED,
+            Allowed,
+            BAD_PASS,
+            BAD_PASS,
+            UNAUTHENTICATED,
+        ],
     ),
     (
         "platform admin JWT",
@@ -149,7 +155,11 @@ async fn credentials(app: &TestApp, caller: &str) -> Vec<(&'static str, String)>
         "tampered visitor pass" => {
             let pass = obtain_pass(&app.app).await;
             let (signed, _) = pass.rsplit_once('.').expect("a pass");
-            let (_, forged) = obtain_pass(&app.app).await.rsplit_once('.').map(|(a, b)| (a.to_owned(), b.to_owned())).expect("a pass");
+            let (_, forged) = obtain_pass(&app.app)
+                .await
+                .rsplit_once('.')
+                .map(|(a, b)| (a.to_owned(), b.to_owned()))
+                .expect("a pass");
             vec![("x-visitor-pass", format!("{signed}.{forged}"))]
         }
         "platform admin JWT" => bearer(admin_token()),

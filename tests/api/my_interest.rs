@@ -96,7 +96,11 @@ async fn visitors_must_identify_themselves() {
             Some("has spaces in it, which are not allowed"),
             "VISITOR_PASS_INVALID",
         ),
-        (Some("Bearer not.a.jwt"), Some(pass.as_str()), "UNAUTHENTICATED"),
+        (
+            Some("Bearer not.a.jwt"),
+            Some(pass.as_str()),
+            "UNAUTHENTICATED",
+        ),
     ];
     for route in [
         Route::RegisterInterest,

@@ -54,11 +54,17 @@ async fn a_signed_in_campaign_refuses_visitor_passes_and_takes_signed_in_users()
     let registered = app.register("members-drop", &user, Some(1)).await;
     assert_eq!(registered.status, 201, "{}", registered.body);
     assert_eq!(registered.body["groupBuy"]["participation"], "signed-in");
-    assert_eq!(app.assert_counters_match_records("members-drop").await, (1, 1));
+    assert_eq!(
+        app.assert_counters_match_records("members-drop").await,
+        (1, 1)
+    );
 
     // The same pass registers on a campaign open to anyone.
     app.published("open-drop", json!({})).await;
-    assert_eq!(app.register("open-drop", &anonymous, Some(1)).await.status, 201);
+    assert_eq!(
+        app.register("open-drop", &anonymous, Some(1)).await.status,
+        201
+    );
     // An unknown group-buy is still 404 to a pass.
     let unknown = app.register("no-such-drop", &anonymous, Some(1)).await;
     assert_eq!(unknown.code(), "GROUP_BUY_NOT_FOUND");

@@ -5,8 +5,8 @@ use group_buy::Route;
 use group_buy::domain::Timestamp;
 use group_buy::http::visitor_pass::solves;
 use group_buy_tests::{
-    Call, IN_FLIGHT, TEST_PASS_DIFFICULTY, TestApp, Visitor, challenge, concurrently,
-    obtain_pass, redeem, solve, spawn_app, spawn_app_with, test_settings,
+    Call, IN_FLIGHT, TEST_PASS_DIFFICULTY, TestApp, Visitor, challenge, concurrently, obtain_pass,
+    redeem, solve, spawn_app, spawn_app_with, test_settings,
 };
 use serde_json::{Value, json};
 
@@ -27,7 +27,8 @@ fn seconds_until(at: &str) -> i64 {
 }
 
 async fn register(app: &TestApp, slug: &str, pass: &str) -> group_buy_tests::TestResponse {
-    app.register(slug, &Visitor::Pass(pass.to_owned()), Some(1)).await
+    app.register(slug, &Visitor::Pass(pass.to_owned()), Some(1))
+        .await
 }
 
 #[tokio::test]
@@ -47,7 +48,10 @@ async fn a_solved_challenge_buys_a_pass_that_registers_interest() {
     assert_eq!(redeemed.header("cache-control"), Some("no-store"));
     let pass = field(&redeemed.body, "visitorPass").to_owned();
     let lifetime = seconds_until(field(&redeemed.body, "expiresAt"));
-    assert!((30 * 86_400 - 10..=30 * 86_400).contains(&lifetime), "{lifetime}");
+    assert!(
+        (30 * 86_400 - 10..=30 * 86_400).contains(&lifetime),
+        "{lifetime}"
+    );
 
     let registered = register(&app, "lamp-drop", &pass).await;
     assert_eq!(registered.status, 201, "{}", registered.body);
@@ -93,7 +97,10 @@ async fn a_wrong_nonce_a_tampered_or_an_expired_challenge_fails() {
     let (signed, _) = token.rsplit_once('.').expect("a signed challenge");
     let unsigned = format!("{signed}.AAAA");
     // Signed by the service, but expired: built with the service's own key.
-    let expired = app.app.passes.challenge_of("expired-salt", 0, now_epoch() - 1);
+    let expired = app
+        .app
+        .passes
+        .challenge_of("expired-salt", 0, now_epoch() - 1);
     for (challenge, nonce) in [
         (token, wrong.as_str()),
         (easier.as_str(), "0"),
@@ -110,7 +117,10 @@ async fn a_wrong_nonce_a_tampered_or_an_expired_challenge_fails() {
         );
     }
     // The same challenge unexpired is redeemed: only the expiry refused it.
-    let fresh = app.app.passes.challenge_of("fresh-salt", 0, now_epoch() + 60);
+    let fresh = app
+        .app
+        .passes
+        .challenge_of("fresh-salt", 0, now_epoch() + 60);
     assert_eq!(redeem(&app.app, &fresh.token, "0").await.status, 201);
     // The failures spent nothing: the real challenge is still good.
     assert_eq!(redeem(&app.app, token, &right).await.status, 201);
@@ -119,9 +129,8 @@ async fn a_wrong_nonce_a_tampered_or_an_expired_challenge_fails() {
 #[tokio::test]
 async fn redemption_bodies_are_validated() {
     let app = spawn_app().await;
-    let call = |body: Value| {
-        Call::new(Route::IssueVisitorPass, "/v2/public/visitor-passes").json(&body)
-    };
+    let call =
+        |body: Value| Call::new(Route::IssueVisitorPass, "/v2/public/visitor-passes").json(&body);
     for body in [
         json!({}),
         json!({"challenge": "c1.x.0.1.x", "nonce": "12a"}),
@@ -138,8 +147,11 @@ async fn redemption_bodies_are_validated() {
     }
     let with_body = app
         .send(
-            Call::new(Route::IssueVisitorChallenge, "/v2/public/visitor-challenges")
-                .json(&json!({"difficulty": 0})),
+            Call::new(
+                Route::IssueVisitorChallenge,
+                "/v2/public/visitor-challenges",
+            )
+            .json(&json!({"difficulty": 0})),
         )
         .await;
     assert_eq!(with_body.code(), "VALIDATION_FAILED");
@@ -163,8 +175,7 @@ async fn concurrent_redemptions_of_one_challenge_give_exactly_one_pass() {
     let nonce = solve(field(&issued, "salt"), TEST_PASS_DIFFICULTY);
     let token = field(&issued, "challenge");
     let attempts = IN_FLIGHT.min(50);
-    let answers =
-        concurrently((0..attempts).map(|_| redeem(&app.app, token, &nonce))).await;
+    let answers = concurrently((0..attempts).map(|_| redeem(&app.app, token, &nonce))).await;
     let mut statuses: Vec<(u16, String)> = answers
         .iter()
         .map(|r| (r.status, r.code().to_owned()))
@@ -215,7 +226,11 @@ async fn a_tampered_or_expired_pass_is_refused_and_none_is_required() {
             Route::WithdrawInterest,
         ] {
             let response = app
-                .send(TestApp::my_interest(route, "lamp-drop", &Visitor::Pass(bad.clone())))
+                .send(TestApp::my_interest(
+                    route,
+                    "lamp-drop",
+                    &Visitor::Pass(bad.clone()),
+                ))
                 .await;
             assert_eq!(
                 (response.status, response.code()),
@@ -244,26 +259,39 @@ async fn passes_under_the_previous_key_id_still_verify_after_a_rotation() {
 
     // The same table, served with a new current key id and the old one still accepted.
     let table = before.table.clone();
-    let rotated =
-        spawn_app_with(test_settings(&[("TABLE_NAME", &table), ("VISITOR_PASS_KEYS", "v2,v1")]))
-            .await;
+    let rotated = spawn_app_with(test_settings(&[
+        ("TABLE_NAME", &table),
+        ("VISITOR_PASS_KEYS", "v2,v1"),
+    ]))
+    .await;
     let new_pass = obtain_pass(&rotated.app).await;
     assert!(new_pass.starts_with("p1.v2."), "{new_pass}");
     // The old pass is the same visitor as before the rotation.
     let again = register(&rotated, "lamp-drop", &old_pass).await;
-    assert_eq!((again.status, again.body["created"].clone()), (200, json!(false)));
+    assert_eq!(
+        (again.status, again.body["created"].clone()),
+        (200, json!(false))
+    );
     assert_eq!(register(&rotated, "lamp-drop", &new_pass).await.status, 201);
 
     // Once v1 is retired, its passes are refused; a key id never configured is refused.
-    let retired =
-        spawn_app_with(test_settings(&[("TABLE_NAME", &table), ("VISITOR_PASS_KEYS", "v2")]))
-            .await;
+    let retired = spawn_app_with(test_settings(&[
+        ("TABLE_NAME", &table),
+        ("VISITOR_PASS_KEYS", "v2"),
+    ]))
+    .await;
     let refused = register(&retired, "lamp-drop", &old_pass).await;
-    assert_eq!((refused.status, refused.code()), (401, "VISITOR_PASS_INVALID"));
+    assert_eq!(
+        (refused.status, refused.code()),
+        (401, "VISITOR_PASS_INVALID")
+    );
     assert_eq!(register(&retired, "lamp-drop", &new_pass).await.status, 200);
     let unknown_kid = new_pass.replacen("p1.v2.", "p1.v9.", 1);
     let refused = register(&rotated, "lamp-drop", &unknown_kid).await;
-    assert_eq!((refused.status, refused.code()), (401, "VISITOR_PASS_INVALID"));
+    assert_eq!(
+        (refused.status, refused.code()),
+        (401, "VISITOR_PASS_INVALID")
+    );
     // A pass a different server key signed is refused too.
     let foreign = spawn_app_with(test_settings(&[(
         "VISITOR_HASH_KEY",
@@ -271,5 +299,8 @@ async fn passes_under_the_previous_key_id_still_verify_after_a_rotation() {
     )]))
     .await;
     let foreign_pass = obtain_pass(&foreign.app).await;
-    assert_eq!(register(&before, "lamp-drop", &foreign_pass).await.status, 401);
+    assert_eq!(
+        register(&before, "lamp-drop", &foreign_pass).await.status,
+        401
+    );
 }

@@ -127,7 +127,10 @@ impl Api {
         let body = json!({"challenge": challenge["challenge"], "nonce": nonce});
         let (status, pass, _) = self.send(self.http.post(url), Some(body)).await;
         assert_eq!(status, 201, "{pass}");
-        pass["visitorPass"].as_str().expect("visitorPass").to_owned()
+        pass["visitorPass"]
+            .as_str()
+            .expect("visitorPass")
+            .to_owned()
     }
 
     /// A visitor's call to `my-interest` of `slug`, with the visitor's pass.

@@ -62,8 +62,7 @@ pub struct VisitorPasses {
 }
 
 fn timestamp(epoch_seconds: i64) -> Timestamp {
-    chrono::DateTime::from_timestamp(epoch_seconds, 0)
-        .map_or_else(Timestamp::now, Timestamp::from)
+    chrono::DateTime::from_timestamp(epoch_seconds, 0).map_or_else(Timestamp::now, Timestamp::from)
 }
 
 fn random_id() -> Result<String, ApiError> {
@@ -172,7 +171,9 @@ impl VisitorPasses {
         };
         let difficulty: u32 = difficulty.parse().map_err(|_| ApiError::ChallengeFailed)?;
         let expires_epoch: i64 = expires.parse().map_err(|_| ApiError::ChallengeFailed)?;
-        if expires_epoch <= now_epoch || !well_formed_nonce(nonce) || !solves(salt, nonce, difficulty)
+        if expires_epoch <= now_epoch
+            || !well_formed_nonce(nonce)
+            || !solves(salt, nonce, difficulty)
         {
             return Err(ApiError::ChallengeFailed);
         }
@@ -294,7 +295,10 @@ mod tests {
             .check_solution(&challenge.token, &nonce, 1000)
             .expect("solved");
         assert_eq!(solved.salt, challenge.salt);
-        assert!(p.check_solution(&challenge.token, &nonce, 1000 + CHALLENGE_SECONDS).is_err());
+        assert!(
+            p.check_solution(&challenge.token, &nonce, 1000 + CHALLENGE_SECONDS)
+                .is_err()
+        );
         let easier = challenge.token.replacen(".4.", ".0.", 1);
         assert!(p.check_solution(&easier, "0", 1000).is_err());
         assert!(p.check_solution(&challenge.token, "-1", 1000).is_err());
@@ -306,8 +310,17 @@ mod tests {
         let pass = old.issue(1000).expect("pass");
         let visitor = old.verify(&pass.token, 1000).expect("valid");
         let rotated = passes(&["v2", "v1"]);
-        assert_eq!(rotated.verify(&pass.token, 1000).expect("still valid"), visitor);
-        assert!(rotated.issue(1000).expect("pass").token.starts_with("p1.v2."));
+        assert_eq!(
+            rotated.verify(&pass.token, 1000).expect("still valid"),
+            visitor
+        );
+        assert!(
+            rotated
+                .issue(1000)
+                .expect("pass")
+                .token
+                .starts_with("p1.v2.")
+        );
         assert!(passes(&["v2"]).verify(&pass.token, 1000).is_err());
         assert!(old.verify(&pass.token, 1000 + 3600).is_err());
         let forged = pass.token.replacen(&visitor, "AAAAAAAAAAAAAAAAAAAAAA", 1);

@@ -2,9 +2,7 @@
 //! deleted by TTL when the challenge expires (after which it could not be redeemed anyway).
 
 use super::{Store, StoreError, classify, n, observed, s};
-use crate::table::{
-    CHALLENGE_REDEEMED_SK, PARTITION_KEY, SORT_KEY, TTL_ATTRIBUTE, challenge_pk,
-};
+use crate::table::{CHALLENGE_REDEEMED_SK, PARTITION_KEY, SORT_KEY, TTL_ATTRIBUTE, challenge_pk};
 use aws_sdk_dynamodb::operation::put_item::PutItemError;
 use aws_sdk_dynamodb::types::ReturnConsumedCapacity;
 

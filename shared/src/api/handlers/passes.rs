@@ -32,12 +32,10 @@ pub(crate) async fn redeem(call: &mut Call<'_>) -> Result<Reply, ApiError> {
     let body = json_object(call.req)?.unwrap_or_default();
     let mut fields = Fields::new(body, &["challenge", "nonce"]);
     let challenge = fields.required("challenge", |v| {
-        string(v)
-            .map(str::to_owned)
-            .and_then(|s| match s.len() {
-                1..=512 => Ok(s),
-                _ => Err("must be the challenge as issued".to_owned()),
-            })
+        string(v).map(str::to_owned).and_then(|s| match s.len() {
+            1..=512 => Ok(s),
+            _ => Err("must be the challenge as issued".to_owned()),
+        })
     });
     let nonce = fields.required("nonce", |v| {
         string(v).map(str::to_owned).and_then(|s| {
