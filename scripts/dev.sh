@@ -39,6 +39,9 @@ export LOCAL_API_PORT="${LOCAL_API_PORT:-9000}"
 export DYNAMODB_LOCAL_PORT="${DYNAMODB_LOCAL_PORT:-$((LOCAL_API_PORT - 1000))}"
 export TABLE_NAME="${TABLE_NAME:-gharart-group-buys-local}"
 export DYNAMODB_ENDPOINT="http://127.0.0.1:$DYNAMODB_LOCAL_PORT"
+# Visitor challenges a person's curl and a script's loop solve at once (the service's default
+# is 18 zero bits); set it to try the real work.
+export VISITOR_PASS_DIFFICULTY="${VISITOR_PASS_DIFFICULTY:-8}"
 DEMO_HANDLE="${DEMO_HANDLE:-acme-decor}"
 STATE=".local/$LOCAL_API_PORT"
 export API_LOG="$STATE/api.log"

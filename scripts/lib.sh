@@ -46,6 +46,8 @@ start_dynamodb_local() {
 # their own so that stop_api also ends the function processes it spawned; sets API_PID.
 start_api() {
   local port=$1 log_file=${2:-/dev/stderr}
+  # The local stack's visitor challenges are cheap (the service's default is 18 zero bits).
+  export VISITOR_PASS_DIFFICULTY="${VISITOR_PASS_DIFFICULTY:-8}"
   (cd "$ROOT" && exec setsid cargo lambda watch --ignore-changes -A 127.0.0.1 -P "$port") \
     >>"$log_file" 2>&1 &
   API_PID=$!

@@ -34,6 +34,27 @@ call() {
   if [ -n "$body" ]; then printf '  %s\n' "${body:0:600}" >&2; fi
 }
 
+# visitor_pass: a new visitor pass, obtained as a storefront's browser does: a challenge from
+# POST /v2/public/visitor-challenges, solved (the first nonce 0, 1, 2, … whose SHA-256 of
+# salt + nonce starts with the zero bits asked for), redeemed at POST /v2/public/visitor-passes.
+# Prints the pass, for `-H "X-Visitor-Pass: $(visitor_pass)"`; never logs it.
+visitor_pass() {
+  local challenge redeemed
+  challenge=$(curl -sS -f -X POST "$API/v2/public/visitor-challenges") \
+    || { echo "visitor_pass: no challenge from $API" >&2; return 1; }
+  redeemed=$(python3 -c '
+import hashlib, json, sys
+c = json.loads(sys.argv[1])
+salt, bits, nonce = c["salt"], c["difficulty"], 0
+while int.from_bytes(hashlib.sha256((salt + str(nonce)).encode()).digest(), "big") >> (256 - bits):
+    nonce += 1
+print(json.dumps({"challenge": c["challenge"], "nonce": str(nonce)}))
+' "$challenge" | curl -sS -f -X POST "$API/v2/public/visitor-passes" \
+    -H 'Content-Type: application/json' --data-binary @-) \
+    || { echo "visitor_pass: the challenge was not redeemed" >&2; return 1; }
+  json visitorPass "$redeemed"
+}
+
 # header NAME: the value of a header of the last response (case-insensitive name).
 header() {
   printf '%s\n' "$headers" | awk -v name="$(printf '%s' "$1" | tr '[:upper:]' '[:lower:]')" '

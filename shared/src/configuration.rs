@@ -22,8 +22,10 @@ pub struct Settings {
     pub table_name: String,
     pub dynamodb_endpoint: Option<String>,
     pub jwt: JwtSettings,
-    /// Keys visitor-id hashes and (domain-separated) the sealing of pagination cursors.
+    /// Keys visitor hashes and (domain-separated) the sealing of pagination cursors, the
+    /// signing of visitor challenges and the visitor pass keys.
     pub visitor_hash_key: Secret,
+    pub visitor_passes: VisitorPassSettings,
     pub limits: Limits,
     pub stuck_draft_after: Duration,
     /// How long a function instance trusts a cached personal access token: the revocation delay.
@@ -37,6 +39,52 @@ pub struct JwtSettings {
     pub jwks: Option<String>,
     pub issuer: Option<String>,
     pub audience: Option<String>,
+}
+
+/// Visitor passes (API.md, "Visitor passes"): the work a challenge asks for, how long a pass
+/// lasts, and the key ids passes are signed under.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct VisitorPassSettings {
+    /// Leading zero bits of SHA-256(salt + nonce) a challenge asks for
+    /// (`VISITOR_PASS_DIFFICULTY`, 1..=32).
+    pub difficulty: u32,
+    /// How long a pass is valid (`VISITOR_PASS_DAYS`).
+    pub lifetime: Duration,
+    /// `VISITOR_PASS_KEYS`: the key id new passes are signed under (the first) and every
+    /// key id whose passes are still accepted (all of them). Each id's key is derived from
+    /// `VISITOR_HASH_KEY` and the id, so a new id rotates the pass key without a new secret.
+    pub key_ids: Vec<String>,
+}
+
+impl VisitorPassSettings {
+    /// The key id new passes are signed under.
+    pub fn current_key_id(&self) -> &str {
+        self.key_ids.first().map_or("v1", String::as_str)
+    }
+}
+
+/// The most leading zero bits a challenge may ask for: about 4 billion hashes already.
+pub const MAX_VISITOR_PASS_DIFFICULTY: u32 = 32;
+
+/// Parses `VISITOR_PASS_KEYS`: comma-separated key ids of 1 to 32 characters of
+/// `A-Z a-z 0-9 -`, the current one first, no repeats.
+fn pass_key_ids(raw: &str) -> Result<Vec<String>, ConfigError> {
+    let invalid = ConfigError::Invalid {
+        name: "VISITOR_PASS_KEYS",
+        expected: "comma-separated key ids (1 to 32 of A-Z a-z 0-9 -), the current one first",
+    };
+    let ids: Vec<String> = raw.split(',').map(|id| id.trim().to_owned()).collect();
+    let well_formed = |id: &String| {
+        (1..=32).contains(&id.len()) && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+    };
+    let mut unique = ids.clone();
+    unique.sort_unstable();
+    unique.dedup();
+    if ids.iter().all(well_formed) && unique.len() == ids.len() {
+        Ok(ids)
+    } else {
+        Err(invalid)
+    }
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -133,6 +181,21 @@ impl Settings {
                 "VISITOR_HASH_KEY",
                 DEV_VISITOR_HASH_KEY,
             )?),
+            visitor_passes: VisitorPassSettings {
+                difficulty: match number("VISITOR_PASS_DIFFICULTY", 18)? {
+                    d if d <= MAX_VISITOR_PASS_DIFFICULTY => d,
+                    _ => {
+                        return Err(ConfigError::Invalid {
+                            name: "VISITOR_PASS_DIFFICULTY",
+                            expected: "a whole number from 1 to 32",
+                        });
+                    }
+                },
+                lifetime: Duration::from_secs(
+                    u64::from(number("VISITOR_PASS_DAYS", 30)?) * 24 * 3600,
+                ),
+                key_ids: pass_key_ids(&var("VISITOR_PASS_KEYS").unwrap_or_else(|| "v1".into()))?,
+            },
             limits: Limits {
                 daily_writes_per_handle: number("DAILY_WRITE_LIMIT_PER_HANDLE", 1000)?,
                 daily_interest_writes_per_visitor: number(
@@ -294,6 +357,25 @@ mod tests {
     fn secrets_do_not_print() {
         let s = settings(&[("JWT_HS256_SECRET", "hunter2")]).expect("settings");
         assert!(!format!("{s:?}").contains("hunter2"));
+    }
+
+    #[test]
+    fn visitor_pass_settings_have_defaults_and_are_checked() {
+        let s = settings(&[]).expect("defaults");
+        assert_eq!(s.visitor_passes.difficulty, 18);
+        assert_eq!(
+            s.visitor_passes.lifetime,
+            Duration::from_secs(30 * 24 * 3600)
+        );
+        assert_eq!(s.visitor_passes.key_ids, ["v1"]);
+        let s = settings(&[("VISITOR_PASS_KEYS", "v2, v1")]).expect("rotated");
+        assert_eq!(s.visitor_passes.current_key_id(), "v2");
+        assert_eq!(s.visitor_passes.key_ids, ["v2", "v1"]);
+        for bad in ["", "v1,v1", "v 1", "v1,,v2"] {
+            assert!(settings(&[("VISITOR_PASS_KEYS", bad)]).is_err(), "{bad}");
+        }
+        assert!(settings(&[("VISITOR_PASS_DIFFICULTY", "33")]).is_err());
+        assert!(settings(&[("VISITOR_PASS_DIFFICULTY", "0")]).is_err());
     }
 
     #[test]

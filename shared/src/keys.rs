@@ -32,7 +32,8 @@ impl ServerKey {
         mac.finalize().into_bytes().into()
     }
 
-    /// The stored key of a visitor: a keyed hash of `user:<sub>` or `anon:<visitor id>`.
+    /// The stored key of a visitor: a keyed hash of `user:<sub>`, `pat:<id>` or
+    /// `pass:<the random visitor a visitor pass names>`.
     /// The raw identity is never stored or logged.
     pub fn visitor_key(&self, identity: &str) -> String {
         URL_SAFE_NO_PAD.encode(self.mac("gharart/visitor/v1", &[identity]))
@@ -50,6 +51,18 @@ impl ServerKey {
     /// route is told apart there, as 422.
     pub fn idempotency_key(&self, caller: &str, key: &str) -> String {
         URL_SAFE_NO_PAD.encode(self.mac("gharart/idempotency/v2", &[caller, key]))
+    }
+
+    /// The key that signs visitor challenges (they are stateless: the signature is their
+    /// whole memory).
+    pub fn challenge_key(&self) -> [u8; 32] {
+        self.mac("gharart/visitor-challenge/v1", &[])
+    }
+
+    /// The key that signs visitor passes under the key id `kid` (`VISITOR_PASS_KEYS`): a
+    /// new id is a new key, and passes under an id still accepted still verify.
+    pub fn visitor_pass_key(&self, kid: &str) -> [u8; 32] {
+        self.mac("gharart/visitor-pass/v1", &[kid])
     }
 
     /// The key that seals pagination cursors.
@@ -77,5 +90,7 @@ mod tests {
             key.participant("acme", "vase", &v)
         );
         assert_eq!(key.participant("acme", "lamp", &v).len(), 16);
+        assert_ne!(key.visitor_pass_key("v1"), key.visitor_pass_key("v2"));
+        assert_ne!(key.visitor_pass_key(""), key.challenge_key());
     }
 }

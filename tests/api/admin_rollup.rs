@@ -51,6 +51,7 @@ async fn old_draft(app: &group_buy_tests::TestApp, slug: &str, hours: i64) {
             closes_at: None,
             price_tiers: Vec::new(),
             waitlist_limit: 0,
+            participation: Default::default(),
         },
         then,
     );

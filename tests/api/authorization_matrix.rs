@@ -6,7 +6,7 @@ use group_buy::configuration::DEV_JWT_HS256_SECRET;
 use group_buy::domain::Timestamp;
 use group_buy::{Access, Route};
 use group_buy_tests::{
-    Call, HANDLE, OWNER_SCOPES, TestApp, admin_token, owner_token, spawn_app, token,
+    Call, HANDLE, OWNER_SCOPES, TestApp, admin_token, obtain_pass, owner_token, spawn_app, token,
 };
 use serde_json::json;
 
@@ -19,12 +19,13 @@ enum Outcome {
 use Outcome::{Allowed, Refused};
 
 const UNAUTHENTICATED: Outcome = Refused(401, "UNAUTHENTICATED");
-const NO_VISITOR: Outcome = Refused(401, "VISITOR_ID_REQUIRED");
+const NO_VISITOR: Outcome = Refused(401, "VISITOR_REQUIRED");
+const BAD_PASS: Outcome = Refused(401, "VISITOR_PASS_INVALID");
 const FORBIDDEN: Outcome = Refused(403, "HANDLE_FORBIDDEN");
 const NO_SCOPE: Outcome = Refused(403, "INSUFFICIENT_SCOPE");
 
 /// Per caller: the outcome on owner, public, visitor, any-caller and admin routes.
-const MATRIX: [(&str, [Outcome; 5]); 11] = [
+const MATRIX: [(&str, [Outcome; 5]); 12] = [
     (
         "no credentials",
         [
@@ -86,8 +87,18 @@ const MATRIX: [(&str, [Outcome; 5]); 11] = [
         [NO_SCOPE, Allowed, Allowed, Allowed, FORBIDDEN],
     ),
     (
-        "visitor id",
+        "visitor pass",
         [UNAUTHENTICATED, Allowed, Allowed, Allowed, UNAUTHENTICATED],
+    ),
+    (
+        "tampered visitor pass",
+        [
+            UNAUTHENTICATED,
+            Allowed,
+            BAD_PASS,
+            BAD_PASS,
+            UNAUTHENTICATED,
+        ],
     ),
     (
         "platform admin JWT",
@@ -140,7 +151,17 @@ async fn credentials(app: &TestApp, caller: &str) -> Vec<(&'static str, String)>
             bearer(app.issue_pat(HANDLE, &scopes, past).await.0)
         }
         "JWT without the scope" => bearer(token("owner-1", &[HANDLE], "profile:read")),
-        "visitor id" => vec![("x-visitor-id", "a-perfectly-good-visitor-id-1234".into())],
+        "visitor pass" => vec![("x-visitor-pass", obtain_pass(&app.app).await)],
+        "tampered visitor pass" => {
+            let pass = obtain_pass(&app.app).await;
+            let (signed, _) = pass.rsplit_once('.').expect("a pass");
+            let (_, forged) = obtain_pass(&app.app)
+                .await
+                .rsplit_once('.')
+                .map(|(a, b)| (a.to_owned(), b.to_owned()))
+                .expect("a pass");
+            vec![("x-visitor-pass", format!("{signed}.{forged}"))]
+        }
         "platform admin JWT" => bearer(admin_token()),
         other => panic!("no credentials for {other}"),
     }
@@ -150,7 +171,7 @@ async fn credentials(app: &TestApp, caller: &str) -> Vec<(&'static str, String)>
 async fn every_route_against_every_caller() {
     let app = spawn_app().await;
     app.published("lamp-drop", json!({})).await;
-    assert_eq!(Route::ALL.len(), 15, "API.md lists 15 routes");
+    assert_eq!(Route::ALL.len(), 17, "API.md lists 17 routes so far");
     for (caller, outcomes) in MATRIX {
         let headers = credentials(&app, caller).await;
         for route in Route::ALL {

@@ -87,17 +87,18 @@ async fn visitors_see_their_own_interest_only() {
 async fn visitors_must_identify_themselves() {
     let app = spawn_app().await;
     app.published("lamp-drop", json!({})).await;
+    let pass = group_buy_tests::obtain_pass(&app.app).await;
     let cases = [
-        (None, None, "VISITOR_ID_REQUIRED"),
-        (None, Some("too-short"), "VISITOR_ID_REQUIRED"),
+        (None, None, "VISITOR_REQUIRED"),
+        (None, Some("too-short"), "VISITOR_PASS_INVALID"),
         (
             None,
             Some("has spaces in it, which are not allowed"),
-            "VISITOR_ID_REQUIRED",
+            "VISITOR_PASS_INVALID",
         ),
         (
             Some("Bearer not.a.jwt"),
-            Some("a-perfectly-good-visitor-id-1234"),
+            Some(pass.as_str()),
             "UNAUTHENTICATED",
         ),
     ];
@@ -106,7 +107,7 @@ async fn visitors_must_identify_themselves() {
         Route::GetMyInterest,
         Route::WithdrawInterest,
     ] {
-        for (authorization, visitor_id, code) in cases {
+        for (authorization, visitor_pass, code) in cases {
             let mut call = group_buy_tests::Call::new(
                 route,
                 format!("/v2/public/group-buys/{HANDLE}/lamp-drop/my-interest"),
@@ -114,8 +115,8 @@ async fn visitors_must_identify_themselves() {
             if let Some(value) = authorization {
                 call = call.header("authorization", value);
             }
-            if let Some(value) = visitor_id {
-                call = call.header("x-visitor-id", value);
+            if let Some(value) = visitor_pass {
+                call = call.header("x-visitor-pass", value);
             }
             let response = app.send(call).await;
             assert_eq!((response.status, response.code()), (401, code), "{route:?}");
@@ -249,11 +250,13 @@ async fn a_retried_registration_costs_no_more_round_trips_than_the_first() {
             lambda_http::request::from_str(&call.event(&request_id).to_string()).expect("event");
         measure(app.app.handle(Route::RegisterInterest, request))
     };
-    // The instance's first registration for this group-buy also reads it, for its answer.
-    let (earlier, earlier_usage) = put(&Visitor::anonymous(), 1).await;
+    let pass = || async { Visitor::Pass(group_buy_tests::obtain_pass(&app.app).await) };
+    // The instance's first registration for this group-buy also reads it: a pass's, before
+    // writing (its `participation`), and that read answers too.
+    let (earlier, earlier_usage) = put(&pass().await, 1).await;
     assert_eq!(earlier.status(), 201);
-    assert_eq!(earlier_usage.calls, 2, "TransactWriteItems, then the read");
-    let visitor = Visitor::anonymous();
+    assert_eq!(earlier_usage.calls, 2, "the read, then TransactWriteItems");
+    let visitor = pass().await;
     // This one meets the threshold: what the instance saw lets its first try expect that.
     let (first, first_usage) = put(&visitor, 1).await;
     let (retry, retry_usage) = put(&visitor, 1).await;

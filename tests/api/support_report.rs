@@ -72,7 +72,7 @@ async fn reports_are_validated_and_need_an_identity() {
         .await;
     assert_eq!(
         (anonymous.status, anonymous.code()),
-        (401, "VISITOR_ID_REQUIRED")
+        (401, "VISITOR_REQUIRED")
     );
     let invalid = app
         .send(Visitor::anonymous().identify(report(&json!({"summary": "", "colour": 1}))))

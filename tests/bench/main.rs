@@ -156,12 +156,12 @@ impl RouteCosts {
     }
 }
 
-fn my_interest(route: Route, slug: &str, visitor: &str) -> Call {
+fn my_interest(route: Route, slug: &str, visitor_pass: &str) -> Call {
     Call::new(
         route,
         format!("/v2/public/group-buys/{HANDLE}/{slug}/my-interest"),
     )
-    .header("x-visitor-id", visitor)
+    .header("x-visitor-pass", visitor_pass)
 }
 
 fn owner(route: Route, path: String) -> Call {
@@ -182,9 +182,10 @@ async fn capacity_per_route_with_a_long_description() {
     let base = format!("/v2/handles/{HANDLE}/group-buys");
     for i in 0..RUNS {
         let slug = format!("jute-rug-{i}");
+        // Two visitors' passes, obtained outside the measured steps.
         let (a, b) = (
-            format!("visitor-a-{i}-0123456789abcdef"),
-            format!("visitor-b-{i}-0123456789abcdef"),
+            group_buy_tests::obtain_pass(&app.app).await,
+            group_buy_tests::obtain_pass(&app.app).await,
         );
         let create = owner(Route::CreateGroupBuy, base.clone()).json(&json!({
             "slug": slug, "title": "Jute rug", "description": description, "currency": "INR",

@@ -5,7 +5,7 @@
 //! Smoke mode: with `E2E_PAT` and `E2E_HANDLE` also set, the same tests run against a deployed
 //! stage (the deploy workflow does this after each deploy). Owner calls then use that personal
 //! access token on that handle instead of a dev HS256 JWT on a new handle; the handle is shared
-//! by every run, so slugs and visitor ids get a suffix of their own; API Gateway's per-route
+//! by every run, so slugs get a suffix of their own; API Gateway's per-route
 //! throttling is waited out; and the tests that need local powers (the operator tool against
 //! the local table) are skipped with a note.
 
@@ -65,7 +65,7 @@ impl Api {
         }
     }
 
-    /// `name` (a slug or a visitor id) as this test's own: unchanged locally, where the handle
+    /// `name` (a slug) as this test's own: unchanged locally, where the handle
     /// is new for every test; with the random suffix in smoke mode, where the handle is shared
     /// by every run.
     fn unique(&self, name: &str) -> String {
@@ -115,12 +115,30 @@ impl Api {
         self.send(request, body).await
     }
 
-    /// A visitor's call to `my-interest` of `slug`.
+    /// A new visitor pass, as a browser gets one: a challenge, solved, redeemed.
+    async fn pass(&self) -> String {
+        let url = format!("{}/v2/public/visitor-challenges", self.base);
+        let (status, challenge, _) = self.send(self.http.post(url), None).await;
+        assert_eq!(status, 201, "{challenge}");
+        let salt = challenge["salt"].as_str().expect("salt");
+        let difficulty = challenge["difficulty"].as_u64().expect("difficulty") as u32;
+        let nonce = group_buy_tests::solve(salt, difficulty);
+        let url = format!("{}/v2/public/visitor-passes", self.base);
+        let body = json!({"challenge": challenge["challenge"], "nonce": nonce});
+        let (status, pass, _) = self.send(self.http.post(url), Some(body)).await;
+        assert_eq!(status, 201, "{pass}");
+        pass["visitorPass"]
+            .as_str()
+            .expect("visitorPass")
+            .to_owned()
+    }
+
+    /// A visitor's call to `my-interest` of `slug`, with the visitor's pass.
     async fn visit(
         &self,
         method: Method,
         slug: &str,
-        visitor_id: &str,
+        visitor_pass: &str,
         body: Option<Value>,
     ) -> (u16, Value, HeaderMap) {
         let url = format!(
@@ -130,7 +148,7 @@ impl Api {
         let request = self
             .http
             .request(method, url)
-            .header("x-visitor-id", visitor_id);
+            .header("x-visitor-pass", visitor_pass);
         self.send(request, body).await
     }
 
@@ -303,7 +321,7 @@ async fn the_public_walkthrough_over_http() {
     let page = api.execute(api.http.get(&public)).await;
     assert_eq!(page.status().as_u16(), 200);
 
-    let visitor = &api.unique("e2e-visitor-0123456789abcdef");
+    let visitor = &api.pass().await;
     let (status, first, _) = api
         .visit(Method::PUT, &slug, visitor, Some(json!({"quantity": 2})))
         .await;

@@ -13,6 +13,7 @@ run. Prints one line per request and a summary of the models seen.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import sys
 from collections.abc import Callable
@@ -26,6 +27,8 @@ from gharart_client.api.default import (
     get_group_buy,
     get_my_interest,
     get_public_group_buy,
+    issue_visitor_challenge,
+    issue_visitor_pass,
     list_group_buys,
     list_interests,
     list_public_group_buys,
@@ -41,6 +44,8 @@ from gharart_client.models import (
     GetGroupBuyResponse200,
     GetMyInterestResponse200,
     GroupBuy,
+    IssueVisitorPassBody,
+    IssueVisitorPassResponse201,
     ListGroupBuysResponse200,
     ListInterestsResponse200,
     ListPublicGroupBuysResponse200,
@@ -51,6 +56,7 @@ from gharart_client.models import (
     RegisterInterestResponse200,
     RegisterInterestResponse201,
     Status,
+    VisitorChallenge,
 )
 from gharart_client.types import UNSET, Response
 
@@ -249,6 +255,25 @@ def owner_lifecycle(owner: AuthenticatedClient) -> None:
     check([item.slug for item in r.parsed.items] == [slug], f"closed list {[i.slug for i in r.parsed.items]}")
 
 
+def visitor_pass(public: Client, step: str) -> str:
+    """A visitor pass, as a storefront gets one: a challenge, solved (the first nonce whose
+    SHA-256 of salt + nonce starts with `difficulty` zero bits), redeemed."""
+    r = call(f"{step} challenge", issue_visitor_challenge, 201, VisitorChallenge, client=public)
+    challenge = r.parsed
+    check(challenge.algorithm == "SHA-256", f"algorithm {challenge.algorithm}")
+    nonce = 0
+    while int.from_bytes(hashlib.sha256(f"{challenge.salt}{nonce}".encode()).digest(), "big") >> (
+        256 - challenge.difficulty
+    ):
+        nonce += 1
+    body = IssueVisitorPassBody(challenge=challenge.challenge, nonce=str(nonce))
+    r = call(f"{step} pass", issue_visitor_pass, 201, IssueVisitorPassResponse201, client=public, body=body)
+    pass_ = r.parsed.visitor_pass
+    r = call(f"{step} pass again", issue_visitor_pass, 409, Problem, client=public, body=body)
+    problem(f"{step} pass again", r, "CHALLENGE_USED")
+    return pass_
+
+
 def public_half(owner: AuthenticatedClient, public: Client, anonymous: Callable[[str], AuthenticatedClient]) -> None:
     print("the public half (docs/walkthrough.md, part 2)")
     slug = "jute-rug-drop"
@@ -289,9 +314,8 @@ def public_half(owner: AuthenticatedClient, public: Client, anonymous: Callable[
     check(listed == {slug: Status.PUBLISHED, "brass-lamp-limited-edition": Status.CLOSED}, f"public list {listed}")
     check(all(item.version is UNSET for item in r.parsed.items), "a public list item has a version")
 
-    v1 = anonymous("5b0c1a52-7c1e-4d7e-9a57-2f1d0c9e8a11")
-    v2 = anonymous("0e6f3c9a-41b2-4f7d-8c55-9d2a6b1e7f30")
-    v3 = anonymous("c4a9e2f1-7b3d-4e8a-9f60-1d5c8b2a7e44")
+    passes = [visitor_pass(public, f"8 V{i}") for i in (1, 2, 3)]
+    v1, v2, v3 = (anonymous(p) for p in passes)
 
     # 9. A visitor registers, retries, changes the quantity, reads their interest.
     r = call(
@@ -366,7 +390,7 @@ def public_half(owner: AuthenticatedClient, public: Client, anonymous: Callable[
     check(sorted(p.quantity for p in participants) == [1, 2], f"quantities {[p.quantity for p in participants]}")
     pseudonyms = [p.participant for p in participants]
     check(len(set(pseudonyms)) == 2 and all(pseudonyms), f"participants {pseudonyms}")
-    check(not any("5b0c1a52" in p or "c4a9e2f1" in p for p in pseudonyms), "a visitor id in the participants")
+    check(not any(p in v for p in pseudonyms for v in passes), "a visitor pass in the participants")
     r = call(
         "11 close fulfilled",
         close_group_buy,
@@ -392,10 +416,10 @@ def main() -> int:
     # No credentials: the public GETs (`security: []`).
     public = Client(**common)
 
-    # An anonymous visitor: the `visitorId` security scheme (an API key in X-Visitor-Id),
+    # An anonymous visitor: the `visitorPass` security scheme (an API key in X-Visitor-Pass),
     # which the generated client carries as its token in another header.
-    def anonymous(visitor_id: str) -> AuthenticatedClient:
-        return AuthenticatedClient(token=visitor_id, prefix="", auth_header_name="X-Visitor-Id", **common)
+    def anonymous(visitor_pass: str) -> AuthenticatedClient:
+        return AuthenticatedClient(token=visitor_pass, prefix="", auth_header_name="X-Visitor-Pass", **common)
 
     try:
         owner_lifecycle(owner)

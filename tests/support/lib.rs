@@ -11,11 +11,14 @@ use group_buy::App;
 use group_buy::auth::DevClaims;
 use group_buy::aws::dynamodb_client;
 use group_buy::configuration::{DEV_JWT_HS256_SECRET, Settings};
+use group_buy::http::visitor_pass::solves;
 use group_buy::table::{self, ChangeStream};
 use group_buy::{Access, Route};
 use lambda_http::Body;
 use serde_json::{Value, json};
 use std::collections::HashMap;
+use std::sync::Arc;
+use tokio::sync::OnceCell;
 
 pub const HANDLE: &str = "acme-decor";
 pub const OWNER_SCOPES: &str = "group-buys:read group-buys:write";
@@ -53,6 +56,11 @@ pub fn test_settings(overrides: &[(&str, &str)]) -> Settings {
     let mut vars: HashMap<String, String> = HashMap::from([
         ("TABLE_NAME".into(), table),
         ("DYNAMODB_ENDPOINT".into(), dynamodb_endpoint()),
+        // Passes cost the tests a few hundred hashes each, not a quarter of a million.
+        (
+            "VISITOR_PASS_DIFFICULTY".into(),
+            TEST_PASS_DIFFICULTY.to_string(),
+        ),
     ]);
     vars.extend(
         overrides
@@ -61,6 +69,9 @@ pub fn test_settings(overrides: &[(&str, &str)]) -> Settings {
     );
     Settings::from_lookup(|name| vars.get(name).cloned()).expect("test settings")
 }
+
+/// The difficulty of the tests' visitor challenges (the service's default is 18).
+pub const TEST_PASS_DIFFICULTY: u32 = 8;
 
 pub async fn spawn_app() -> TestApp {
     spawn_app_with(test_settings(&[])).await
@@ -142,13 +153,17 @@ pub fn owner_token() -> String {
 /// A public visitor, as the tests play one.
 #[derive(Clone, Debug)]
 pub enum Visitor {
-    Anonymous(String),
+    /// A visitor pass, obtained through the two pass routes (the challenge solved) the first
+    /// time the visitor sends a request, and kept for every later one.
+    Anonymous(Arc<OnceCell<String>>),
+    /// `X-Visitor-Pass` with exactly this value (tests of bad passes).
+    Pass(String),
     User(String),
 }
 
 impl Visitor {
     pub fn anonymous() -> Self {
-        Self::Anonymous(uuid::Uuid::new_v4().to_string())
+        Self::Anonymous(Arc::default())
     }
 
     pub fn user(sub: &str) -> Self {
@@ -157,10 +172,66 @@ impl Visitor {
 
     pub fn identify(&self, call: Call) -> Call {
         match self {
-            Self::Anonymous(id) => call.header("x-visitor-id", id),
+            Self::Anonymous(_) => Call {
+                visitor: Some(self.clone()),
+                ..call
+            },
+            Self::Pass(pass) => call.header("x-visitor-pass", pass),
             Self::User(token) => call.bearer(token),
         }
     }
+
+    /// The visitor's pass, obtained from `app` the first time; `None` for a signed-in user.
+    pub async fn pass(&self, app: &App) -> Option<String> {
+        match self {
+            Self::Anonymous(cell) => Some(cell.get_or_init(|| obtain_pass(app)).await.clone()),
+            Self::Pass(pass) => Some(pass.clone()),
+            Self::User(_) => None,
+        }
+    }
+}
+
+/// The nonce that solves a challenge: the first decimal integer whose SHA-256 of
+/// `salt + nonce` starts with `difficulty` zero bits.
+pub fn solve(salt: &str, difficulty: u32) -> String {
+    (0u64..)
+        .map(|n| n.to_string())
+        .find(|nonce| solves(salt, nonce, difficulty))
+        .expect("a nonce")
+}
+
+/// A challenge from `app`, answered 201.
+pub async fn challenge(app: &App) -> Value {
+    let call = Call::new(
+        Route::IssueVisitorChallenge,
+        "/v2/public/visitor-challenges",
+    );
+    let response = send_event(app, call, None).await;
+    assert_eq!(response.status, 201, "{}", response.body);
+    response.body
+}
+
+/// Redeems `challenge` with `nonce` at `app`.
+pub async fn redeem(app: &App, challenge: &str, nonce: &str) -> TestResponse {
+    let call = Call::new(Route::IssueVisitorPass, "/v2/public/visitor-passes")
+        .json(&json!({"challenge": challenge, "nonce": nonce}));
+    send_event(app, call, None).await
+}
+
+/// A new visitor pass from `app`, through both routes, the challenge solved as a browser
+/// would.
+pub async fn obtain_pass(app: &App) -> String {
+    let challenge = challenge(app).await;
+    let salt = challenge["salt"].as_str().expect("salt");
+    let difficulty = challenge["difficulty"].as_u64().expect("difficulty") as u32;
+    let nonce = solve(salt, difficulty);
+    let token = challenge["challenge"].as_str().expect("challenge");
+    let redeemed = redeem(app, token, &nonce).await;
+    assert_eq!(redeemed.status, 201, "{}", redeemed.body);
+    redeemed.body["visitorPass"]
+        .as_str()
+        .expect("visitorPass")
+        .to_owned()
 }
 
 /// A request to send through a route's handler.
@@ -171,6 +242,8 @@ pub struct Call {
     headers: Vec<(String, String)>,
     body: Option<String>,
     gateway_path_parameters: bool,
+    /// An anonymous visitor whose pass is added when the call is sent.
+    visitor: Option<Visitor>,
 }
 
 impl Call {
@@ -191,21 +264,20 @@ impl Call {
                 call.json(&json!({"summary": "Close refused", "details": "409 on close"}))
             }
             Route::ExtendGroupBuy => call.json(&json!({"closesAt": "2099-12-31T18:30:00.000Z"})),
+            Route::IssueVisitorPass => call.json(&json!({"challenge": "c1.x.8.0.x", "nonce": "0"})),
             _ => call,
         }
     }
 
     /// `well_formed`, with the credentials the route expects: the owner's token, a visitor
-    /// id, an admin's token, or none.
+    /// pass (obtained when sent), an admin's token, or none.
     pub fn authorized(route: Route, slug: &str) -> Self {
         let call = Self::well_formed(route, slug);
         match route.access() {
             Access::Owner(_) => call.bearer(&owner_token()),
             Access::Public => call,
             Access::PlatformAdmin => call.bearer(&admin_token()),
-            Access::Visitor | Access::Caller => {
-                call.header("x-visitor-id", "a-perfectly-good-visitor-id-1234")
-            }
+            Access::Visitor | Access::Caller => Visitor::anonymous().identify(call),
         }
     }
 
@@ -217,6 +289,7 @@ impl Call {
             headers: Vec::new(),
             body: None,
             gateway_path_parameters: true,
+            visitor: None,
         }
     }
 
@@ -298,7 +371,21 @@ pub async fn send(app: &App, call: Call) -> TestResponse {
 }
 
 /// As `send`, in an invocation whose Lambda deadline is `deadline_epoch_millis`.
-pub async fn send_by(app: &App, call: Call, deadline_epoch_millis: Option<u64>) -> TestResponse {
+pub async fn send_by(
+    app: &App,
+    mut call: Call,
+    deadline_epoch_millis: Option<u64>,
+) -> TestResponse {
+    if let Some(visitor) = call.visitor.take()
+        && let Some(pass) = visitor.pass(app).await
+    {
+        call = call.header("x-visitor-pass", &pass);
+    }
+    send_event(app, call, deadline_epoch_millis).await
+}
+
+/// Sends `call` as it is (a visitor's pass already in its headers).
+async fn send_event(app: &App, call: Call, deadline_epoch_millis: Option<u64>) -> TestResponse {
     use lambda_http::RequestExt;
     let request_id = uuid::Uuid::new_v4().to_string();
     let event = call.event(&request_id).to_string();

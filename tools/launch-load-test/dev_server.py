@@ -6,8 +6,9 @@ given number of requests in flight.
                 [--concurrency "1 10 50"] [--requests-each 5] [--timeout 30]
 
 Creates and publishes a group-buy through the API, then for each concurrency C runs C clients
-at once, each sending --requests-each first registrations (a fresh anonymous visitor each) one
-after the other, every request given --timeout seconds. Prints per level: answered, timed out,
+at once, each sending --requests-each first registrations (a fresh anonymous visitor each, its
+visitor pass obtained through the API before the level starts) one after the other, every
+request given --timeout seconds. Prints per level: answered, timed out,
 throughput, p50 and p99 of the answered. A level where nothing was answered ends the
 measurement (the server is wedged: the next level would only wait).
 """
@@ -15,6 +16,7 @@ measurement (the server is wedged: the next level would only wait).
 from __future__ import annotations
 
 import argparse
+import hashlib
 import http.client
 import json
 import statistics
@@ -22,7 +24,6 @@ import sys
 import threading
 import time
 import urllib.parse
-import uuid
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -50,18 +51,47 @@ def request(api: str, method: str, path: str, headers: dict, body: dict | None,
         connection.close()
 
 
+def exchange(api: str, path: str, body: dict | None, timeout: float) -> dict:
+    """The JSON answer of a POST that must answer 201."""
+    url = urllib.parse.urlsplit(api)
+    connection = http.client.HTTPConnection(url.hostname, url.port, timeout=timeout)
+    try:
+        connection.request("POST", path, body=None if body is None else json.dumps(body),
+                           headers={"Content-Type": "application/json"})
+        answer = connection.getresponse()
+        data = answer.read()
+        if answer.status != 201:
+            raise SystemExit(f"POST {path} answered {answer.status}: {data[:300]!r}")
+        return json.loads(data)
+    finally:
+        connection.close()
+
+
+def visitor_pass(api: str, timeout: float) -> dict:
+    """The header of a new visitor: a challenge, solved, redeemed for a pass."""
+    challenge = exchange(api, "/v2/public/visitor-challenges", None, timeout)
+    salt, bits, nonce = challenge["salt"], challenge["difficulty"], 0
+    while int.from_bytes(hashlib.sha256(f"{salt}{nonce}".encode()).digest(), "big") >> (256 - bits):
+        nonce += 1
+    redeemed = exchange(api, "/v2/public/visitor-passes",
+                        {"challenge": challenge["challenge"], "nonce": str(nonce)}, timeout)
+    return {"X-Visitor-Pass": redeemed["visitorPass"]}
+
+
 def level(args, path: str, concurrency: int) -> dict:
     outcomes: list[tuple[int | str, float]] = []
     lock = threading.Lock()
+    # Every visitor's pass before the level: the level measures registrations.
+    passes = [[visitor_pass(args.api, 120) for _ in range(args.requests_each)]
+              for _ in range(concurrency)]
 
-    def client() -> None:
-        for _ in range(args.requests_each):
-            visitor = {"X-Visitor-Id": f"dev-server-{uuid.uuid4().hex}"}
+    def client(visitors: list[dict]) -> None:
+        for visitor in visitors:
             outcome = request(args.api, "PUT", path, visitor, {"quantity": 1}, args.timeout)
             with lock:
                 outcomes.append(outcome)
 
-    clients = [threading.Thread(target=client) for _ in range(concurrency)]
+    clients = [threading.Thread(target=client, args=(visitors,)) for visitors in passes]
     began = time.perf_counter()
     for c in clients:
         c.start()
@@ -101,7 +131,7 @@ def main() -> int:
         return 1
     path = f"/v2/public/group-buys/{args.handle}/{slug}/my-interest"
     # One registration first, so that no level pays for starting register-interest.
-    first, seconds = request(args.api, "PUT", path, {"X-Visitor-Id": f"dev-server-{uuid.uuid4().hex}"},
+    first, seconds = request(args.api, "PUT", path, visitor_pass(args.api, 120),
                              {"quantity": 1}, 120)
     print(f"`cargo lambda watch`, PUT my-interest: first call {first} in {seconds * 1000:.0f} ms "
           f"(starts the function); then {args.requests_each} registrations per client, "

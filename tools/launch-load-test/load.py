@@ -41,7 +41,10 @@ Exits 1 when any count is off or any registration was not answered 201.
 from __future__ import annotations
 
 import argparse
+import base64
 import datetime
+import hashlib
+import hmac
 import json
 import os
 import resource
@@ -51,7 +54,6 @@ import subprocess
 import sys
 import threading
 import time
-import uuid
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "cold-start-bench"))
@@ -207,9 +209,34 @@ def threshold(registrations: int) -> int:
     return max(1, registrations // 2)
 
 
+# shared/src/configuration.rs: DEV_VISITOR_HASH_KEY, what the sandboxes run with (no STAGE).
+DEV_VISITOR_HASH_KEY = b"gharart-local-visitor-hash-key"
+PASS_KEY_ID = "v1"
+
+
+def _b64(raw: bytes) -> str:
+    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
+
+
+def visitor_pass(visitor: str, expires: int, server_key: bytes = DEV_VISITOR_HASH_KEY,
+                 kid: str = PASS_KEY_ID) -> str:
+    """The visitor pass the service would issue for `visitor` (shared/src/keys.rs,
+    visitor_pass_key; shared/src/http/visitor_pass.rs, pass_of), signed here so that the spike
+    measures registrations, not the proof of work of thousands of passes. The Rust tests hold
+    the same test vector (`a_pass_signed_elsewhere_with_the_same_key_verifies`)."""
+    label = b"gharart/visitor-pass/v1"
+    derivation = hmac.new(server_key, label + len(kid).to_bytes(8, "big") + kid.encode(),
+                          hashlib.sha256).digest()
+    signed = f"p1.{kid}.{visitor}.{expires}"
+    signature = hmac.new(derivation, signed.encode(), hashlib.sha256).digest()
+    return f"{signed}.{_b64(signature)}"
+
+
 def registrations(count: int) -> list[tuple[str, int]]:
-    """(visitor id, quantity) of each registration: a fresh anonymous visitor each."""
-    return [(f"launch-{uuid.uuid4().hex}", 1 + i % MAX_QUANTITY) for i in range(count)]
+    """(visitor pass, quantity) of each registration: a fresh anonymous visitor each."""
+    expires = int(time.time()) + 86_400
+    return [(visitor_pass(_b64(os.urandom(16)), expires), 1 + i % MAX_QUANTITY)
+            for i in range(count)]
 
 
 def spike(args, slug: str) -> dict:
@@ -218,7 +245,7 @@ def spike(args, slug: str) -> dict:
     events = [
         create_group_buy.http_api_event(
             "PUT", MY_INTEREST, target, args.stage,
-            {"Content-Type": "application/json", "X-Visitor-Id": visitor},
+            {"Content-Type": "application/json", "X-Visitor-Pass": visitor},
             json.dumps({"quantity": quantity}))
         for visitor, quantity in registrations(args.registrations)
     ]

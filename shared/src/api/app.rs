@@ -5,6 +5,7 @@ use crate::auth::Authenticator;
 use crate::aws::{self, ClientError};
 use crate::configuration::{ConfigError, Settings};
 use crate::http::cursor::CursorCodec;
+use crate::http::visitor_pass::VisitorPasses;
 use crate::keys::ServerKey;
 use crate::store::Store;
 
@@ -14,6 +15,8 @@ pub struct App {
     pub auth: Authenticator,
     pub server_key: ServerKey,
     pub cursors: CursorCodec,
+    /// The keys of visitor challenges and passes.
+    pub passes: VisitorPasses,
     /// Group-buys as this instance last saw them, for the answers of interest writes.
     pub recent: RecentGroupBuys,
 }
@@ -39,6 +42,7 @@ impl App {
             auth: Authenticator::new(&settings.jwt, settings.pat_cache_ttl, store.clone())?,
             store,
             cursors: CursorCodec::new(&server_key.cursor_key()),
+            passes: VisitorPasses::new(&settings.visitor_passes, &server_key),
             server_key,
             settings,
             recent: RecentGroupBuys::default(),

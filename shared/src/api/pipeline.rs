@@ -112,7 +112,7 @@ impl Caller for OwnerWriting {
     }
 }
 
-/// A public visitor: a signed-in user or an `X-Visitor-Id`.
+/// A public visitor: a signed-in user or a visitor pass (`X-Visitor-Pass`).
 impl Caller for Visitor {
     const ACCESS: Access = Access::Visitor;
 
@@ -174,8 +174,13 @@ impl Call<'_> {
     /// The public visitor (or, for a support report, any identified caller) behind a
     /// request: 401 when unidentified.
     pub(super) async fn visitor(&mut self) -> Result<Visitor, ApiError> {
-        let visitor =
-            Visitor::identify(self.req.headers(), &self.app.auth, &self.app.server_key).await?;
+        let visitor = Visitor::identify(
+            self.req.headers(),
+            &self.app.auth,
+            &self.app.server_key,
+            &self.app.passes,
+        )
+        .await?;
         self.log.caller = Some(visitor.kind.as_str());
         self.scope_idempotency(&visitor.key);
         Ok(visitor)
@@ -205,6 +210,12 @@ fn warm_up_target() -> Result<(Handle, Slug), StoreError> {
         Handle::parse(WARM_UP_HANDLE).map_err(corrupt)?,
         Slug::parse(WARM_UP_HANDLE).map_err(corrupt)?,
     ))
+}
+
+/// The warm-up of a route that reads nothing: the visitor challenges and passes, whose
+/// policies allow no read (a pass's one write is its redemption's conditional put).
+pub(super) async fn warm_up_nothing(_: &App) -> Result<(), StoreError> {
+    Ok(())
 }
 
 /// The warm-up of the public group-buy: the read its handler makes.

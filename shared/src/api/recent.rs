@@ -7,7 +7,7 @@
 //! registration read the group-buy after writing. Nothing here decides a rule: the writes'
 //! conditions do.
 
-use crate::domain::{GroupBuy, Handle, Slug, Tally};
+use crate::domain::{GroupBuy, Handle, Participation, Slug, Tally};
 use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
@@ -20,6 +20,9 @@ const CAPACITY: usize = 256;
 #[derive(Default)]
 pub struct RecentGroupBuys {
     entries: Mutex<HashMap<String, (Instant, GroupBuy)>>,
+    /// Each group-buy's `participation`, kept past `FRESH_FOR`: it never changes after
+    /// create, so what was read once stays true.
+    participation: Mutex<HashMap<String, Participation>>,
 }
 
 fn key(handle: &Handle, slug: &Slug) -> String {
@@ -36,8 +39,20 @@ impl RecentGroupBuys {
             .map(|(_, gb)| gb.clone())
     }
 
+    /// The group-buy's `participation`, if this instance ever read the group-buy.
+    pub fn participation(&self, handle: &Handle, slug: &Slug) -> Option<Participation> {
+        let kept = self.participation.lock().ok()?;
+        kept.get(&key(handle, slug)).copied()
+    }
+
     /// Keeps `gb` as just read.
     pub fn put(&self, gb: &GroupBuy) {
+        if let Ok(mut kept) = self.participation.lock() {
+            if kept.len() >= CAPACITY {
+                kept.clear();
+            }
+            kept.insert(key(&gb.handle, &gb.slug), gb.participation);
+        }
         let Ok(mut entries) = self.entries.lock() else {
             return;
         };

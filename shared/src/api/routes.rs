@@ -11,11 +11,11 @@
 
 use super::app::App;
 use super::call::{Answer, Call};
-use super::handlers::{admin, owner, public, support};
+use super::handlers::{admin, owner, passes, public, support};
 use super::pipeline::{
     AnyCaller, Anyone, Caller, Dispatch, Endpoint, KeyByRoute, OwnerReading, OwnerWriting,
     PlatformAdmin, WithKey, WithoutKey, answer, warm_up_credentials, warm_up_group_buy,
-    warm_up_public_list,
+    warm_up_nothing, warm_up_public_list,
 };
 use super::spec::{Access, Concurrency, RouteSpec, Throttle};
 use crate::http::visitor::Visitor;
@@ -190,6 +190,22 @@ routes! {
         caller: Anyone, throttle: PublicRead, concurrency: PublicRead,
         handler: |call, _anyone| Ok(public::get(call).await?.into()),
         warm_up: warm_up_group_buy,
+    }
+    /// POST /v2/public/visitor-challenges
+    IssueVisitorChallenge {
+        function: "issue-visitor-challenge",
+        POST "/v2/public/visitor-challenges",
+        caller: Anyone, throttle: VisitorPass, concurrency: VisitorPass,
+        handler: |call, _anyone| Ok(passes::challenge(call)?.into()),
+        warm_up: warm_up_nothing,
+    }
+    /// POST /v2/public/visitor-passes
+    IssueVisitorPass {
+        function: "issue-visitor-pass",
+        POST "/v2/public/visitor-passes",
+        caller: Anyone, throttle: VisitorPass, concurrency: VisitorPass,
+        handler: |call, _anyone| Ok(passes::redeem(call).await?.into()),
+        warm_up: warm_up_nothing,
     }
     /// PUT …/my-interest
     RegisterInterest {

@@ -14,9 +14,9 @@ pub enum Access {
     Owner(Scope),
     /// Anyone, no credentials.
     Public,
-    /// A public visitor: a signed-in user's JWT or `X-Visitor-Id`.
+    /// A public visitor: a signed-in user's JWT or a visitor pass (`X-Visitor-Pass`).
     Visitor,
-    /// Any authenticated caller (JWT, PAT) or identified visitor (`X-Visitor-Id`).
+    /// Any authenticated caller (JWT, PAT) or visitor pass (`X-Visitor-Pass`).
     Caller,
     /// A JWT with the role `platform-admin`.
     PlatformAdmin,
@@ -29,6 +29,8 @@ pub enum Throttle {
     OwnerRead,
     OwnerWrite,
     PublicRead,
+    /// The public writes that issue visitor challenges and passes.
+    VisitorPass,
     Interest,
     Support,
     Admin,
@@ -40,6 +42,7 @@ impl Throttle {
             Self::OwnerRead => "OwnerRead",
             Self::OwnerWrite => "OwnerWrite",
             Self::PublicRead => "PublicRead",
+            Self::VisitorPass => "VisitorPass",
             Self::Interest => "Interest",
             Self::Support => "Support",
             Self::Admin => "Admin",
@@ -51,6 +54,7 @@ impl Throttle {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Concurrency {
     PublicRead,
+    VisitorPass,
     Interest,
     OwnerRead,
     OwnerWrite,
@@ -63,6 +67,7 @@ impl Concurrency {
     pub const fn name(self) -> &'static str {
         match self {
             Self::PublicRead => "PublicRead",
+            Self::VisitorPass => "VisitorPass",
             Self::Interest => "Interest",
             Self::OwnerRead => "OwnerRead",
             Self::OwnerWrite => "OwnerWrite",

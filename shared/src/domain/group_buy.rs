@@ -51,6 +51,9 @@ pub struct GroupBuy {
     /// Ascending by `minParticipants`; fixed at create. Absent when there are none.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub price_tiers: Vec<PriceTier>,
+    /// Absent in items written before it existed: `anyone`, as they were.
+    #[serde(default)]
+    pub participation: Participation,
     pub status: Status,
     pub close_outcome: Option<CloseOutcome>,
     /// The counters live in the tally item (`Tally`), which interest writes move.
@@ -74,6 +77,27 @@ pub struct GroupBuy {
     /// Written by the store's expressions only; no view names it.
     #[serde(default, skip_serializing)]
     pub close_rejected_at: Option<Timestamp>,
+}
+
+/// Who may register interest (API.md, `participation`): set at create and never changed.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Participation {
+    /// Signed-in users and visitor passes.
+    #[default]
+    Anyone,
+    /// Signed-in users only: a visitor pass gets 403 `SIGN_IN_REQUIRED`.
+    SignedIn,
+}
+
+impl Participation {
+    fn parse(value: &Value) -> Result<Self, String> {
+        match string(value)? {
+            "anyone" => Ok(Self::Anyone),
+            "signed-in" => Ok(Self::SignedIn),
+            _ => Err("must be anyone or signed-in".into()),
+        }
+    }
 }
 
 /// Who sees a group-buy: owners see everything, the public sees no `version`.
@@ -105,6 +129,7 @@ impl GroupBuy {
             first_closes_at: None,
             extension_count: 0,
             price_tiers: new.price_tiers,
+            participation: new.participation,
             status: Status::Draft,
             close_outcome: None,
             participant_count: 0,
@@ -234,6 +259,7 @@ struct PublicView<'a> {
     price_tiers: &'a [PriceTier],
     current_unit_price_minor: i64,
     next_tier: Option<NextTier>,
+    participation: Participation,
     created_at: Timestamp,
     updated_at: Timestamp,
     published_at: Option<Timestamp>,
@@ -262,6 +288,7 @@ impl<'a> PublicView<'a> {
             price_tiers: &gb.price_tiers,
             current_unit_price_minor: gb.current_unit_price_minor(),
             next_tier: next_tier(&gb.price_tiers, gb.participant_count),
+            participation: gb.participation,
             created_at: gb.created_at,
             updated_at: gb.updated_at,
             published_at: gb.published_at,
@@ -297,6 +324,7 @@ pub struct NewGroupBuy {
     pub price_tiers: Vec<PriceTier>,
     /// As given, or the default of `maxParticipants`; 0 (no waitlist) without it.
     pub waitlist_limit: u32,
+    pub participation: Participation,
 }
 
 #[cfg(test)]
@@ -315,11 +343,12 @@ impl NewGroupBuy {
             closes_at: None,
             price_tiers: Vec::new(),
             waitlist_limit: 0,
+            participation: Participation::Anyone,
         }
     }
 }
 
-const NEW_GROUP_BUY_FIELDS: [&str; 11] = [
+const NEW_GROUP_BUY_FIELDS: [&str; 12] = [
     "slug",
     "title",
     "description",
@@ -331,6 +360,7 @@ const NEW_GROUP_BUY_FIELDS: [&str; 11] = [
     "closesAt",
     "priceTiers",
     "waitlistLimit",
+    "participation",
 ];
 
 fn count(value: &Value, min: i64, max: i64) -> Result<u32, String> {
@@ -392,6 +422,7 @@ impl NewGroupBuy {
                 _ => Ok(limit),
             }
         });
+        let participation = f.optional("participation", Participation::parse);
         let slug = match (slug, &title) {
             (Ok(Some(slug)), _) => Some(slug),
             (Ok(None), Some(title)) => {
@@ -416,6 +447,7 @@ impl NewGroupBuy {
             closes_at,
             price_tiers,
             waitlist_limit,
+            participation,
         ) {
             (
                 Some(slug),
@@ -429,6 +461,7 @@ impl NewGroupBuy {
                 Ok(closes_at),
                 Ok(price_tiers),
                 Ok(waitlist_limit),
+                Ok(participation),
             ) => Ok(Self {
                 slug,
                 title,
@@ -442,6 +475,7 @@ impl NewGroupBuy {
                 price_tiers: price_tiers.unwrap_or_default(),
                 waitlist_limit: waitlist_limit
                     .unwrap_or_else(|| default_waitlist_limit(max_participants)),
+                participation: participation.unwrap_or_default(),
             }),
             // `finish` returned Ok, so every field parsed; kept total rather than unwrapped.
             _ => Err(vec![FieldError::new("body", "could not be read")]),
@@ -486,6 +520,19 @@ mod tests {
         assert_eq!(new.max_quantity_per_participant, 1);
         assert_eq!(new.description, "");
         assert_eq!(new.max_participants, None);
+        assert_eq!(new.participation, Participation::Anyone);
+    }
+
+    #[test]
+    fn participation_is_anyone_or_signed_in() {
+        let body = |p: Value| {
+            json!({"title": "Lamp", "currency": "INR", "unitPriceMinor": 1,
+                   "minParticipants": 1, "participation": p})
+        };
+        let new = parse(body(json!("signed-in"))).expect("valid");
+        assert_eq!(new.participation, Participation::SignedIn);
+        assert_eq!(bad_fields(body(json!("members"))), ["participation"]);
+        assert_eq!(bad_fields(body(json!(true))), ["participation"]);
     }
 
     #[test]
@@ -610,6 +657,7 @@ mod tests {
             "minParticipants",
             "nextTier",
             "participantCount",
+            "participation",
             "priceTiers",
             "publishedAt",
             "slug",

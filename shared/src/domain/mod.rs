@@ -12,7 +12,7 @@ pub mod rollup;
 pub mod support;
 pub mod timestamp;
 
-pub use group_buy::{Audience, GroupBuy, NewGroupBuy};
+pub use group_buy::{Audience, GroupBuy, NewGroupBuy, Participation};
 pub use history::{HistoryEntry, HistoryResult};
 pub use identifiers::{Handle, Slug};
 pub use interest::{Held, InterestRejection, Registration, Tally};

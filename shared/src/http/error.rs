@@ -27,8 +27,20 @@ pub enum ApiError {
     /// The caller is not let in (401 or 403).
     #[error(transparent)]
     Auth(AuthError),
-    #[error("visitor id required")]
-    VisitorIdRequired,
+    #[error("visitor required")]
+    VisitorRequired,
+    /// An `X-Visitor-Pass` that is malformed, tampered with, expired or under a key id no
+    /// longer accepted.
+    #[error("visitor pass invalid")]
+    VisitorPassInvalid,
+    /// A visitor pass on a group-buy open to signed-in users only.
+    #[error("sign-in required")]
+    SignInRequired,
+    /// A challenge that is not ours, expired, or not solved by the nonce.
+    #[error("challenge failed")]
+    ChallengeFailed,
+    #[error("challenge already used")]
+    ChallengeUsed,
     #[error("group-buy not found")]
     GroupBuyNotFound,
     #[error("interest not found")]
@@ -167,12 +179,39 @@ impl ApiError {
                 format!("Valid credentials are required: {why}."),
             )
             .header(header::WWW_AUTHENTICATE, "Bearer"),
-            Self::VisitorIdRequired => Problem::new(
+            Self::VisitorRequired => Problem::new(
                 S::UNAUTHORIZED,
-                "VISITOR_ID_REQUIRED",
-                "Visitor id required",
-                "Identify as a signed-in user (Authorization: Bearer) or send X-Visitor-Id: \
-                 22 to 128 characters of A-Z a-z 0-9 _ -.",
+                "VISITOR_REQUIRED",
+                "Visitor required",
+                "Identify as a signed-in user (Authorization: Bearer) or send a visitor pass \
+                 (X-Visitor-Pass), obtained from POST /v2/public/visitor-challenges and \
+                 POST /v2/public/visitor-passes.",
+            ),
+            Self::VisitorPassInvalid => Problem::new(
+                S::UNAUTHORIZED,
+                "VISITOR_PASS_INVALID",
+                "Visitor pass invalid",
+                "The X-Visitor-Pass is malformed, tampered with or expired; obtain a new pass.",
+            ),
+            Self::SignInRequired => Problem::new(
+                S::FORBIDDEN,
+                "SIGN_IN_REQUIRED",
+                "Sign-in required",
+                "This group-buy is open to signed-in users only; sign in (Authorization: \
+                 Bearer) to take part.",
+            ),
+            Self::ChallengeFailed => Problem::new(
+                S::BAD_REQUEST,
+                "CHALLENGE_FAILED",
+                "Challenge failed",
+                "The challenge is not one this service issued, has expired, or the nonce does \
+                 not solve it; ask for a new challenge.",
+            ),
+            Self::ChallengeUsed => Problem::new(
+                S::CONFLICT,
+                "CHALLENGE_USED",
+                "Challenge used",
+                "This challenge was already redeemed for a pass; each challenge gives one.",
             ),
             Self::Auth(AuthError::InsufficientScope(scope)) => Problem::new(
                 S::FORBIDDEN,

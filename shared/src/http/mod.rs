@@ -7,6 +7,7 @@ pub mod error;
 pub mod idempotency;
 pub mod participants_csv;
 pub mod visitor;
+pub mod visitor_pass;
 
 pub use conventions::{
     CORRELATION_ID, IfMatch, ListFormat, MAX_BODY_BYTES, REQUEST_ID, Reply, RequestIds,

@@ -1,18 +1,20 @@
 //! Who a public visitor is: a signed-in user (`user:<sub>`, from a verified JWT) or an
-//! anonymous visitor named by `X-Visitor-Id`. Only a keyed hash of either is kept.
+//! anonymous visitor holding a visitor pass (`X-Visitor-Pass`), whose identity the service
+//! chose when it issued the pass. Only a keyed hash of either is kept.
 
 use crate::auth::{Authenticator, CredentialKind};
 use crate::http::ApiError;
+use crate::http::visitor_pass::VisitorPasses;
 use crate::keys::ServerKey;
 use lambda_http::http::{HeaderMap, HeaderName, header};
 
-pub const VISITOR_ID: HeaderName = HeaderName::from_static("x-visitor-id");
-const VISITOR_ID_LEN: std::ops::RangeInclusive<usize> = 22..=128;
+pub const VISITOR_PASS: HeaderName = HeaderName::from_static("x-visitor-pass");
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum VisitorKind {
     /// Signed in: a verified JWT (`user:<sub>`) or personal access token.
     SignedIn(CredentialKind),
+    /// A visitor pass.
     Anonymous,
 }
 
@@ -35,12 +37,13 @@ pub struct Visitor {
 
 impl Visitor {
     /// A present `Authorization` header must verify (401 otherwise, never a fall-back to
-    /// anonymous); without one, `X-Visitor-Id` must be well formed; neither is 401
-    /// `VISITOR_ID_REQUIRED`.
+    /// anonymous); without one, `X-Visitor-Pass` must be a valid pass (401
+    /// `VISITOR_PASS_INVALID`); neither is 401 `VISITOR_REQUIRED`.
     pub async fn identify(
         headers: &HeaderMap,
         auth: &Authenticator,
         server_key: &ServerKey,
+        passes: &VisitorPasses,
     ) -> Result<Self, ApiError> {
         if headers.contains_key(header::AUTHORIZATION) {
             let principal = auth.authenticate(headers).await?;
@@ -53,21 +56,15 @@ impl Visitor {
                 key: server_key.visitor_key(&identity),
             });
         }
-        let id = headers
-            .get(VISITOR_ID)
-            .ok_or(ApiError::VisitorIdRequired)?
+        let pass = headers
+            .get(VISITOR_PASS)
+            .ok_or(ApiError::VisitorRequired)?
             .to_str()
-            .map_err(|_| ApiError::VisitorIdRequired)?;
-        let well_formed = VISITOR_ID_LEN.contains(&id.len())
-            && id
-                .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
-        if !well_formed {
-            return Err(ApiError::VisitorIdRequired);
-        }
+            .map_err(|_| ApiError::VisitorPassInvalid)?;
+        let id = passes.verify(pass, chrono::Utc::now().timestamp())?;
         Ok(Self {
             kind: VisitorKind::Anonymous,
-            key: server_key.visitor_key(&format!("anon:{id}")),
+            key: server_key.visitor_key(&format!("pass:{id}")),
         })
     }
 }

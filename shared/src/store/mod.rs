@@ -2,6 +2,7 @@
 //! nothing here reads and then writes unconditionally. Every key comes from `table::layout`;
 //! why the table is laid out so: docs/reference/table.md.
 
+mod challenges;
 mod closing_soon;
 pub mod decide_and_write;
 mod group_buys;
@@ -44,6 +45,7 @@ use aws_sdk_dynamodb::types::{
 };
 use std::collections::{BTreeMap, HashMap};
 
+pub use challenges::Redemption;
 pub use closing_soon::DeadlineEntry;
 pub use group_buys::{DueKey, Listing};
 pub use interests::{

@@ -16,6 +16,7 @@
 //! | daily counter (TTL) | [`limit_pk`] | [`LIMIT_SK`] | – |
 //! | idempotency record (TTL) | [`idempotency_pk`] | [`IDEMPOTENCY_SK`] | – |
 //! | rollup counters | [`rollup_partition`] | [`TOTALS_SK`], [`drafts_sk`] | – |
+//! | redeemed visitor challenge (TTL) | [`challenge_pk`] | [`CHALLENGE_REDEEMED_SK`] | – |
 //!
 //! Sort order is part of the layout: a group-buy's collection sorts `GB` <
 //! `GB#DESCRIPTION` < `GB#TALLY` < [`GROUP_BUY_END`] < `HIST#…` < [`HISTORY_END`] < `INT#…` <
@@ -202,6 +203,15 @@ pub fn rollup_partition(shard: u32) -> String {
 /// A rollup shard's count of the drafts last updated in `hour` (`YYYY-MM-DDTHH`).
 pub fn drafts_sk(hour: &str) -> String {
     format!("{DRAFTS_PREFIX}{hour}")
+}
+
+/// The sort key of a redeemed visitor challenge's item.
+pub const CHALLENGE_REDEEMED_SK: &str = "REDEEMED";
+
+/// The partition key of a visitor challenge's redemption: the challenge's random salt, so
+/// that one challenge has one item, which a conditional put writes once.
+pub fn challenge_pk(salt: &str) -> String {
+    format!("CHALLENGE#{salt}")
 }
 
 #[cfg(test)]

@@ -3,5 +3,6 @@
 
 pub(super) mod admin;
 pub(super) mod owner;
+pub(super) mod passes;
 pub(super) mod public;
 pub(super) mod support;

@@ -9,11 +9,12 @@ use crate::domain::interest::{
     waitlist_entry_expiry,
 };
 use crate::domain::{
-    Audience, GroupBuy, Held, InterestRejection, Registration, Status, Tally, Timestamp,
+    Audience, GroupBuy, Held, InterestRejection, Participation, Registration, Status, Tally,
+    Timestamp,
 };
 use crate::domain::{Handle, Slug};
 use crate::http::ApiError;
-use crate::http::visitor::Visitor;
+use crate::http::visitor::{Visitor, VisitorKind};
 use crate::http::{Reply, json_object};
 use crate::store::{
     INTEREST_ATTEMPTS, InterestRecord, InterestSnapshot, InterestWrite, Layout, Learned, Listing,
@@ -67,6 +68,26 @@ impl<'a> InterestScope<'a> {
             self.app.recent.learn(self.handle, self.slug, tally);
         }
         Ok(snapshot)
+    }
+
+    /// Whether a visitor pass may register here: 403 `SIGN_IN_REQUIRED` on a group-buy open
+    /// to signed-in users only. `participation` never changes after create, so what this
+    /// instance once read decides (a read only the first time); a group-buy that is not
+    /// public is 404, as the registration would answer.
+    async fn admit_pass(&self) -> Result<(), ApiError> {
+        let participation = match self.app.recent.participation(self.handle, self.slug) {
+            Some(participation) => participation,
+            None => {
+                let found = self.app.store.get(self.handle, self.slug).await?;
+                let gb = public(found.as_ref()).ok_or(ApiError::GroupBuyNotFound)?;
+                self.app.recent.put(gb);
+                gb.participation
+            }
+        };
+        match participation {
+            Participation::Anyone => Ok(()),
+            Participation::SignedIn => Err(ApiError::SignInRequired),
+        }
     }
 
     /// Runs `write` (one of this visitor's interest or waitlist writes), counted against the
@@ -345,6 +366,9 @@ pub(crate) async fn register(call: &mut Call<'_>, visitor: Visitor) -> Result<Re
     let target = call.target()?;
     let Requested { quantity, waitlist } = requested(call)?;
     let scope = InterestScope::new(call.app, &target, &visitor)?;
+    if visitor.kind == VisitorKind::Anonymous {
+        scope.admit_pass().await?;
+    }
     let mut snapshot = InterestSnapshot {
         // A hint only, for the threshold edge the first try expects.
         tally: call
