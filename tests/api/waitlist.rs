@@ -229,8 +229,11 @@ async fn a_full_waitlist_answers_waitlist_full() {
     for v in &waiting {
         assert_eq!(join(&app, "lamp-drop", v, 1).await.status, 202);
     }
+    // The newcomer's pass first: redeeming its challenge writes an item of its own.
+    let newcomer = Visitor::anonymous();
+    newcomer.pass(&app.app).await;
     let before = app.all_items().await.len();
-    let refused = join(&app, "lamp-drop", &Visitor::anonymous(), 1).await;
+    let refused = join(&app, "lamp-drop", &newcomer, 1).await;
     assert_eq!((refused.status, refused.code()), (409, "WAITLIST_FULL"));
     assert_eq!(refused.body["waitlistLimit"], 2);
     assert_eq!(
@@ -308,6 +311,11 @@ async fn a_position_costs_one_read_however_long_the_waitlist() {
     for v in &waiting {
         assert_eq!(join(&app, "lamp-drop", v, 1).await.status, 202);
     }
+    // Their passes, as they already hold them: reading one costs the table nothing.
+    let mut passes = Vec::new();
+    for visitor in [&waiting[0], &waiting[59]] {
+        passes.push(Visitor::Pass(visitor.pass(&app.app).await.expect("a pass")));
+    }
     let cost = |visitor: &Visitor| {
         let call = TestApp::my_interest(Route::GetMyInterest, "lamp-drop", visitor);
         let request_id = uuid::Uuid::new_v4().to_string();
@@ -315,8 +323,8 @@ async fn a_position_costs_one_read_however_long_the_waitlist() {
             lambda_http::request::from_str(&call.event(&request_id).to_string()).expect("event");
         group_buy::telemetry::measure(app.app.handle(Route::GetMyInterest, request))
     };
-    let (head, head_usage) = cost(&waiting[0]).await;
-    let (tail, tail_usage) = cost(&waiting[59]).await;
+    let (head, head_usage) = cost(&passes[0]).await;
+    let (tail, tail_usage) = cost(&passes[1]).await;
     assert_eq!((head.status().as_u16(), tail.status().as_u16()), (200, 200));
     let body = |r: &lambda_http::Response<lambda_http::Body>| -> Value {
         serde_json::from_slice(r.body().as_ref()).expect("json")
