@@ -939,8 +939,10 @@ Mappings:
       SupportBurst: 1
       AdminRate: 1
       AdminBurst: 1
+      VisitorPassRate: 1
+      VisitorPassBurst: 1
   StageConcurrency:
-    dev: {PublicRead: 1, Interest: 1, OwnerRead: 1, OwnerWrite: 1, Support: 1, Admin: 1, Expiry: 1}
+    dev: {PublicRead: 1, Interest: 1, OwnerRead: 1, OwnerWrite: 1, Support: 1, Admin: 1, Expiry: 1, VisitorPass: 1}
 Globals:
   Function:
     Timeout: 10
