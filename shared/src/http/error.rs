@@ -305,8 +305,7 @@ impl ApiError {
                 "The group-buy has no deadline (closesAt is null), so there is none to extend; \
                  a deadline is set when the group-buy is created.",
             )
-            .member("currentStatus", current)
-            .member("closesAt", Value::Null),
+            .member("currentStatus", current),
             Self::Lifecycle(Rejection::ThresholdNotMet {
                 participant_count,
                 min_participants,
