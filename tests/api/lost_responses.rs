@@ -254,3 +254,39 @@ async fn without_a_token_the_retry_would_refuse_the_callers_own_create() {
     assert_eq!((created.status, created.code()), (409, "SLUG_TAKEN"));
     assert_eq!(items_with_sort_key(&app, "GB").await.len(), 1);
 }
+
+/// A redemption whose put committed while its answer was lost: the SDK sends the same put
+/// again, its condition fails against the request's own item, and the visitor still gets
+/// the pass, not 409 `CHALLENGE_USED` for a challenge only they redeemed.
+#[tokio::test]
+async fn a_redemption_whose_answer_is_lost_still_gives_the_pass() {
+    let app = spawn_app().await;
+    let upstream = dynamodb_endpoint().trim_start_matches("http://").to_owned();
+    let proxy = LossyProxy::start(upstream, "PutItem", 1).await;
+    let (lossy, proxy) = behind(&app.table, proxy).await;
+
+    let challenge = group_buy_tests::challenge(&lossy).await;
+    let salt = challenge["salt"].as_str().expect("salt");
+    let difficulty = challenge["difficulty"].as_u64().expect("difficulty") as u32;
+    let nonce = group_buy_tests::solve(salt, difficulty);
+    let token = challenge["challenge"].as_str().expect("challenge");
+    let redeemed = group_buy_tests::redeem(&lossy, token, &nonce).await;
+
+    assert_eq!(redeemed.status, 201, "{}", redeemed.body);
+    assert!(redeemed.body["visitorPass"].is_string());
+    let requests = proxy.requests();
+    let [lost, retry] = requests.as_slice() else {
+        panic!("one lost put and one retry, saw {requests:#?}");
+    };
+    assert!(
+        lost.lost_answer
+            .as_deref()
+            .is_some_and(|status| status.starts_with("HTTP/1.1 200")),
+        "the first attempt committed and its answer was lost: {lost:?}"
+    );
+    assert_eq!(lost.body, retry.body, "the retry is the same call");
+    assert_eq!(items_with_sort_key(&app, "REDEEMED").await.len(), 1);
+    // Another request's redemption of the same challenge is still refused.
+    let again = group_buy_tests::redeem(&app.app, token, &nonce).await;
+    assert_eq!((again.status, again.code()), (409, "CHALLENGE_USED"));
+}

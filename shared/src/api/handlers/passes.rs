@@ -57,7 +57,7 @@ pub(crate) async fn redeem(call: &mut Call<'_>) -> Result<Reply, ApiError> {
     match call
         .app
         .store
-        .redeem_challenge(&solved.salt, solved.expires_epoch)
+        .redeem_challenge(&solved.salt, solved.expires_epoch, call.request_id)
         .await?
     {
         Redemption::First => {}
