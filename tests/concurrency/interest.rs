@@ -11,7 +11,7 @@ async fn three_hundred_visitors_each_sending_three_times_count_once() {
     let app = spawn_app().await;
     app.published("big-drop", json!({"minParticipants": 300}))
         .await;
-    let visitors: Vec<Visitor> = (0..300).map(|_| Visitor::anonymous()).collect();
+    let visitors: Vec<Visitor> = app.visitors(300).await;
     let requests = visitors
         .iter()
         .flat_map(|v| [v, v, v])
@@ -42,7 +42,7 @@ async fn the_cap_admits_exactly_max_participants() {
     let app = spawn_app().await;
     app.published("capped-drop", json!({"maxParticipants": 50}))
         .await;
-    let visitors: Vec<Visitor> = (0..200).map(|_| Visitor::anonymous()).collect();
+    let visitors: Vec<Visitor> = app.visitors(200).await;
     let responses = concurrently(
         visitors
             .iter()
@@ -106,7 +106,7 @@ async fn a_close_racing_registrations_freezes_the_counts() {
     let _turn = exclusive().await;
     let app = spawn_app().await;
     app.published("race-drop", json!({})).await;
-    let visitors: Vec<Visitor> = (0..100).map(|_| Visitor::anonymous()).collect();
+    let visitors: Vec<Visitor> = app.visitors(100).await;
     let registrations = concurrently(
         visitors
             .iter()

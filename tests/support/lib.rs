@@ -435,6 +435,19 @@ impl TestApp {
         send(&self.app, call).await
     }
 
+    /// `n` anonymous visitors holding their passes already, obtained a few at a time: a
+    /// burst of hundreds of visitors then sends only the requests the test is about, not
+    /// hundreds of redemptions besides, which slow DynamoDB Local past the client's timeouts.
+    pub async fn visitors(&self, n: usize) -> Vec<Visitor> {
+        let visitors: Vec<Visitor> = (0..n).map(|_| Visitor::anonymous()).collect();
+        futures::stream::iter(&visitors)
+            .for_each_concurrent(8, |v| async move {
+                v.pass(&self.app).await;
+            })
+            .await;
+        visitors
+    }
+
     pub async fn create(&self, body: &Value) -> TestResponse {
         self.send(
             Call::new(
