@@ -7,9 +7,7 @@
 //! (`store::waitlist` keeps the waitlist).
 
 use super::rollup::rollup_update;
-use super::waitlist::{
-    HEAD_MOVES_FORWARD, SERVED, WaitlistEntry, passed_over_items, promotion_items, served_after,
-};
+use super::waitlist::{WaitlistEntry, passed_over_items, promotion_items};
 use super::{
     BEFORE_DEADLINE, GroupBuyParts, ItemCheck, OPEN_FOR_REGISTRATION, Riders, Store, StoreError,
     THRESHOLD_EDGE, WAITLIST_COUNT, decode, encode, n, part_key, pk_of, put_if_absent, s,
@@ -281,18 +279,10 @@ impl Store {
                     }
                     None => "",
                 };
-                // The head moves to the greatest number removed (`Tally::waitlist_position`).
-                let moves_head = match served_after(successor, passed_over) {
-                    Some(served) => {
-                        tally = tally
-                            .expression_attribute_names("#maxQuantity", "maxQuantityPerParticipant")
-                            .expression_attribute_names("#served", SERVED)
-                            .expression_attribute_values(":served", n(served));
-                        (", #served = :served", format!(" AND {HEAD_MOVES_FORWARD}"))
-                    }
-                    None => ("", String::new()),
-                };
-                let beyond_the_bound = format!("{beyond_the_bound}{}", moves_head.1);
+                if successor.is_some() || !passed_over.is_empty() {
+                    tally = tally
+                        .expression_attribute_names("#maxQuantity", "maxQuantityPerParticipant");
+                }
                 extra.extend(passed_over_items(&self.table, &pk, passed_over)?);
                 match successor {
                     // The place goes to the successor: participants unchanged, so the
@@ -301,10 +291,9 @@ impl Store {
                         extra.splice(0..0, promotion_items(&self.table, &pk, next, now)?);
                         let units = i64::from(next.quantity) - i64::from(quantity);
                         let tally = tally
-                            .update_expression(format!(
-                                "SET #units = #units + :delta, #waiting = #waiting - :left{}",
-                                moves_head.0
-                            ))
+                            .update_expression(
+                                "SET #units = #units + :delta, #waiting = #waiting - :left",
+                            )
                             .condition_expression(format!(
                                 "{open} AND #maxQuantity >= :promoted{beyond_the_bound}"
                             ))
@@ -326,10 +315,7 @@ impl Store {
                     None => {
                         let tally = tally
                             .update_expression(
-                                format!(
-                                    "SET #participants = #participants - :one, #units = #units - :q, #waiting = if_not_exists(#waiting, :zero) - :passed{}",
-                                    moves_head.0
-                                ),
+                                "SET #participants = #participants - :one, #units = #units - :q, #waiting = if_not_exists(#waiting, :zero) - :passed",
                             )
                             .condition_expression(format!(
                                 "{open} AND #participants {} #threshold AND {}{beyond_the_bound}",
@@ -415,12 +401,6 @@ impl Layout {
     pub const INTEREST: Self = Self {
         interest: Some(0),
         tally: 1,
-        waiting: None,
-    };
-    /// `take_join_ordinal`: the tally alone.
-    pub const ORDINAL: Self = Self {
-        interest: None,
-        tally: 0,
         waiting: None,
     };
     /// `join_waitlist`: the interest (a check), the tally, the visitor's entry, the queue.

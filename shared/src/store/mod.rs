@@ -56,7 +56,7 @@ pub use reports::{REPORT_RETENTION_DAYS, StoredReport};
 pub use riders::{Refusal, Riders};
 pub use rollup::Summary;
 pub use stored_response::{RETENTION_SECONDS, StoredResponse};
-pub use waitlist::{WaitlistEntry, WaitlistHead};
+pub use waitlist::WaitlistEntry;
 
 type Item = HashMap<String, AttributeValue>;
 
