@@ -1,13 +1,11 @@
 //! Redeemed visitor challenges: one item per challenge, written once by a conditional put,
 //! deleted by TTL when the challenge expires (after which it could not be redeemed anyway).
 
-use super::{Store, StoreError, classify, n, observed, s};
+use super::riders::PutOutcome;
+use super::{Store, StoreError, n, s};
 use crate::table::layout::{CHALLENGE_REDEEMED_SK, challenge_pk};
 use crate::table::{PARTITION_KEY, SORT_KEY, TTL_ATTRIBUTE};
-use aws_sdk_dynamodb::operation::put_item::PutItemError;
-use aws_sdk_dynamodb::types::{
-    AttributeValue, ReturnConsumedCapacity, ReturnValuesOnConditionCheckFailure,
-};
+use aws_sdk_dynamodb::types::Put;
 
 /// The attribute that names the request whose redemption the item records.
 const REDEMPTION: &str = "redemption";
@@ -33,37 +31,22 @@ impl Store {
         expires_epoch: i64,
         redemption: &str,
     ) -> Result<Redemption, StoreError> {
-        let result = observed(
-            self.client
-                .put_item()
-                .table_name(&self.table)
-                .item(PARTITION_KEY, s(challenge_pk(salt)))
-                .item(SORT_KEY, s(CHALLENGE_REDEEMED_SK))
-                .item(TTL_ATTRIBUTE, n(expires_epoch))
-                .item(REDEMPTION, s(redemption))
-                .condition_expression("attribute_not_exists(#pk)")
-                .expression_attribute_names("#pk", PARTITION_KEY)
-                .return_values_on_condition_check_failure(
-                    ReturnValuesOnConditionCheckFailure::AllOld,
-                )
-                .return_consumed_capacity(ReturnConsumedCapacity::Indexes)
-                .send()
-                .await,
-        );
-        match result {
-            Ok(_) => Ok(Redemption::First),
-            Err(e) => match e.as_service_error() {
-                Some(PutItemError::ConditionalCheckFailedException(failed)) => {
-                    let ours = failed.item().and_then(|item| item.get(REDEMPTION))
-                        == Some(&AttributeValue::S(redemption.to_owned()));
-                    Ok(if ours {
-                        Redemption::First
-                    } else {
-                        Redemption::AlreadyRedeemed
-                    })
-                }
-                _ => Err(classify("PutItem", e)),
-            },
-        }
+        let put = Put::builder()
+            .table_name(&self.table)
+            .item(PARTITION_KEY, s(challenge_pk(salt)))
+            .item(SORT_KEY, s(CHALLENGE_REDEEMED_SK))
+            .item(TTL_ATTRIBUTE, n(expires_epoch))
+            .item(REDEMPTION, s(redemption))
+            .condition_expression("attribute_not_exists(#pk)")
+            .expression_attribute_names("#pk", PARTITION_KEY)
+            .build()
+            .map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        Ok(match self.put_unless_held(put).await? {
+            PutOutcome::Written => Redemption::First,
+            PutOutcome::Held(Some(holder)) if holder.get(REDEMPTION) == Some(&s(redemption)) => {
+                Redemption::First
+            }
+            PutOutcome::Held(_) => Redemption::AlreadyRedeemed,
+        })
     }
 }

@@ -98,15 +98,17 @@ impl Riders {
     }
 }
 
+/// How a lone conditional put ended.
+pub(super) enum PutOutcome {
+    Written,
+    /// Its condition refused it; the item that did, when DynamoDB returned it.
+    Held(Option<Item>),
+}
+
 impl Store {
-    /// Keeps the response of a keyed request that wrote nothing else; when a live record
-    /// already holds the key, returns it instead.
-    pub async fn keep_response(
-        &self,
-        record_key: &str,
-        stored: &StoredResponse,
-    ) -> Result<Option<StoredResponse>, StoreError> {
-        let put = keep(&self.table, record_key, stored)?;
+    /// Sends `put` alone (not in a transaction), with its condition, asking for the item
+    /// that refuses it.
+    pub(super) async fn put_unless_held(&self, put: Put) -> Result<PutOutcome, StoreError> {
         let result = observed(
             self.client
                 .put_item()
@@ -123,14 +125,27 @@ impl Store {
                 .await,
         );
         match result {
-            Ok(_) => Ok(None),
+            Ok(_) => Ok(PutOutcome::Written),
             Err(e) => match e.as_service_error() {
                 Some(PutItemError::ConditionalCheckFailedException(failed)) => {
-                    let existing: Option<Item> = failed.item().cloned();
-                    existing.map(decode).transpose()
+                    Ok(PutOutcome::Held(failed.item().cloned()))
                 }
                 _ => Err(super::classify("PutItem", e)),
             },
+        }
+    }
+
+    /// Keeps the response of a keyed request that wrote nothing else; when a live record
+    /// already holds the key, returns it instead.
+    pub async fn keep_response(
+        &self,
+        record_key: &str,
+        stored: &StoredResponse,
+    ) -> Result<Option<StoredResponse>, StoreError> {
+        let put = keep(&self.table, record_key, stored)?;
+        match self.put_unless_held(put).await? {
+            PutOutcome::Written => Ok(None),
+            PutOutcome::Held(existing) => existing.map(decode).transpose(),
         }
     }
 }
