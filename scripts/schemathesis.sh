@@ -122,6 +122,7 @@ CROSS_FIELD = {
     ("maxParticipants", "must not be less than minParticipants"),
     ("slug", "cannot be derived from this title; send a slug"),
     ("historyCursor", "needs include=history"),
+    ("waitlistLimit", "needs maxParticipants: without a cap there is no waitlist"),
 }
 # The same for fields whose name or message carries an index or a time: a price tier against
 # the group-buy's price and cap or the tier before it, and an extension's closesAt against the

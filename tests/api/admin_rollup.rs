@@ -50,6 +50,7 @@ async fn old_draft(app: &group_buy_tests::TestApp, slug: &str, hours: i64) {
             max_quantity_per_participant: 1,
             closes_at: None,
             price_tiers: Vec::new(),
+            waitlist_limit: 0,
             participation: Default::default(),
         },
         then,

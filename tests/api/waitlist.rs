@@ -29,9 +29,14 @@ async fn waitlist_count(app: &TestApp, slug: &str) -> Value {
     app.get(slug, "").await.body["waitlistCount"].clone()
 }
 
-/// A full group-buy: `max` participants of quantity 1, who are returned.
+/// A full group-buy: `max` participants of quantity 1, who are returned; its waitlist holds
+/// as many as a waitlist may.
 async fn full(app: &TestApp, slug: &str, max: u32) -> Vec<Visitor> {
-    app.published(slug, json!({"maxParticipants": max})).await;
+    app.published(
+        slug,
+        json!({"maxParticipants": max, "waitlistLimit": 10_000}),
+    )
+    .await;
     let participants: Vec<Visitor> = (0..max).map(|_| Visitor::anonymous()).collect();
     for p in &participants {
         assert_eq!(app.register(slug, p, Some(1)).await.status, 201);
@@ -162,7 +167,9 @@ async fn leaving_the_waitlist_moves_those_behind_up() {
     let gone = mine(&app, "lamp-drop", &waiting[1]).await;
     assert_eq!((gone.status, gone.code()), (404, "INTEREST_NOT_FOUND"));
     assert_eq!(position(&mine(&app, "lamp-drop", &waiting[0]).await), 1);
-    assert_eq!(position(&mine(&app, "lamp-drop", &waiting[2]).await), 2);
+    // Someone ahead left: the position may be overstated (never understated) until the head
+    // of the waitlist passes the place they left.
+    assert_eq!(position(&mine(&app, "lamp-drop", &waiting[2]).await), 3);
     assert_eq!(waitlist_count(&app, "lamp-drop").await, 2);
     assert_eq!(
         waitlist_keys(&app).await.len(),
@@ -171,8 +178,200 @@ async fn leaving_the_waitlist_moves_those_behind_up() {
     );
     assert_eq!(app.assert_counters_match_records("lamp-drop").await, (1, 1));
 
-    // Joining again puts the visitor at the end.
-    assert_eq!(position(&join(&app, "lamp-drop", &waiting[1], 1).await), 3);
+    // Joining again puts the visitor at the end (third, shown fourth: the gap is ahead).
+    assert_eq!(position(&join(&app, "lamp-drop", &waiting[1], 1).await), 4);
+}
+
+#[tokio::test]
+async fn positions_heal_once_the_head_passes_a_gap() {
+    let app = spawn_app().await;
+    let participants = full(&app, "lamp-drop", 2).await;
+    let waiting: Vec<Visitor> = (0..4).map(|_| Visitor::anonymous()).collect();
+    for v in &waiting {
+        assert_eq!(join(&app, "lamp-drop", v, 1).await.status, 202);
+    }
+    assert_eq!(app.withdraw("lamp-drop", &waiting[1]).await.status, 204);
+    assert_eq!(position(&mine(&app, "lamp-drop", &waiting[3]).await), 4);
+    for p in &participants {
+        assert_eq!(app.withdraw("lamp-drop", p).await.status, 204);
+    }
+    // waiting[0] and waiting[2] were promoted; the head passed the gap.
+    assert_eq!(position(&mine(&app, "lamp-drop", &waiting[3]).await), 1);
+    assert_eq!(app.assert_counters_match_records("lamp-drop").await, (2, 2));
+}
+
+#[tokio::test]
+async fn a_full_waitlist_answers_waitlist_full() {
+    let app = spawn_app().await;
+    app.published(
+        "lamp-drop",
+        json!({"maxParticipants": 1, "waitlistLimit": 2}),
+    )
+    .await;
+    assert_eq!(
+        app.register("lamp-drop", &Visitor::anonymous(), Some(1))
+            .await
+            .status,
+        201
+    );
+    let owner_view = app.get("lamp-drop", "").await.body;
+    assert_eq!(owner_view["waitlistLimit"], 2);
+    let public_view = app
+        .send(group_buy_tests::Call::new(
+            Route::GetPublicGroupBuy,
+            format!("/v2/public/group-buys/{HANDLE}/lamp-drop"),
+        ))
+        .await;
+    assert_eq!(public_view.status, 200, "{}", public_view.body);
+    assert!(public_view.body.get("waitlistLimit").is_none());
+
+    let waiting: Vec<Visitor> = (0..2).map(|_| Visitor::anonymous()).collect();
+    for v in &waiting {
+        assert_eq!(join(&app, "lamp-drop", v, 1).await.status, 202);
+    }
+    // The newcomer's pass first: redeeming its challenge writes an item of its own.
+    let newcomer = Visitor::anonymous();
+    newcomer.pass(&app.app).await;
+    let before = app.all_items().await.len();
+    let refused = join(&app, "lamp-drop", &newcomer, 1).await;
+    assert_eq!((refused.status, refused.code()), (409, "WAITLIST_FULL"));
+    assert_eq!(refused.body["waitlistLimit"], 2);
+    assert_eq!(
+        app.all_items().await.len(),
+        before,
+        "refusals change nothing"
+    );
+    // Those waiting keep their place and may change what they wait for.
+    assert_eq!(join(&app, "lamp-drop", &waiting[0], 1).await.status, 202);
+    // A place on the waitlist freed is taken again.
+    assert_eq!(app.withdraw("lamp-drop", &waiting[1]).await.status, 204);
+    let again = join(&app, "lamp-drop", &Visitor::anonymous(), 1).await;
+    assert_eq!(again.status, 202, "{}", again.body);
+    assert_eq!(waitlist_count(&app, "lamp-drop").await, 2);
+    assert_eq!(app.assert_counters_match_records("lamp-drop").await, (1, 1));
+
+    // A limit of 0: no waitlist at all.
+    app.published(
+        "no-waitlist",
+        json!({"maxParticipants": 1, "waitlistLimit": 0}),
+    )
+    .await;
+    assert_eq!(
+        app.register("no-waitlist", &Visitor::anonymous(), Some(1))
+            .await
+            .status,
+        201
+    );
+    let none = join(&app, "no-waitlist", &Visitor::anonymous(), 1).await;
+    assert_eq!((none.status, none.code()), (409, "WAITLIST_FULL"));
+}
+
+#[tokio::test]
+async fn the_waitlist_limit_needs_a_cap_and_defaults_to_ten_times_it() {
+    let app = spawn_app().await;
+    let body = |extra: Value| {
+        let mut body = json!({
+            "title": "Lamp", "currency": "INR", "unitPriceMinor": 1, "minParticipants": 1
+        });
+        if let (Some(b), Value::Object(extra)) = (body.as_object_mut(), extra) {
+            b.extend(extra);
+        }
+        body
+    };
+    let uncapped = app
+        .create(&body(json!({"slug": "uncapped", "waitlistLimit": 3})))
+        .await;
+    assert_eq!(
+        (uncapped.status, uncapped.code()),
+        (400, "VALIDATION_FAILED")
+    );
+    assert_eq!(uncapped.body["errors"][0]["field"], "waitlistLimit");
+    let too_long = app
+        .create(&body(
+            json!({"slug": "too-long", "maxParticipants": 5, "waitlistLimit": 10_001}),
+        ))
+        .await;
+    assert_eq!(too_long.status, 400);
+    let default = app
+        .create(&body(json!({"slug": "capped", "maxParticipants": 7})))
+        .await;
+    assert_eq!(default.status, 201, "{}", default.body);
+    assert_eq!(default.body["waitlistLimit"], 70);
+    let open_ended = app.create(&body(json!({"slug": "open-ended"}))).await;
+    assert_eq!(open_ended.body["waitlistLimit"], 0);
+}
+
+/// A waiting visitor's position comes with the tally in the one BatchGetItem that
+/// `GET my-interest` makes anyway: the same cost at the head and at the tail.
+#[tokio::test]
+async fn a_position_costs_one_read_however_long_the_waitlist() {
+    let app = spawn_app().await;
+    full(&app, "lamp-drop", 1).await;
+    let waiting: Vec<Visitor> = (0..60).map(|_| Visitor::anonymous()).collect();
+    for v in &waiting {
+        assert_eq!(join(&app, "lamp-drop", v, 1).await.status, 202);
+    }
+    // Their passes, as they already hold them: reading one costs the table nothing.
+    let mut passes = Vec::new();
+    for visitor in [&waiting[0], &waiting[59]] {
+        passes.push(Visitor::Pass(visitor.pass(&app.app).await.expect("a pass")));
+    }
+    let cost = |visitor: &Visitor| {
+        let call = TestApp::my_interest(Route::GetMyInterest, "lamp-drop", visitor);
+        let request_id = uuid::Uuid::new_v4().to_string();
+        let request =
+            lambda_http::request::from_str(&call.event(&request_id).to_string()).expect("event");
+        group_buy::telemetry::measure(app.app.handle(Route::GetMyInterest, request))
+    };
+    let (head, head_usage) = cost(&passes[0]).await;
+    let (tail, tail_usage) = cost(&passes[1]).await;
+    assert_eq!((head.status().as_u16(), tail.status().as_u16()), (200, 200));
+    let body = |r: &lambda_http::Response<lambda_http::Body>| -> Value {
+        serde_json::from_slice(r.body().as_ref()).expect("json")
+    };
+    assert_eq!(body(&head)["waitlist"]["position"], 1);
+    assert_eq!(body(&tail)["waitlist"]["position"], 60);
+    assert_eq!(head_usage.calls, 1, "one BatchGetItem: {head_usage:?}");
+    assert_eq!(tail_usage.calls, 1, "one BatchGetItem: {tail_usage:?}");
+    assert_eq!(
+        head_usage.capacity_units, tail_usage.capacity_units,
+        "the tail costs what the head costs"
+    );
+}
+
+#[tokio::test]
+async fn entries_expire_after_the_latest_possible_close() {
+    let app = spawn_app().await;
+    let closes_at = "2099-01-01T00:00:00.000Z";
+    app.published(
+        "lamp-drop",
+        json!({"maxParticipants": 1, "closesAt": closes_at}),
+    )
+    .await;
+    assert_eq!(
+        app.register("lamp-drop", &Visitor::anonymous(), Some(1))
+            .await
+            .status,
+        201
+    );
+    assert_eq!(
+        join(&app, "lamp-drop", &Visitor::anonymous(), 1)
+            .await
+            .status,
+        202
+    );
+    // 2099-01-01 + 90 days (the latest extension) + 30 days (retention).
+    let expected = 4_070_908_800_i64 + 120 * 86_400;
+    let keys = waitlist_keys(&app).await;
+    assert_eq!(keys.len(), 2);
+    for key in keys {
+        let item = app.item("lamp-drop", &key).await;
+        assert_eq!(
+            item.get("ttl"),
+            Some(&AttributeValue::N(expected.to_string())),
+            "{key}"
+        );
+    }
 }
 
 #[tokio::test]

@@ -85,7 +85,7 @@ async fn concurrent_changes_and_withdrawals_keep_units_exact() {
                 Some(2 + (i % 4) as u32),
             )),
             futures::future::Either::Left(app.register_retrying("busy-drop", v, Some(5))),
-            futures::future::Either::Right(app.withdraw("busy-drop", v)),
+            futures::future::Either::Right(app.withdraw_retrying("busy-drop", v)),
             futures::future::Either::Left(app.register_retrying("busy-drop", v, Some(3))),
         ]
     });

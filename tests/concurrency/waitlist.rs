@@ -12,20 +12,6 @@ use std::sync::atomic::{AtomicBool, Ordering};
 const SLUG: &str = "wait-drop";
 const MAX_PARTICIPANTS: u64 = 20;
 
-/// Sends `call` again while it is 503 (`Retry-After`), as a well-behaved client does; a 503
-/// can follow a write that committed, so the retry may find it done.
-async fn retrying(app: &TestApp, call: impl Fn() -> group_buy_tests::Call) -> TestResponse {
-    let mut response = app.send(call()).await;
-    for _ in 0..10 {
-        if response.status != 503 {
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
-        response = app.send(call()).await;
-    }
-    response
-}
-
 fn quantity_of(i: usize) -> u64 {
     (i % 5) as u64 + 1
 }
@@ -85,12 +71,10 @@ async fn joins_racing_withdrawals_fill_every_freed_place_in_waitlist_order() {
             .iter()
             .enumerate()
             .skip(EARLY)
-            .map(|(i, v)| retrying(app, move || join(i, v))),
+            .map(|(i, v)| app.send_retrying(move || join(i, v))),
     );
     let withdrawals = concurrently(leavers.iter().map(|v| {
-        retrying(app, move || {
-            TestApp::my_interest(Route::WithdrawInterest, SLUG, v)
-        })
+        app.send_retrying(move || TestApp::my_interest(Route::WithdrawInterest, SLUG, v))
     }));
     // The owner's view, read over and over while the writes race.
     let done = AtomicBool::new(false);
@@ -264,11 +248,7 @@ async fn leaving_racing_promotions_leaves_nothing_behind() {
     let deletes = participants[..10]
         .iter()
         .chain(leavers.iter().map(|(_, v)| *v))
-        .map(|v| {
-            retrying(app, move || {
-                TestApp::my_interest(Route::WithdrawInterest, SLUG, v)
-            })
-        });
+        .map(|v| app.send_retrying(move || TestApp::my_interest(Route::WithdrawInterest, SLUG, v)));
     for answer in concurrently(deletes).await {
         assert_eq!(answer.status, 204, "{}", answer.body);
     }
@@ -294,4 +274,70 @@ async fn leaving_racing_promotions_leaves_nothing_behind() {
         .filter(|item| string(item, "SK").starts_with("WAIT"))
         .count();
     assert_eq!(waitlist_items, 0);
+}
+
+/// Many visitors race for the last places on a waitlist: exactly the limit is admitted, the
+/// others are told `WAITLIST_FULL`, and the counters equal the records.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn joins_racing_for_the_last_waitlist_places_admit_exactly_the_limit() {
+    let _turn = exclusive().await;
+    let app = spawn_app().await;
+    const LIMIT: usize = 8;
+    app.published(SLUG, json!({"maxParticipants": 2, "waitlistLimit": LIMIT}))
+        .await;
+    for _ in 0..2 {
+        assert_eq!(
+            app.register(SLUG, &Visitor::anonymous(), Some(1))
+                .await
+                .status,
+            201
+        );
+    }
+    // Most places are taken before the race; the last few are raced for.
+    const EARLY: usize = 5;
+    for _ in 0..EARLY {
+        let joined = app
+            .send(
+                TestApp::my_interest(Route::RegisterInterest, SLUG, &Visitor::anonymous())
+                    .json(&json!({"waitlist": true})),
+            )
+            .await;
+        assert_eq!(joined.status, 202, "{}", joined.body);
+    }
+    let racers: Vec<Visitor> = (0..24).map(|_| Visitor::anonymous()).collect();
+    let app = &app;
+    let answers = concurrently(racers.iter().map(|v| {
+        app.send_retrying(move || {
+            TestApp::my_interest(Route::RegisterInterest, SLUG, v).json(&json!({"waitlist": true}))
+        })
+    }))
+    .await;
+    let admitted = answers.iter().filter(|a| a.status == 202).count();
+    let refused = answers
+        .iter()
+        .filter(|a| a.status == 409 && a.code() == "WAITLIST_FULL")
+        .count();
+    assert_eq!(admitted, LIMIT - EARLY, "exactly the places left");
+    let bodies: Vec<String> = answers
+        .iter()
+        .map(|a| format!("{} {}", a.status, a.body))
+        .collect();
+    assert_eq!(refused, racers.len() - admitted, "{bodies:?}");
+
+    let items = app.all_items().await;
+    let count = |prefix: &str| {
+        items
+            .iter()
+            .filter(|item| string(item, "SK").starts_with(prefix))
+            .count()
+    };
+    let tally = items
+        .iter()
+        .find(|item| string(item, "SK") == "GB#TALLY")
+        .expect("the tally");
+    assert_eq!(number(tally, "waitlistCount"), LIMIT as u64);
+    assert_eq!(count("WAIT#"), LIMIT);
+    assert_eq!(count("WAITER#"), LIMIT);
+    assert_eq!(app.assert_counters_match_records(SLUG).await, (2, 2));
+    assert_eq!(app.get(SLUG, "").await.body["waitlistCount"], LIMIT);
 }

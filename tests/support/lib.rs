@@ -533,32 +533,48 @@ impl TestApp {
         visitor: &Visitor,
         quantity: Option<u32>,
     ) -> TestResponse {
+        self.send(Self::registration(slug, visitor, quantity)).await
+    }
+
+    /// `PUT my-interest`, with `quantity` in the body when given.
+    fn registration(slug: &str, visitor: &Visitor, quantity: Option<u32>) -> Call {
         let call = Self::my_interest(Route::RegisterInterest, slug, visitor);
-        self.send(match quantity {
+        match quantity {
             Some(q) => call.json(&json!({ "quantity": q })),
             None => call,
-        })
-        .await
+        }
     }
 
     /// `register` as a well-behaved client does it: a 503 (`Retry-After`) is retried, a few
     /// times. A 503 can follow a write that committed (a timeout), so the retry may see
     /// `created: false`; exactly-once is about the records and counters, not the statuses.
+    /// Sends `call()`, and again (up to 10 times, 200 ms apart) while the answer is 503:
+    /// what the contract asks of a client in a burst on one group-buy.
+    pub async fn send_retrying(&self, call: impl Fn() -> Call) -> TestResponse {
+        let mut response = self.send(call()).await;
+        for _ in 0..10 {
+            if response.status != 503 {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+            response = self.send(call()).await;
+        }
+        response
+    }
+
     pub async fn register_retrying(
         &self,
         slug: &str,
         visitor: &Visitor,
         quantity: Option<u32>,
     ) -> TestResponse {
-        let mut response = self.register(slug, visitor, quantity).await;
-        for _ in 0..5 {
-            if response.status != 503 {
-                break;
-            }
-            tokio::time::sleep(std::time::Duration::from_millis(200)).await;
-            response = self.register(slug, visitor, quantity).await;
-        }
-        response
+        self.send_retrying(|| Self::registration(slug, visitor, quantity))
+            .await
+    }
+
+    pub async fn withdraw_retrying(&self, slug: &str, visitor: &Visitor) -> TestResponse {
+        self.send_retrying(|| Self::my_interest(Route::WithdrawInterest, slug, visitor))
+            .await
     }
 
     pub async fn withdraw(&self, slug: &str, visitor: &Visitor) -> TestResponse {

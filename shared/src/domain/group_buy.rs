@@ -17,6 +17,16 @@ use serde_json::{Map, Value};
 pub const MAX_QUANTITY_PER_PARTICIPANT: u32 = 100;
 const MAX_UNIT_PRICE_MINOR: i64 = 1_000_000_000_000;
 
+/// The most visitors a waitlist may hold.
+pub const MAX_WAITLIST_LIMIT: u32 = 10_000;
+
+/// The waitlist limit of a group-buy that names none: 10 × `maxParticipants`, at most
+/// `MAX_WAITLIST_LIMIT`; without `maxParticipants` a group-buy is never full, so it has no
+/// waitlist: 0.
+pub fn default_waitlist_limit(max_participants: Option<u32>) -> u32 {
+    max_participants.map_or(0, |max| max.saturating_mul(10).min(MAX_WAITLIST_LIMIT))
+}
+
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct GroupBuy {
@@ -54,6 +64,10 @@ pub struct GroupBuy {
     /// Visitors waiting for a place (from the tally; 0 once closed: the entries end).
     #[serde(default)]
     pub waitlist_count: u32,
+    /// Visitors the waitlist holds at most; fixed at create. Absent on group-buys created
+    /// before the limit: they have the default.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub waitlist_limit: Option<u32>,
     pub version: u64,
     pub created_at: Timestamp,
     pub updated_at: Timestamp,
@@ -121,6 +135,7 @@ impl GroupBuy {
             participant_count: 0,
             unit_count: 0,
             waitlist_count: 0,
+            waitlist_limit: Some(new.waitlist_limit),
             version: 1,
             created_at: now,
             updated_at: now,
@@ -128,6 +143,12 @@ impl GroupBuy {
             closed_at: None,
             close_rejected_at: None,
         }
+    }
+
+    /// The visitors its waitlist holds at most.
+    pub fn waitlist_limit(&self) -> u32 {
+        self.waitlist_limit
+            .unwrap_or_else(|| default_waitlist_limit(self.max_participants))
     }
 
     pub fn lifecycle(&self) -> LifecycleState {
@@ -202,6 +223,7 @@ impl GroupBuy {
                 public,
                 version: self.version,
                 waitlist_count: self.waitlist_count,
+                waitlist_limit: self.waitlist_limit(),
             }),
         };
         view.unwrap_or(Value::Null)
@@ -284,6 +306,7 @@ struct OwnerView<'a> {
     public: PublicView<'a>,
     version: u64,
     waitlist_count: u32,
+    waitlist_limit: u32,
 }
 
 /// A valid request to create a draft.
@@ -299,6 +322,8 @@ pub struct NewGroupBuy {
     pub max_quantity_per_participant: u32,
     pub closes_at: Option<Timestamp>,
     pub price_tiers: Vec<PriceTier>,
+    /// As given, or the default of `maxParticipants`; 0 (no waitlist) without it.
+    pub waitlist_limit: u32,
     pub participation: Participation,
 }
 
@@ -317,12 +342,13 @@ impl NewGroupBuy {
             max_quantity_per_participant: 1,
             closes_at: None,
             price_tiers: Vec::new(),
+            waitlist_limit: 0,
             participation: Participation::Anyone,
         }
     }
 }
 
-const NEW_GROUP_BUY_FIELDS: [&str; 11] = [
+const NEW_GROUP_BUY_FIELDS: [&str; 12] = [
     "slug",
     "title",
     "description",
@@ -333,6 +359,7 @@ const NEW_GROUP_BUY_FIELDS: [&str; 11] = [
     "maxQuantityPerParticipant",
     "closesAt",
     "priceTiers",
+    "waitlistLimit",
     "participation",
 ];
 
@@ -383,6 +410,18 @@ impl NewGroupBuy {
             max_participants: max_participants.as_ref().ok().and_then(|max| *max),
         };
         let price_tiers = f.optional_with("priceTiers", |v| parse_price_tiers(v, bounds));
+        // Only a group-buy with a cap fills up and has a waitlist: without one, the only
+        // limit that means anything is 0.
+        let capped = max_participants.as_ref().ok().and_then(|max| *max);
+        let waitlist_limit = f.optional("waitlistLimit", |v| {
+            let limit = count(v, 0, i64::from(MAX_WAITLIST_LIMIT))?;
+            match (capped, max_participants.is_ok()) {
+                (None, true) if limit > 0 => {
+                    Err("needs maxParticipants: without a cap there is no waitlist".into())
+                }
+                _ => Ok(limit),
+            }
+        });
         let participation = f.optional("participation", Participation::parse);
         let slug = match (slug, &title) {
             (Ok(Some(slug)), _) => Some(slug),
@@ -407,6 +446,7 @@ impl NewGroupBuy {
             max_quantity,
             closes_at,
             price_tiers,
+            waitlist_limit,
             participation,
         ) {
             (
@@ -420,6 +460,7 @@ impl NewGroupBuy {
                 Ok(max_quantity),
                 Ok(closes_at),
                 Ok(price_tiers),
+                Ok(waitlist_limit),
                 Ok(participation),
             ) => Ok(Self {
                 slug,
@@ -432,6 +473,8 @@ impl NewGroupBuy {
                 max_quantity_per_participant: max_quantity.unwrap_or(1),
                 closes_at,
                 price_tiers: price_tiers.unwrap_or_default(),
+                waitlist_limit: waitlist_limit
+                    .unwrap_or_else(|| default_waitlist_limit(max_participants)),
                 participation: participation.unwrap_or_default(),
             }),
             // `finish` returned Ok, so every field parsed; kept total rather than unwrapped.
@@ -531,6 +574,35 @@ mod tests {
     }
 
     #[test]
+    fn the_waitlist_limit_defaults_to_ten_times_the_cap() {
+        let body = |extra: Value| {
+            let mut body = json!({
+                "title": "Lamp", "currency": "INR", "unitPriceMinor": 1, "minParticipants": 1
+            });
+            if let (Some(b), Value::Object(extra)) = (body.as_object_mut(), extra) {
+                b.extend(extra);
+            }
+            body
+        };
+        let limit = |extra| parse(body(extra)).map(|n| n.waitlist_limit);
+        assert_eq!(limit(json!({"maxParticipants": 20})), Ok(200));
+        assert_eq!(limit(json!({"maxParticipants": 5000})), Ok(10_000));
+        assert_eq!(limit(json!({})), Ok(0));
+        assert_eq!(limit(json!({"waitlistLimit": 0})), Ok(0));
+        assert_eq!(
+            limit(json!({"maxParticipants": 20, "waitlistLimit": 3})),
+            Ok(3)
+        );
+        for bad in [
+            json!({"maxParticipants": 20, "waitlistLimit": 10_001}),
+            json!({"maxParticipants": 20, "waitlistLimit": -1}),
+            json!({"waitlistLimit": 5}),
+        ] {
+            assert_eq!(bad_fields(body(bad)), ["waitlistLimit"]);
+        }
+    }
+
+    #[test]
     fn a_title_without_a_slug_in_it_needs_a_slug() {
         let fields = bad_fields(json!({
             "title": "!!", "currency": "INR", "unitPriceMinor": 1, "minParticipants": 1
@@ -598,7 +670,7 @@ mod tests {
         ];
         assert_eq!(keys(Audience::Public), public);
         let mut owner = public.to_vec();
-        owner.extend(["version", "waitlistCount"]);
+        owner.extend(["version", "waitlistCount", "waitlistLimit"]);
         owner.sort_unstable();
         assert_eq!(keys(Audience::Owner), owner);
     }

@@ -2,8 +2,8 @@
 //! The store applies each decision in one transaction whose conditions carry the same rules,
 //! so a decision made on a stale read can never be written.
 
-use super::group_buy::GroupBuy;
-use super::lifecycle::Status;
+use super::group_buy::{GroupBuy, default_waitlist_limit};
+use super::lifecycle::{MAX_EXTENSION_DAYS, Status};
 use super::price_tier::PriceTier;
 use super::timestamp::Timestamp;
 use serde::{Deserialize, Serialize};
@@ -31,10 +31,52 @@ pub struct Tally {
     /// freed by a withdrawal goes to the first of them in the same transaction.
     #[serde(default)]
     pub waitlist_count: u32,
-    /// The number of the latest waitlist join (absent = 0). A join commits only with a
-    /// greater number (its condition), so numbers increase in the order of the commits.
+    /// The number of the latest waitlist join that committed (absent = 0). A join commits
+    /// only with a greater number (its condition), so numbers increase in the order of the
+    /// commits and the queue's key order is the joining order.
     #[serde(default)]
     pub waitlist_seq: u64,
+    /// The latest join ordinal handed out (absent: none yet): a join takes the next one with
+    /// an atomic `ADD` before its transaction, so ordinals are unique and (but for joins that
+    /// then fail, which leave a gap) consecutive.
+    #[serde(default)]
+    pub waitlist_joins: u64,
+    /// The number of the last entry removed from the head of the waitlist (promoted or passed
+    /// over; absent = 0). The queue is FIFO, so every entry numbered up to it is gone: an
+    /// entry numbered `n` has at most `n - waitlistServed` entries up to and including it.
+    #[serde(default)]
+    pub waitlist_served: u64,
+    /// Where ordinals start: the `waitlistSeq` of a tally when it took its first ordinal
+    /// (0 for every group-buy created since). Entries numbered up to it were numbered by the
+    /// clock (before ordinals), and their place is counted, as it was then.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub waitlist_ordinals_from: Option<u64>,
+    /// Visitors the waitlist holds at most; absent on group-buys created before the limit,
+    /// which have the default (`default_waitlist_limit`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub waitlist_limit: Option<u32>,
+}
+
+/// Days a waitlist entry is kept after its group-buy closes (API.md, Data retention).
+pub const WAITLIST_RETENTION_DAYS: i64 = 30;
+
+/// When a waitlist entry written while the deadline is `closes_at` expires by TTL (epoch
+/// seconds): `WAITLIST_RETENTION_DAYS` after the latest deadline an extension can still set
+/// (at most `MAX_EXTENSION_DAYS` past the first deadline, which is no later than this one),
+/// so that no entry expires while its group-buy is open. `None` without a deadline: the
+/// close gives those their expiry (`waitlist_expiry_after_close`).
+pub fn waitlist_entry_expiry(closes_at: Option<Timestamp>) -> Option<i64> {
+    const DAY_MILLIS: i64 = 24 * 60 * 60 * 1000;
+    closes_at.map(|at| {
+        at.plus_millis((MAX_EXTENSION_DAYS + WAITLIST_RETENTION_DAYS) * DAY_MILLIS)
+            .as_datetime()
+            .timestamp()
+    })
+}
+
+/// The expiry of the entries still waiting when a group-buy closes at `closed_at`.
+pub fn waitlist_expiry_after_close(closed_at: Timestamp) -> i64 {
+    closed_at.as_datetime().timestamp() + WAITLIST_RETENTION_DAYS * 24 * 60 * 60
 }
 
 impl Tally {
@@ -55,6 +97,28 @@ impl Tally {
             || self
                 .max_participants
                 .is_some_and(|cap| self.participant_count >= cap)
+    }
+
+    /// The visitors its waitlist holds at most.
+    pub fn waitlist_limit(&self) -> u32 {
+        self.waitlist_limit
+            .unwrap_or_else(|| default_waitlist_limit(self.max_participants))
+    }
+
+    /// Where the next ordinal starts when none was handed out yet: after the latest number
+    /// (a clock number on a waitlist from before ordinals), so that the queue's order holds.
+    pub fn ordinal_base(&self) -> u64 {
+        self.waitlist_ordinals_from.unwrap_or(self.waitlist_seq)
+    }
+
+    /// The position of the entry numbered `seq`, or `None` when an entry numbered by the
+    /// clock (before ordinals) may still be ahead of it, and the place must be counted.
+    /// Never below the true position: every entry ahead is numbered above
+    /// `waitlistServed` and below `seq`; exact unless some of those numbers are gaps (a
+    /// visitor who left, a join that failed after taking its ordinal).
+    pub fn waitlist_position(&self, seq: u64) -> Option<u64> {
+        (self.waitlist_served >= self.ordinal_base())
+            .then(|| seq.saturating_sub(self.waitlist_served).max(1))
     }
 
     /// The waitlist as it counts: its entries end when the group-buy closes.
@@ -82,6 +146,10 @@ impl GroupBuy {
             // Known only to the tally item itself: a join is only ever written on a tally
             // read from the table (or returned by a refused write), never on this one.
             waitlist_seq: 0,
+            waitlist_joins: 0,
+            waitlist_served: 0,
+            waitlist_ordinals_from: None,
+            waitlist_limit: Some(self.waitlist_limit()),
         }
     }
 }
@@ -97,6 +165,10 @@ pub enum InterestRejection {
         closes_at: Timestamp,
     },
     Full,
+    /// Full, and its waitlist holds `waitlistLimit` visitors.
+    WaitlistFull {
+        limit: u32,
+    },
     QuantityNotAllowed {
         max: u32,
     },
@@ -175,7 +247,13 @@ pub fn decide_registration(
         }
         Held::Waiting(current) if i64::from(current) == quantity => Ok(Registration::StillWaiting),
         Held::Waiting(current) => Ok(Registration::WaitingChanged { from: current }),
-        Held::Nothing if tally.is_full() => Ok(Registration::JoinWaitlist),
+        Held::Nothing if tally.is_full() => {
+            let limit = tally.waitlist_limit();
+            match tally.waitlist_count >= limit {
+                true => Err(InterestRejection::WaitlistFull { limit }),
+                false => Ok(Registration::JoinWaitlist),
+            }
+        }
         Held::Nothing => Ok(Registration::New),
     }
 }
@@ -189,15 +267,6 @@ pub fn decide_leaving(
 ) -> Result<Option<u32>, InterestRejection> {
     let tally = public_tally(tally).ok_or(InterestRejection::NotFound)?;
     Ok(waiting.filter(|_| tally.status != Status::Closed))
-}
-
-/// The number a join tries to commit with: the clock in microseconds, so that joins in flight
-/// at once mostly carry different numbers and rarely refuse each other (a join is refused
-/// only when a greater number committed first), and never below one more than the latest
-/// number seen (clocks of different instances differ).
-pub fn join_number(tally: &Tally, now_micros: i64) -> u64 {
-    let clock = u64::try_from(now_micros).unwrap_or_default();
-    clock.max(tally.waitlist_seq + 1)
 }
 
 /// Of the waitlist's quantities in joining order, the place of the first that `tally` still
@@ -249,6 +318,7 @@ mod tests {
                 max_participants: Some(2),
                 max_quantity_per_participant: 3,
                 closes_at: Some(now().plus_millis(1000)),
+                waitlist_limit: 20,
                 ..NewGroupBuy::sample()
             },
             now(),
@@ -399,12 +469,51 @@ mod tests {
     }
 
     #[test]
-    fn join_numbers_follow_the_clock_and_the_latest_number() {
+    fn a_full_waitlist_takes_nobody_more() {
+        let mut full = group_buy(Status::Published, 2);
+        assert_eq!(full.waitlist_limit(), 20);
+        full.waitlist_count = 20;
+        let decide = |tally: &Tally, held| decide_registration(Some(tally), held, 1, true, now());
+        assert_eq!(
+            decide(&full, Held::Nothing),
+            Err(InterestRejection::WaitlistFull { limit: 20 })
+        );
+        // Those already waiting keep their place and may change their quantity.
+        assert_eq!(
+            decide(&full, Held::Waiting(1)),
+            Ok(Registration::StillWaiting)
+        );
+        full.waitlist_limit = Some(0);
+        full.waitlist_count = 0;
+        assert_eq!(
+            decide(&full, Held::Nothing),
+            Err(InterestRejection::WaitlistFull { limit: 0 })
+        );
+        full.waitlist_limit = None;
+        assert_eq!(full.waitlist_limit(), 20, "10 x maxParticipants by default");
+        assert_eq!(default_waitlist_limit(None), 0);
+        assert_eq!(
+            default_waitlist_limit(Some(5_000)),
+            crate::domain::group_buy::MAX_WAITLIST_LIMIT
+        );
+    }
+
+    #[test]
+    fn a_position_is_the_ordinal_past_the_head() {
         let mut gb = group_buy(Status::Published, 2);
-        assert_eq!(join_number(&gb, 1_000), 1_000);
-        gb.waitlist_seq = 5_000;
-        assert_eq!(join_number(&gb, 1_000), 5_001);
-        assert_eq!(join_number(&gb, -1), 5_001);
+        assert_eq!(gb.waitlist_position(1), Some(1));
+        assert_eq!(gb.waitlist_position(7), Some(7));
+        gb.waitlist_served = 5;
+        assert_eq!(gb.waitlist_position(7), Some(2));
+        // Waitlists from before ordinals: counted while a clock number may be ahead.
+        let mut legacy = group_buy(Status::Published, 2);
+        legacy.waitlist_seq = 1_700_000_000_000_000;
+        assert_eq!(legacy.waitlist_position(1_700_000_000_000_000), None);
+        legacy.waitlist_ordinals_from = Some(legacy.waitlist_seq);
+        assert_eq!(legacy.ordinal_base(), 1_700_000_000_000_000);
+        assert_eq!(legacy.waitlist_position(1_700_000_000_000_002), None);
+        legacy.waitlist_served = 1_700_000_000_000_000;
+        assert_eq!(legacy.waitlist_position(1_700_000_000_000_002), Some(2));
     }
 
     #[test]

@@ -270,6 +270,13 @@ impl ApiError {
                 "Group-buy full",
                 "The group-buy has reached its maximum number of participants.",
             ),
+            Self::Interest(InterestRejection::WaitlistFull { limit }) => Problem::new(
+                S::CONFLICT,
+                "WAITLIST_FULL",
+                "Waitlist full",
+                format!("The group-buy is full and its waitlist holds its limit of {limit}."),
+            )
+            .member("waitlistLimit", limit),
             Self::Interest(InterestRejection::QuantityNotAllowed { max }) => Problem::new(
                 S::BAD_REQUEST,
                 "QUANTITY_NOT_ALLOWED",

@@ -7,10 +7,13 @@
 //! (`store::waitlist` keeps the waitlist).
 
 use super::rollup::rollup_update;
-use super::waitlist::{WaitlistEntry, passed_over_items, promotion_items};
+use super::waitlist::{
+    HEAD_MOVES_FORWARD, SERVED, WaitlistEntry, passed_over_items, promotion_items, served_after,
+};
 use super::{
     BEFORE_DEADLINE, GroupBuyParts, ItemCheck, OPEN_FOR_REGISTRATION, Riders, Store, StoreError,
-    THRESHOLD_EDGE, WAITLIST_COUNT, decode, encode, n, part_key, pk_of, put_if_absent, s,
+    THRESHOLD_EDGE, WAITLIST_COUNT, classify, decode, encode, n, observed, part_key, pk_of,
+    put_if_absent, s,
 };
 use super::{Key, Page};
 use crate::domain::rollup::RollupDelta;
@@ -19,10 +22,13 @@ use crate::table::layout::{
     DESCRIPTION_SK, GROUP_BUY_SK, INTEREST_PREFIX, TALLY_SK, interest_sk, waiter_sk,
 };
 use crate::table::{PARTITION_KEY, SORT_KEY};
+use aws_sdk_dynamodb::operation::transact_get_items::TransactGetItemsError;
 use aws_sdk_dynamodb::types::{
-    AttributeValue, Delete, ReturnValuesOnConditionCheckFailure, TransactWriteItem, Update,
+    AttributeValue, Delete, Get, ReturnConsumedCapacity, ReturnValuesOnConditionCheckFailure,
+    TransactGetItem, TransactWriteItem, Update,
 };
 use serde::{Deserialize, Serialize};
+use std::collections::HashMap;
 
 /// A visitor's interest as stored; the visitor is known only by the key in its sort key.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -109,6 +115,56 @@ impl Store {
             }
         }
         Ok(snapshot)
+    }
+
+    /// Whether the visitor holds nothing here, neither an interest nor a place on the waitlist,
+    /// read in isolation from transactions. `interest_snapshot` reads its items one by one
+    /// (BatchGetItem is read-committed per item): caught in the middle of a promotion it can
+    /// miss both the entry (already gone) and the interest (not yet there). A withdrawal asks
+    /// this before it answers that there was nothing to withdraw. A transaction writing the
+    /// items at that moment is `TransactionConflict`.
+    pub async fn holds_nothing(
+        &self,
+        handle: &Handle,
+        slug: &Slug,
+        participant: &str,
+    ) -> Result<bool, StoreError> {
+        let pk = pk_of(handle, slug);
+        let get = |sk: String| {
+            Get::builder()
+                .table_name(&self.table)
+                .set_key(Some(part_key(&pk, &sk)))
+                .projection_expression("#sk")
+                .expression_attribute_names("#sk", SORT_KEY)
+                .build()
+                .map(|get| TransactGetItem::builder().get(get).build())
+                .map_err(|e| StoreError::Corrupt(e.to_string()))
+        };
+        let sent = self
+            .client
+            .transact_get_items()
+            .transact_items(get(interest_sk(participant))?)
+            .transact_items(get(waiter_sk(participant))?)
+            .return_consumed_capacity(ReturnConsumedCapacity::Indexes)
+            .send()
+            .await;
+        match observed(sent) {
+            Ok(out) => Ok(out
+                .responses()
+                .iter()
+                .all(|found| found.item().is_none_or(HashMap::is_empty))),
+            Err(e) => match e.as_service_error() {
+                Some(TransactGetItemsError::TransactionCanceledException(cancelled))
+                    if cancelled
+                        .cancellation_reasons()
+                        .iter()
+                        .any(|r| r.code() == Some("TransactionConflict")) =>
+                {
+                    Err(StoreError::TransactionConflict)
+                }
+                _ => Err(classify("TransactGetItems", e)),
+            },
+        }
     }
 
     /// The group-buy and the visitor's interest in it or place on its waitlist, strongly
@@ -279,10 +335,18 @@ impl Store {
                     }
                     None => "",
                 };
-                if successor.is_some() || !passed_over.is_empty() {
-                    tally = tally
-                        .expression_attribute_names("#maxQuantity", "maxQuantityPerParticipant");
-                }
+                // The head moves to the greatest number removed (`Tally::waitlist_position`).
+                let moves_head = match served_after(successor, passed_over) {
+                    Some(served) => {
+                        tally = tally
+                            .expression_attribute_names("#maxQuantity", "maxQuantityPerParticipant")
+                            .expression_attribute_names("#served", SERVED)
+                            .expression_attribute_values(":served", n(served));
+                        (", #served = :served", format!(" AND {HEAD_MOVES_FORWARD}"))
+                    }
+                    None => ("", String::new()),
+                };
+                let beyond_the_bound = format!("{beyond_the_bound}{}", moves_head.1);
                 extra.extend(passed_over_items(&self.table, &pk, passed_over)?);
                 match successor {
                     // The place goes to the successor: participants unchanged, so the
@@ -291,9 +355,10 @@ impl Store {
                         extra.splice(0..0, promotion_items(&self.table, &pk, next, now)?);
                         let units = i64::from(next.quantity) - i64::from(quantity);
                         let tally = tally
-                            .update_expression(
-                                "SET #units = #units + :delta, #waiting = #waiting - :left",
-                            )
+                            .update_expression(format!(
+                                "SET #units = #units + :delta, #waiting = #waiting - :left{}",
+                                moves_head.0
+                            ))
                             .condition_expression(format!(
                                 "{open} AND #maxQuantity >= :promoted{beyond_the_bound}"
                             ))
@@ -315,7 +380,10 @@ impl Store {
                     None => {
                         let tally = tally
                             .update_expression(
-                                "SET #participants = #participants - :one, #units = #units - :q, #waiting = if_not_exists(#waiting, :zero) - :passed",
+                                format!(
+                                    "SET #participants = #participants - :one, #units = #units - :q, #waiting = if_not_exists(#waiting, :zero) - :passed{}",
+                                    moves_head.0
+                                ),
                             )
                             .condition_expression(format!(
                                 "{open} AND #participants {} #threshold AND {}{beyond_the_bound}",
@@ -401,6 +469,12 @@ impl Layout {
     pub const INTEREST: Self = Self {
         interest: Some(0),
         tally: 1,
+        waiting: None,
+    };
+    /// `take_join_ordinal`: the tally alone.
+    pub const ORDINAL: Self = Self {
+        interest: None,
+        tally: 0,
         waiting: None,
     };
     /// `join_waitlist`: the interest (a check), the tally, the visitor's entry, the queue.

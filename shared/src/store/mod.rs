@@ -34,6 +34,7 @@ use aws_sdk_dynamodb::operation::put_item::PutItemOutput;
 use aws_sdk_dynamodb::operation::query::QueryOutput;
 use aws_sdk_dynamodb::operation::query::builders::QueryFluentBuilder;
 use aws_sdk_dynamodb::operation::scan::ScanOutput;
+use aws_sdk_dynamodb::operation::transact_get_items::TransactGetItemsOutput;
 use aws_sdk_dynamodb::operation::transact_write_items::{
     TransactWriteItemsError, TransactWriteItemsOutput,
 };
@@ -56,7 +57,7 @@ pub use reports::{REPORT_RETENTION_DAYS, StoredReport};
 pub use riders::{Refusal, Riders};
 pub use rollup::Summary;
 pub use stored_response::{RETENTION_SECONDS, StoredResponse};
-pub use waitlist::WaitlistEntry;
+pub use waitlist::{WaitlistEntry, WaitlistHead};
 
 type Item = HashMap<String, AttributeValue>;
 
@@ -289,7 +290,11 @@ macro_rules! consumed_many {
         }
     )*};
 }
-consumed_many!(TransactWriteItemsOutput, BatchGetItemOutput);
+consumed_many!(
+    TransactWriteItemsOutput,
+    TransactGetItemsOutput,
+    BatchGetItemOutput
+);
 
 fn observed<T: Consumed, E>(result: Result<T, E>) -> Result<T, E> {
     record_call(result.as_ref().ok().and_then(Consumed::capacity_units));

@@ -1,27 +1,43 @@
 //! The waitlist of a full group-buy. Each waiting visitor is two items in the group-buy's
-//! partition: `WAIT#{seq}` (the queue: `seq` is the join's number, which the join's own
-//! transaction writes to the tally on condition that it is greater than the tally's, so the
-//! queue's key order is the order of the joins' commits) and `WAITER#{participant}` (the same
-//! entry under the
-//! visitor's per-campaign pseudonym, so that a visitor's own entry is found by key and is
+//! partition: `WAIT#{seq}` (the queue: `seq` is the join's ordinal, taken from the tally's
+//! `waitlistJoins` by an atomic `ADD` before the join, which the join's own transaction
+//! writes to the tally's `waitlistSeq` on condition that it is greater, so the queue's key
+//! order is the order of the joins' commits) and `WAITER#{participant}` (the same entry under
+//! the visitor's per-campaign pseudonym, so that a visitor's own entry is found by key and is
 //! unique). Every write moves the tally's `waitlistCount` in the same transaction, with
-//! conditions that keep a visitor from being both a participant and waiting.
+//! conditions that keep a visitor from being both a participant and waiting; every removal
+//! from the head moves `waitlistServed` to the last number removed, so that a position is
+//! `seq - waitlistServed` (`Tally::waitlist_position`), read with the tally.
 
+use super::ItemCheck;
 use super::{
     BEFORE_DEADLINE, OPEN_FOR_REGISTRATION, Riders, Store, StoreError, WAITLIST_COUNT, classify,
     decode, encode, n, observed, part_key, pk_of, put_if_absent, s,
 };
-use crate::domain::{Handle, Slug, Timestamp};
+use crate::domain::{Handle, Slug, Tally, Timestamp};
 use crate::table::layout::{QUEUE_PREFIX, TALLY_SK, interest_sk, queue_sk, waiter_sk};
 use crate::table::{PARTITION_KEY, SORT_KEY};
-use aws_sdk_dynamodb::error::BuildError;
+use aws_sdk_dynamodb::error::{BuildError, ProvideErrorMetadata};
+use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
 use aws_sdk_dynamodb::types::{
-    ConditionCheck, Delete, ReturnValuesOnConditionCheckFailure, Select, TransactWriteItem, Update,
+    ConditionCheck, Delete, ReturnConsumedCapacity, ReturnValue,
+    ReturnValuesOnConditionCheckFailure, Select, TransactWriteItem, Update,
 };
 use serde::{Deserialize, Serialize};
 
 /// The tally's number of the latest join (absent = 0).
 const WAITLIST_SEQ: &str = "waitlistSeq";
+/// The tally's latest ordinal handed out.
+const WAITLIST_JOINS: &str = "waitlistJoins";
+/// The tally's number of the last entry removed from the head.
+const WAITLIST_SERVED: &str = "waitlistServed";
+/// The tally's first ordinal less one (`Tally::waitlist_ordinals_from`).
+const ORDINALS_FROM: &str = "waitlistOrdinalsFrom";
+/// The tally's limit (absent on group-buys created before it: the default, passed as `:limit`).
+const WAITLIST_LIMIT: &str = "waitlistLimit";
+/// Room on the waitlist, as the tally counts it against its limit.
+const BELOW_LIMIT: &str =
+    "(#waiting < #limit OR (attribute_not_exists(#limit) AND #waiting < :limit))";
 /// Pages of one position count at most (each page is up to 1 MB of entries ahead).
 const MAX_COUNT_PAGES: usize = 64;
 
@@ -37,6 +53,10 @@ pub struct WaitlistEntry {
     pub quantity: u32,
     pub joined_at: Timestamp,
     pub updated_at: Timestamp,
+    /// When DynamoDB deletes the entry (epoch seconds, `TTL_ATTRIBUTE`); absent without a
+    /// deadline until the close sets it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ttl: Option<i64>,
 }
 
 fn built(e: BuildError) -> StoreError {
@@ -113,6 +133,25 @@ pub(super) fn promotion_items(
     Ok(items)
 }
 
+/// The number the head of the waitlist reaches when `successor` is promoted and
+/// `passed_over` removed (the greatest of them), if any is.
+pub(super) fn served_after(
+    successor: Option<&WaitlistEntry>,
+    passed_over: &[WaitlistEntry],
+) -> Option<u64> {
+    successor
+        .iter()
+        .copied()
+        .chain(passed_over)
+        .map(|e| e.seq)
+        .max()
+}
+
+/// The tally's head only moves forward: a removal from the head sets it to the greatest
+/// number removed, on this condition.
+pub(super) const HEAD_MOVES_FORWARD: &str = "(attribute_not_exists(#served) OR #served < :served)";
+pub(super) const SERVED: &str = WAITLIST_SERVED;
+
 /// The deletes of entries passed over (each only if still as read).
 pub(super) fn passed_over_items(
     table: &str,
@@ -127,11 +166,76 @@ pub(super) fn passed_over_items(
 }
 
 impl Store {
+    /// Takes the next join ordinal from the tally (an atomic `ADD`: unique, no conflicts
+    /// between joins) and returns the tally as it is then, if the group-buy is published,
+    /// before its deadline, full, allows the quantity and has room on its waitlist (so that a
+    /// refused join usually burns no ordinal). Before any ordinal was handed out, ordinals
+    /// start after `tally`'s latest number (`Tally::ordinal_base`). `ConditionFailed` carries
+    /// the tally as it was (index 0).
+    pub async fn take_join_ordinal(
+        &self,
+        handle: &Handle,
+        slug: &Slug,
+        tally: &Tally,
+        quantity: u32,
+        now: Timestamp,
+    ) -> Result<Tally, StoreError> {
+        let base = tally.ordinal_base();
+        let sent = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key(PARTITION_KEY, s(pk_of(handle, slug)))
+            .key(SORT_KEY, s(TALLY_SK))
+            .update_expression(
+                "SET #joins = if_not_exists(#joins, :base) + :one, #from = if_not_exists(#from, :base)",
+            )
+            .condition_expression(format!(
+                "{OPEN_FOR_REGISTRATION} AND #participants >= #cap AND #maxQuantity >= :q AND {BELOW_LIMIT}"
+            ))
+            .expression_attribute_names("#joins", WAITLIST_JOINS)
+            .expression_attribute_names("#from", ORDINALS_FROM)
+            .expression_attribute_names("#status", "status")
+            .expression_attribute_names("#closesAt", "closesAt")
+            .expression_attribute_names("#participants", "participantCount")
+            .expression_attribute_names("#cap", "maxParticipants")
+            .expression_attribute_names("#maxQuantity", "maxQuantityPerParticipant")
+            .expression_attribute_names("#waiting", WAITLIST_COUNT)
+            .expression_attribute_names("#limit", WAITLIST_LIMIT)
+            .expression_attribute_values(":base", n(base))
+            .expression_attribute_values(":one", n(1))
+            .expression_attribute_values(":published", s("published"))
+            .expression_attribute_values(":null", s("NULL"))
+            .expression_attribute_values(":now", s(now.to_string()))
+            .expression_attribute_values(":q", n(quantity))
+            .expression_attribute_values(":limit", n(tally.waitlist_limit()))
+            .return_values(ReturnValue::AllNew)
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
+            .return_consumed_capacity(ReturnConsumedCapacity::Indexes)
+            .send()
+            .await;
+        match observed(sent) {
+            Ok(out) => decode(out.attributes.unwrap_or_default()),
+            Err(e) => match e.as_service_error() {
+                Some(UpdateItemError::ConditionalCheckFailedException(refused)) => Err(
+                    StoreError::ConditionFailed(vec![ItemCheck::Failed(refused.item().cloned())]),
+                ),
+                // A transaction was writing the tally at that moment.
+                Some(other) if other.code() == Some("TransactionConflictException") => {
+                    Err(StoreError::TransactionConflict)
+                }
+                _ => Err(classify("UpdateItem", e)),
+            },
+        }
+    }
+
     /// Puts `entry` at the end of the waitlist: its number becomes the tally's latest and the
     /// tally counts one more, if the number is greater than the latest (so numbers are unique
-    /// and increase in commit order), the group-buy is published, before its deadline, full,
-    /// and allows the quantity; and only if the visitor is neither waiting already nor a
-    /// participant.
+    /// and increase in commit order), the head is still at `served` (so the position the
+    /// answer shows is the one at the commit), the group-buy is published, before its
+    /// deadline, full, allows the quantity and has room on its waitlist (`limit`, the
+    /// tally's, or the default for tallies without one); and only if the visitor is neither
+    /// waiting already nor a participant.
     ///
     /// Items, for `Layout::JOIN`: the visitor's interest (a check), the tally, the visitor's
     /// own entry item, the queue item.
@@ -140,6 +244,7 @@ impl Store {
         handle: &Handle,
         slug: &Slug,
         entry: &WaitlistEntry,
+        head: WaitlistHead,
         riders: &Riders,
     ) -> Result<(), StoreError> {
         let pk = pk_of(handle, slug);
@@ -152,6 +257,10 @@ impl Store {
             .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
             .build()
             .map_err(built)?;
+        let head_still = match head.served {
+            0 => "(attribute_not_exists(#served) OR #served = :served)",
+            _ => "#served = :served",
+        };
         let tally = Update::builder()
             .table_name(&self.table)
             .key(PARTITION_KEY, s(pk.clone()))
@@ -160,7 +269,7 @@ impl Store {
                 "SET #seq = :number, #waiting = if_not_exists(#waiting, :zero) + :one",
             )
             .condition_expression(format!(
-                "{OPEN_FOR_REGISTRATION} AND #participants >= #cap AND #maxQuantity >= :q AND (attribute_not_exists(#seq) OR #seq < :number)"
+                "{OPEN_FOR_REGISTRATION} AND #participants >= #cap AND #maxQuantity >= :q AND (attribute_not_exists(#seq) OR #seq < :number) AND {BELOW_LIMIT} AND {head_still}"
             ))
             .expression_attribute_names("#status", "status")
             .expression_attribute_names("#closesAt", "closesAt")
@@ -169,6 +278,8 @@ impl Store {
             .expression_attribute_names("#maxQuantity", "maxQuantityPerParticipant")
             .expression_attribute_names("#seq", WAITLIST_SEQ)
             .expression_attribute_names("#waiting", WAITLIST_COUNT)
+            .expression_attribute_names("#limit", WAITLIST_LIMIT)
+            .expression_attribute_names("#served", WAITLIST_SERVED)
             .expression_attribute_values(":published", s("published"))
             .expression_attribute_values(":null", s("NULL"))
             .expression_attribute_values(":now", s(entry.joined_at.to_string()))
@@ -176,6 +287,8 @@ impl Store {
             .expression_attribute_values(":number", n(entry.seq))
             .expression_attribute_values(":zero", n(0))
             .expression_attribute_values(":one", n(1))
+            .expression_attribute_values(":limit", n(head.limit))
+            .expression_attribute_values(":served", n(head.served))
             .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
             .build()
             .map_err(built)?;
@@ -310,10 +423,15 @@ impl Store {
             .table_name(&self.table)
             .key(PARTITION_KEY, s(pk.clone()))
             .key(SORT_KEY, s(TALLY_SK))
-            .update_expression("SET #waiting = #waiting - :passed")
+            .update_expression("SET #waiting = #waiting - :passed, #served = :served")
             .condition_expression(format!(
-                "#status IN (:published, :paused) AND {BEFORE_DEADLINE} AND #maxQuantity < :smallest"
+                "#status IN (:published, :paused) AND {BEFORE_DEADLINE} AND #maxQuantity < :smallest AND {HEAD_MOVES_FORWARD}"
             ))
+            .expression_attribute_names("#served", WAITLIST_SERVED)
+            .expression_attribute_values(
+                ":served",
+                n(served_after(None, passed_over).unwrap_or_default()),
+            )
             .expression_attribute_names("#status", "status")
             .expression_attribute_names("#closesAt", "closesAt")
             .expression_attribute_names("#waiting", WAITLIST_COUNT)
@@ -355,10 +473,12 @@ impl Store {
             .collect()
     }
 
-    /// The place of the entry numbered `seq`: the entries up to and including it. A COUNT
-    /// Query still reads the entries ahead (strongly consistent: 1 RCU per 4 KB, about 20
-    /// entries), so it costs in proportion to the place.
-    pub async fn waitlist_position(
+    /// The place of the entry numbered `seq`, counted: the entries up to and including it.
+    /// A COUNT Query still reads the entries ahead (strongly consistent: 1 RCU per 4 KB,
+    /// about 20 entries), so it costs in proportion to the place: only for waitlists from
+    /// before ordinals, while an entry numbered by the clock may be ahead
+    /// (`Tally::waitlist_position`).
+    pub async fn counted_waitlist_position(
         &self,
         handle: &Handle,
         slug: &Slug,
@@ -389,4 +509,12 @@ impl Store {
             "the waitlist position took too many pages".into(),
         ))
     }
+}
+
+/// What a join's transaction pins of the tally: the head it computed the position from, and
+/// the limit of the waitlist.
+#[derive(Clone, Copy, Debug)]
+pub struct WaitlistHead {
+    pub served: u64,
+    pub limit: u32,
 }

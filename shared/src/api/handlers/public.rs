@@ -5,10 +5,12 @@ use crate::api::call::{Call, Target, Written};
 use crate::domain::daily_limit::{DailyLimit, INTEREST_WRITES};
 use crate::domain::group_buy::MAX_QUANTITY_PER_PARTICIPANT;
 use crate::domain::interest::{
-    decide_leaving, decide_registration, decide_withdrawal, join_number, public, successor,
+    decide_leaving, decide_registration, decide_withdrawal, public, successor,
+    waitlist_entry_expiry,
 };
 use crate::domain::{
-    Audience, GroupBuy, Held, Participation, Registration, Status, Tally, Timestamp,
+    Audience, GroupBuy, Held, InterestRejection, Participation, Registration, Status, Tally,
+    Timestamp,
 };
 use crate::domain::{Handle, Slug};
 use crate::http::ApiError;
@@ -16,7 +18,7 @@ use crate::http::visitor::{Visitor, VisitorKind};
 use crate::http::{Reply, json_object};
 use crate::store::{
     INTEREST_ATTEMPTS, InterestRecord, InterestSnapshot, InterestWrite, Layout, Learned, Listing,
-    Riders, StoreError, WaitlistEntry, back_off,
+    Riders, StoreError, WaitlistEntry, WaitlistHead, back_off,
 };
 use crate::telemetry::BusinessMetric;
 use crate::validation::{Fields, whole_number};
@@ -125,11 +127,18 @@ impl<'a> InterestScope<'a> {
         .await
     }
 
-    /// Puts `entry` at the end of the waitlist.
-    async fn join(&self, call: &mut Call<'_>, entry: &WaitlistEntry) -> Result<Written, ApiError> {
+    /// Puts `entry` at the end of the waitlist, if the head is still where `head` says.
+    async fn join(
+        &self,
+        call: &mut Call<'_>,
+        entry: &WaitlistEntry,
+        head: WaitlistHead,
+    ) -> Result<Written, ApiError> {
         let (store, handle, slug) = (&self.app.store, self.handle, self.slug);
         self.guarded(call, entry.joined_at, |riders| async move {
-            store.join_waitlist(handle, slug, entry, &riders).await
+            store
+                .join_waitlist(handle, slug, entry, head, &riders)
+                .await
         })
         .await
     }
@@ -195,17 +204,33 @@ impl<'a> InterestScope<'a> {
         }
     }
 
-    /// The 202 of a PUT that left the visitor waiting for `entry`, with its position now.
+    /// The position of `entry` on a waitlist whose tally is (or was, since) `tally`: from
+    /// the tally, with no read (`Tally::waitlist_position`), or counted on a waitlist from
+    /// before ordinals.
+    async fn position(
+        &self,
+        entry: &WaitlistEntry,
+        tally: Option<&Tally>,
+    ) -> Result<u64, ApiError> {
+        match tally.and_then(|t| t.waitlist_position(entry.seq)) {
+            Some(position) => Ok(position),
+            None => Ok(self
+                .app
+                .store
+                .counted_waitlist_position(self.handle, self.slug, entry.seq)
+                .await?),
+        }
+    }
+
+    /// The 202 of a PUT that left the visitor waiting for `entry`, with its position as of
+    /// `tally` (the head only moves forward: never understated).
     async fn waiting_answer(
         &self,
         entry: &WaitlistEntry,
+        tally: Option<&Tally>,
         created: bool,
     ) -> Result<Reply, ApiError> {
-        let position = self
-            .app
-            .store
-            .waitlist_position(self.handle, self.slug, entry.seq)
-            .await?;
+        let position = self.position(entry, tally).await?;
         let shown = self.shown(0, 0).await?;
         Ok(waiting_reply(
             StatusCode::ACCEPTED,
@@ -355,6 +380,10 @@ pub(crate) async fn register(call: &mut Call<'_>, visitor: Visitor) -> Result<Re
         waiting: None,
     };
     let mut known = Known::Nothing;
+    // The join ordinal taken, kept across attempts while no later join has committed.
+    let mut ordinal: Option<u64> = None;
+    // Whether the visitor's own waitlist entry was read (or returned by a refusal).
+    let mut read_own_entry = false;
     // No group-buy allows this quantity, and no write can carry it: the answer is the
     // group-buy's state or the quantity error, decided on a read.
     if !(1..=i64::from(MAX_QUANTITY_PER_PARTICIPANT)).contains(&quantity) {
@@ -366,7 +395,16 @@ pub(crate) async fn register(call: &mut Call<'_>, visitor: Visitor) -> Result<Re
         let decision = match (known, held(&snapshot)) {
             (Known::Nothing, _) => Registration::New,
             (Known::Tally, held) => {
-                decide_registration(snapshot.tally.as_ref(), held, quantity, waitlist, now)?
+                match decide_registration(snapshot.tally.as_ref(), held, quantity, waitlist, now) {
+                    // A refused registration tells the tally, not whether the visitor waits
+                    // already (they keep their place on a full waitlist): read it, once.
+                    Err(InterestRejection::WaitlistFull { .. }) if !read_own_entry => {
+                        snapshot = scope.read().await?;
+                        read_own_entry = true;
+                        continue;
+                    }
+                    decided => decided?,
+                }
             }
             (Known::OpenForThisQuantity, Held::Interest(from)) if i64::from(from) == quantity => {
                 Registration::Unchanged
@@ -379,20 +417,59 @@ pub(crate) async fn register(call: &mut Call<'_>, visitor: Visitor) -> Result<Re
         let quantity = quantity as u32;
         let (written, layout) = match decision {
             Registration::JoinWaitlist => {
-                let Some(tally) = snapshot.tally.clone() else {
+                let Some(mut tally) = snapshot.tally.clone() else {
                     return Err(ApiError::Internal("a join decided on no tally".into()));
+                };
+                let reusable =
+                    ordinal.filter(|o| *o > tally.waitlist_seq.max(tally.waitlist_served));
+                let seq = match reusable {
+                    Some(seq) => seq,
+                    // A refused registration tells the tally, not whether the visitor waits
+                    // already: known first, so that a repeat takes no ordinal (a gap).
+                    None if !read_own_entry => {
+                        snapshot = scope.read().await?;
+                        read_own_entry = true;
+                        continue;
+                    }
+                    None => {
+                        let taken = call
+                            .app
+                            .store
+                            .take_join_ordinal(scope.handle, scope.slug, &tally, quantity, now)
+                            .await;
+                        match taken {
+                            Ok(now_tally) => {
+                                tally = now_tally;
+                                snapshot.tally = Some(tally.clone());
+                                ordinal = Some(tally.waitlist_joins);
+                                tally.waitlist_joins
+                            }
+                            Err(e) => {
+                                scope
+                                    .recover(e, attempt, &mut snapshot, Layout::ORDINAL)
+                                    .await?;
+                                known = Known::Tally;
+                                continue;
+                            }
+                        }
+                    }
                 };
                 let entry = WaitlistEntry {
                     participant: scope.participant.clone(),
-                    seq: join_number(&tally, chrono::Utc::now().timestamp_micros()),
+                    seq,
                     quantity,
                     joined_at: now,
                     updated_at: now,
+                    ttl: waitlist_entry_expiry(tally.closes_at),
                 };
-                match scope.join(call, &entry).await? {
+                let head = WaitlistHead {
+                    served: tally.waitlist_served,
+                    limit: tally.waitlist_limit(),
+                };
+                match scope.join(call, &entry, head).await? {
                     Written::Done => {
                         call.log.metrics.push((BusinessMetric::WaitlistJoins, 1));
-                        return scope.waiting_answer(&entry, true).await;
+                        return scope.waiting_answer(&entry, Some(&tally), true).await;
                     }
                     written => (written, Layout::JOIN),
                 }
@@ -401,7 +478,9 @@ pub(crate) async fn register(call: &mut Call<'_>, visitor: Visitor) -> Result<Re
                 let Some(entry) = &snapshot.waiting else {
                     return Err(ApiError::Internal("still waiting without an entry".into()));
                 };
-                return scope.waiting_answer(entry, false).await;
+                return scope
+                    .waiting_answer(entry, snapshot.tally.as_ref(), false)
+                    .await;
             }
             Registration::WaitingChanged { .. } => {
                 let Some(entry) = snapshot.waiting.clone() else {
@@ -416,7 +495,9 @@ pub(crate) async fn register(call: &mut Call<'_>, visitor: Visitor) -> Result<Re
                             updated_at: now,
                             ..entry
                         };
-                        return scope.waiting_answer(&changed, false).await;
+                        return scope
+                            .waiting_answer(&changed, snapshot.tally.as_ref(), false)
+                            .await;
                     }
                     written => (written, Layout::WAITING),
                 }
@@ -530,11 +611,7 @@ pub(crate) async fn my_interest(call: &mut Call<'_>, visitor: Visitor) -> Result
         .waiting
         .filter(|_| gb.status != Status::Closed)
         .ok_or(ApiError::InterestNotFound)?;
-    let position = call
-        .app
-        .store
-        .waitlist_position(scope.handle, scope.slug, entry.seq)
-        .await?;
+    let position = scope.position(&entry, held.tally.as_ref()).await?;
     Ok(waiting_reply(StatusCode::OK, &entry, position, gb, false))
 }
 
@@ -576,7 +653,28 @@ pub(crate) async fn withdraw(call: &mut Call<'_>, visitor: Visitor) -> Result<Re
         }
         let held = snapshot.interest.as_ref().map(|i| i.quantity);
         let Some(quantity) = decide_withdrawal(snapshot.tally.as_ref(), held, now)? else {
-            return Ok(Reply::no_content().private());
+            // Nothing seen. The snapshot's items are read one by one, and a promotion
+            // between them hides its visitor (`Store::holds_nothing`): where a waitlist has
+            // ever been joined, that is confirmed in isolation first.
+            let promotions_possible = snapshot.tally.as_ref().is_some_and(|t| t.waitlist_seq > 0);
+            if !promotions_possible {
+                return Ok(Reply::no_content().private());
+            }
+            match call
+                .app
+                .store
+                .holds_nothing(scope.handle, scope.slug, &scope.participant)
+                .await
+            {
+                Ok(true) => return Ok(Reply::no_content().private()),
+                Ok(false) => snapshot = scope.read().await?,
+                Err(StoreError::TransactionConflict) => {
+                    back_off(attempt).await;
+                    snapshot = scope.read().await?;
+                }
+                Err(other) => return Err(other.into()),
+            }
+            continue;
         };
         let Some(tally) = snapshot.tally.clone() else {
             return Err(ApiError::Internal(
