@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Benchmarks that can be rerun: DynamoDB round trips and capacity per keyed POST against the
-# idempotency anchor (tests/bench). Starts its own DynamoDB Local; prints markdown tables.
+# idempotency anchor and per route (tests/bench), then the visitor passes' CPU, built
+# optimized (the cpu-bench profile). Starts its own DynamoDB Local; prints markdown tables.
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 cd "$ROOT"
@@ -9,4 +10,7 @@ trap stop_services EXIT
 DYNAMODB_PORT=$(free_port)
 start_dynamodb_local "$DYNAMODB_PORT"
 export DYNAMODB_ENDPOINT="http://127.0.0.1:$DYNAMODB_PORT"
-cargo test --quiet -p group-buy-tests --test bench -- --ignored --nocapture --test-threads=1
+cargo test --quiet -p group-buy-tests --test bench -- --ignored --nocapture --test-threads=1 \
+  --skip pass_cpu
+cargo test --quiet --profile cpu-bench -p group-buy-tests --test bench -- --ignored --nocapture \
+  pass_cpu

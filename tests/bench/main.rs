@@ -327,3 +327,95 @@ async fn capacity_per_route_with_a_long_description() {
         );
     }
 }
+
+/// Nanoseconds per call of `op`: the median of 15 batches of 2,000 calls.
+fn nanos_per_call(mut op: impl FnMut()) -> f64 {
+    const CALLS: u32 = 2_000;
+    median(
+        (0..RUNS)
+            .map(|_| {
+                let started = std::time::Instant::now();
+                for _ in 0..CALLS {
+                    op();
+                }
+                started.elapsed().as_nanos() as f64 / f64::from(CALLS)
+            })
+            .collect(),
+    )
+}
+
+/// The server's CPU per challenge and per redemption (all of it in-process: signing and
+/// checking HMACs and one SHA-256; the redemption's one conditional write is in "Capacity per
+/// request"), and the client's hashes at the default difficulty. Build it optimized:
+/// `cargo test --profile cpu-bench -p group-buy-tests --test bench -- --ignored --nocapture pass_cpu`.
+#[test]
+#[ignore = "a benchmark: run with --ignored (scripts/bench.sh)"]
+fn pass_cpu_on_the_server_and_hashes_on_the_client() {
+    use group_buy::configuration::VisitorPassSettings;
+    use group_buy::http::visitor_pass::{VisitorPasses, solves};
+    use group_buy::keys::ServerKey;
+    const DIFFICULTY: u32 = 18;
+    let passes = VisitorPasses::new(
+        &VisitorPassSettings {
+            difficulty: DIFFICULTY,
+            lifetime: std::time::Duration::from_secs(30 * 24 * 3600),
+            key_ids: vec!["v2".into(), "v1".into()],
+        },
+        &ServerKey::new(b"bench key"),
+    );
+    let now = chrono::Utc::now().timestamp();
+    let solve = |salt: &str| {
+        (0u64..)
+            .find(|n| solves(salt, &n.to_string(), DIFFICULTY))
+            .unwrap_or_default()
+    };
+    // The client: hashes until a solution, for 40 challenges.
+    let started = std::time::Instant::now();
+    let mut hashes = Vec::new();
+    let mut solved = None;
+    for _ in 0..40 {
+        let challenge = passes.challenge(now).expect("a challenge");
+        let nonce = solve(&challenge.salt);
+        hashes.push((nonce + 1) as f64);
+        solved = Some((challenge.token, nonce.to_string()));
+    }
+    let per_hash = started.elapsed().as_nanos() as f64 / hashes.iter().sum::<f64>();
+    let (token, nonce) = solved.expect("solved");
+    let pass = passes.issue(now).expect("a pass").token;
+
+    let challenge = nanos_per_call(|| {
+        passes.challenge(now).expect("a challenge");
+    });
+    let check = nanos_per_call(|| {
+        passes.check_solution(&token, &nonce, now).expect("solved");
+    });
+    let issue = nanos_per_call(|| {
+        passes.issue(now).expect("a pass");
+    });
+    let verify = nanos_per_call(|| {
+        passes.verify(&pass, now).expect("valid");
+    });
+    println!("\n| work | median |");
+    println!("|---|---|");
+    println!("| issue a challenge (server) | {:.1} µs |", challenge / 1e3);
+    println!("| check a solution (server) | {:.1} µs |", check / 1e3);
+    println!("| sign a pass (server) | {:.1} µs |", issue / 1e3);
+    println!(
+        "| redemption's CPU: check + sign (server) | {:.1} µs |",
+        (check + issue) / 1e3
+    );
+    println!(
+        "| verify a pass on a request (server) | {:.1} µs |",
+        verify / 1e3
+    );
+    println!(
+        "| client hashes per challenge at difficulty {DIFFICULTY} | {:.0} (median of 40; expected 2^{DIFFICULTY} = {}) |",
+        median(hashes.clone()),
+        1u64 << DIFFICULTY
+    );
+    println!(
+        "| client time per challenge, one core, this build | {:.0} ms (mean of 40 at {:.0} ns per hash) |",
+        per_hash * hashes.iter().sum::<f64>() / hashes.len() as f64 / 1e6,
+        per_hash
+    );
+}
