@@ -5,7 +5,8 @@
 //!
 //! The same run gives the closing-soon notice: an open group-buy whose deadline is less than
 //! 24 h away gets `closingSoonFor` on its tally, once per deadline, which the stream turns
-//! into `GroupBuyClosingSoon` (`events`).
+//! into `GroupBuyClosingSoon` (`events`). And it gives the waitlist items of group-buys closed
+//! since their expiry (`store::retirement`).
 
 use crate::aws::function_dynamodb_client;
 use crate::call_log::as_function;
@@ -51,6 +52,10 @@ pub struct ExpiryRun {
     pub closing_soon: usize,
     /// Closing-soon notices that could not be written (logged); the next run tries again.
     pub closing_soon_failed: usize,
+    /// Closed group-buys whose waitlist items were given their expiry.
+    pub retired: usize,
+    /// Retirements that failed (logged); the next run tries them again.
+    pub retire_failed: usize,
     /// False when the run stopped for lack of time with due group-buys (or notices) left.
     pub complete: bool,
 }
@@ -93,7 +98,8 @@ pub async fn expire_due(
                 None => break,
             }
         }
-        run.complete = notice_closing_soon(store, now, deadline, &mut run).await?;
+        run.complete = notice_closing_soon(store, now, deadline, &mut run).await?
+            && retire_waitlists(store, deadline, &mut run).await?;
         Ok(run)
     })
     .await
@@ -140,6 +146,43 @@ async fn notice_closing_soon(
         }
     }
     Ok(true)
+}
+
+/// Gives the waitlist items of closed group-buys their expiry, oldest close first, one
+/// retirement at a time (each is all of one group-buy's waitlist). False when time ran out.
+async fn retire_waitlists(
+    store: &Store,
+    deadline: Deadline,
+    run: &mut ExpiryRun,
+) -> Result<bool, StoreError> {
+    loop {
+        let due = store.retirements_due(BATCH).await?;
+        if due.is_empty() {
+            return Ok(true);
+        }
+        let failed_before = run.retire_failed;
+        for retirement in &due {
+            if deadline.too_close_for(TIME_PER_GROUP_BUY) {
+                return Ok(false);
+            }
+            match store.retire(retirement).await {
+                Ok(_) => run.retired += 1,
+                Err(e) => {
+                    run.retire_failed += 1;
+                    tracing::error!(
+                        handle = %retirement.handle,
+                        slug = %retirement.slug,
+                        error = %e,
+                        "waitlist not given its expiry"
+                    );
+                }
+            }
+        }
+        // A page that only failed would be read again and again: left to the next run.
+        if run.retire_failed - failed_before == due.len() {
+            return Ok(true);
+        }
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -247,6 +290,8 @@ pub async fn run() -> Result<(), Error> {
             failed = run.failed,
             closingSoon = run.closing_soon,
             closingSoonFailed = run.closing_soon_failed,
+            retired = run.retired,
+            retireFailed = run.retire_failed,
             complete = run.complete,
             "expiry run"
         );
@@ -256,7 +301,7 @@ pub async fn run() -> Result<(), Error> {
                 (BusinessMetric::ExpiryClosed, count(run.closed)),
                 (
                     BusinessMetric::ExpiryFailures,
-                    count(run.failed + run.closing_soon_failed),
+                    count(run.failed + run.closing_soon_failed + run.retire_failed),
                 ),
             ],
         );

@@ -4,6 +4,9 @@
 //! registrations.
 
 use aws_sdk_dynamodb::types::AttributeValue;
+use group_buy::deadline::Deadline;
+use group_buy::domain::Timestamp;
+use group_buy::expiry::expire_due;
 use group_buy::{App, Route};
 use group_buy_tests::proxy::LossyProxy;
 use group_buy_tests::{
@@ -627,6 +630,61 @@ async fn waitlist_entries_end_when_the_group_buy_closes() {
     let after = join(&app, "lamp-drop", &waiting, 1).await;
     assert_eq!((after.status, after.code()), (409, "GROUP_BUY_CLOSED"));
     assert_eq!(waitlist_count(&app, "lamp-drop").await, 0);
+}
+
+#[tokio::test]
+async fn a_closed_waitlist_expires_thirty_days_after_the_close() {
+    let app = spawn_app().await;
+    // No deadline: entries are written without a ttl, and only the close can give one.
+    full(&app, "lamp-drop", 1).await;
+    for _ in 0..3 {
+        assert_eq!(
+            join(&app, "lamp-drop", &Visitor::anonymous(), 1)
+                .await
+                .status,
+            202
+        );
+    }
+    let closed = app
+        .transition(
+            "lamp-drop",
+            Route::CloseGroupBuy,
+            Some(&json!({"outcome": "cancelled"})),
+        )
+        .await;
+    assert_eq!(closed.status, 200, "{}", closed.body);
+    let closed_at =
+        chrono::DateTime::parse_from_rfc3339(closed.body["closedAt"].as_str().expect("closedAt"))
+            .expect("a time");
+    let expected = closed_at.timestamp() + 30 * 86_400;
+
+    // The close left one retirement; the scheduled run gives every entry item its ttl.
+    let ample = Deadline::after(std::time::Duration::from_secs(60));
+    let run = expire_due(&app.app.store, Timestamp::now(), "run-1", ample)
+        .await
+        .expect("a run");
+    assert_eq!((run.retired, run.retire_failed, run.complete), (1, 0, true));
+    let keys = waitlist_keys(&app).await;
+    assert_eq!(keys.len(), 6);
+    for key in keys {
+        let item = app.item("lamp-drop", &key).await;
+        assert_eq!(
+            item.get("ttl"),
+            Some(&AttributeValue::N(expected.to_string())),
+            "{key}"
+        );
+    }
+    let retirements = app
+        .all_items()
+        .await
+        .into_iter()
+        .filter(|item| item.get("PK") == Some(&AttributeValue::S("RETIRE".into())))
+        .count();
+    assert_eq!(retirements, 0, "the retirement is deleted once done");
+    let again = expire_due(&app.app.store, Timestamp::now(), "run-2", ample)
+        .await
+        .expect("a run");
+    assert_eq!(again.retired, 0);
 }
 
 #[tokio::test]

@@ -1,5 +1,6 @@
 //! Group-buys and their history.
 
+use super::retirement::{Retirement, retirement_put};
 use super::rollup::{draft_age_update, rollup_update};
 use super::{
     GroupBuyParts, Item, Riders, Store, StoreError, admin_partition, by_status_partition, classify,
@@ -458,6 +459,21 @@ impl Store {
         if transition.from == Status::Draft {
             let leaves_drafts = draft_age_update(&self.table, current.updated_at, -1)?;
             items.push(TransactWriteItem::builder().update(leaves_drafts).build());
+        }
+        // A close leaves its waitlist's items to be given their expiry (`store::retirement`);
+        // only a published group-buy with a cap can have had a waitlist.
+        let may_have_waited =
+            transition.from != Status::Draft && current.max_participants.is_some();
+        if let (Status::Closed, Some(closed_at), true) =
+            (transition.to, next.closed_at, may_have_waited)
+        {
+            let retirement = Retirement {
+                handle: current.handle.clone(),
+                slug: current.slug.clone(),
+                closed_at,
+            };
+            let put = retirement_put(&self.table, &retirement)?;
+            items.push(TransactWriteItem::builder().put(put).build());
         }
         self.transact(items, riders).await
     }

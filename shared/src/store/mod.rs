@@ -9,6 +9,7 @@ mod group_buys;
 mod interests;
 mod pats;
 mod reports;
+mod retirement;
 mod riders;
 mod rollup;
 mod stored_response;
@@ -29,6 +30,7 @@ use crate::telemetry::record_call;
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
 use aws_sdk_dynamodb::operation::batch_get_item::BatchGetItemOutput;
+use aws_sdk_dynamodb::operation::delete_item::DeleteItemOutput;
 use aws_sdk_dynamodb::operation::get_item::GetItemOutput;
 use aws_sdk_dynamodb::operation::put_item::PutItemOutput;
 use aws_sdk_dynamodb::operation::query::QueryOutput;
@@ -54,6 +56,7 @@ pub use interests::{
 };
 pub use pats::PatRecord;
 pub use reports::{REPORT_RETENTION_DAYS, StoredReport};
+pub use retirement::{RETENTION_AFTER_CLOSE_DAYS, Retirement};
 pub use riders::{Refusal, Riders};
 pub use rollup::Summary;
 pub use stored_response::{RETENTION_SECONDS, StoredResponse};
@@ -274,6 +277,7 @@ macro_rules! consumed_single {
     )*};
 }
 consumed_single!(
+    DeleteItemOutput,
     GetItemOutput,
     PutItemOutput,
     QueryOutput,

@@ -99,6 +99,17 @@ pub fn queue_sk(seq: u64) -> String {
     format!("{QUEUE_PREFIX}{seq:020}")
 }
 
+/// The partition of closed group-buys whose waitlist entries still wait for their expiry
+/// (`store::retirement`): one small item per close, deleted once its entries carry a `ttl`.
+pub const RETIREMENT_PK: &str = "RETIRE";
+/// Every waitlist item of a group-buy (the queue's `WAIT#` and the visitors' `WAITER#`).
+pub const WAITLIST_ITEMS_PREFIX: &str = "WAIT";
+
+/// A retirement, oldest close first.
+pub fn retirement_sk(closed_at: &str, handle: &str, slug: &str) -> String {
+    format!("{closed_at}#{handle}#{slug}")
+}
+
 /// GSI1: a handle's group-buys.
 pub fn handle_partition(handle: &str) -> String {
     format!("HANDLE#{handle}")
