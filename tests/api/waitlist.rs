@@ -75,6 +75,20 @@ async fn waitlist_keys(app: &TestApp) -> Vec<String> {
         .collect()
 }
 
+/// The waitlist holds `items` items (two per entry), each expiring at `expected` (epoch seconds).
+async fn assert_waitlist_expires(app: &TestApp, slug: &str, items: usize, expected: i64) {
+    let keys = waitlist_keys(app).await;
+    assert_eq!(keys.len(), items);
+    for key in keys {
+        let item = app.item(slug, &key).await;
+        assert_eq!(
+            item.get("ttl"),
+            Some(&AttributeValue::N(expected.to_string())),
+            "{key}"
+        );
+    }
+}
+
 fn position(response: &TestResponse) -> Value {
     response.body["waitlist"]["position"].clone()
 }
@@ -365,16 +379,7 @@ async fn entries_expire_after_the_latest_possible_close() {
     );
     // 2099-01-01 + 90 days (the latest extension) + 30 days (retention).
     let expected = 4_070_908_800_i64 + 120 * 86_400;
-    let keys = waitlist_keys(&app).await;
-    assert_eq!(keys.len(), 2);
-    for key in keys {
-        let item = app.item("lamp-drop", &key).await;
-        assert_eq!(
-            item.get("ttl"),
-            Some(&AttributeValue::N(expected.to_string())),
-            "{key}"
-        );
-    }
+    assert_waitlist_expires(&app, "lamp-drop", 2, expected).await;
 }
 
 #[tokio::test]
@@ -664,16 +669,7 @@ async fn a_closed_waitlist_expires_thirty_days_after_the_close() {
         .await
         .expect("a run");
     assert_eq!((run.retired, run.retire_failed, run.complete), (1, 0, true));
-    let keys = waitlist_keys(&app).await;
-    assert_eq!(keys.len(), 6);
-    for key in keys {
-        let item = app.item("lamp-drop", &key).await;
-        assert_eq!(
-            item.get("ttl"),
-            Some(&AttributeValue::N(expected.to_string())),
-            "{key}"
-        );
-    }
+    assert_waitlist_expires(&app, "lamp-drop", 6, expected).await;
     let retirements = app
         .all_items()
         .await

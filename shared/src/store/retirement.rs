@@ -7,7 +7,7 @@
 //! promotions need an open group-buy), and setting a TTL again is harmless, so a retirement
 //! cut short is simply done again by a later run.
 
-use super::{Store, StoreError, classify, decode, encode, n, observed, part_key, pk_of, s};
+use super::{Store, StoreError, classify, encode, n, observed, part_key, pk_of, s};
 use crate::domain::{Handle, Slug, Timestamp};
 use crate::table::layout::{RETIREMENT_PK, WAITLIST_ITEMS_PREFIX, retirement_sk};
 use crate::table::{PARTITION_KEY, SORT_KEY, TTL_ATTRIBUTE};
@@ -63,12 +63,7 @@ impl Store {
             .expression_attribute_names("#pk", PARTITION_KEY)
             .expression_attribute_values(":pk", s(RETIREMENT_PK))
             .limit(limit);
-        let out = observed(query.send().await).map_err(|e| classify("Query", e))?;
-        out.items
-            .unwrap_or_default()
-            .into_iter()
-            .map(decode)
-            .collect()
+        Ok(self.page(query, None).await?.items)
     }
 
     /// Gives every waitlist item of `retirement`'s group-buy its `ttl`, a page at a time, then
@@ -88,16 +83,14 @@ impl Store {
         let mut retired = 0;
         let mut start = None;
         loop {
-            let out = observed(query.clone().set_exclusive_start_key(start).send().await)
-                .map_err(|e| classify("Query", e))?;
-            let keys = out.items.unwrap_or_default();
+            let (keys, last) = self.raw_page(query.clone(), start).await?;
             retired += keys.len();
             futures_util::stream::iter(keys)
                 .map(|key| self.set_ttl(key, expires))
                 .buffer_unordered(CONCURRENT_UPDATES)
                 .try_collect::<()>()
                 .await?;
-            start = out.last_evaluated_key;
+            start = last;
             if start.is_none() {
                 break;
             }

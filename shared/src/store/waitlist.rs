@@ -465,12 +465,7 @@ impl Store {
             .expression_attribute_values(":prefix", s(QUEUE_PREFIX))
             .consistent_read(true)
             .limit(limit);
-        let out = observed(query.send().await).map_err(|e| classify("Query", e))?;
-        out.items
-            .unwrap_or_default()
-            .into_iter()
-            .map(decode)
-            .collect()
+        Ok(self.page(query, None).await?.items)
     }
 
     /// The place of the entry numbered `seq`, counted: the entries up to and including it.
