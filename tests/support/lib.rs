@@ -545,18 +545,21 @@ impl TestApp {
         }
     }
 
-    /// `register` as a well-behaved client does it: a 503 (`Retry-After`) is retried, a few
-    /// times. A 503 can follow a write that committed (a timeout), so the retry may see
-    /// `created: false`; exactly-once is about the records and counters, not the statuses.
-    /// Sends `call()`, and again (up to 10 times, 200 ms apart) while the answer is 503:
-    /// what the contract asks of a client in a burst on one group-buy.
+    /// Sends `call()`, and again while the answer is 503 (`Retry-After`): what the contract
+    /// asks of a well-behaved client in a burst on one group-buy. A 503 can follow a write
+    /// that committed (a timeout), so the retry may see `created: false`; exactly-once is
+    /// about the records and counters, not the statuses. Backoff is exponential with full jitter (100 ms doubling
+    /// to a 2 s cap, 20 attempts): fixed 200 ms steps kept 900 retries in lockstep on one
+    /// tally item and ran out of attempts on a slower CI machine.
     pub async fn send_retrying(&self, call: impl Fn() -> Call) -> TestResponse {
         let mut response = self.send(call()).await;
-        for _ in 0..10 {
+        for attempt in 0..20u32 {
             if response.status != 503 {
                 break;
             }
-            tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+            let ceiling_ms = (100u64 << attempt.min(5)).min(2_000);
+            let jitter = uuid::Uuid::new_v4().as_u128() as u64 % ceiling_ms;
+            tokio::time::sleep(std::time::Duration::from_millis(jitter + 1)).await;
             response = self.send(call()).await;
         }
         response
