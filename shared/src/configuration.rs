@@ -92,6 +92,8 @@ pub struct Limits {
     pub daily_writes_per_handle: u32,
     pub daily_interest_writes_per_visitor: u32,
     pub daily_support_reports_per_caller: u32,
+    /// Entries a draw takes at most (`DRAW_MAX_ENTRIES`).
+    pub draw_max_entries: u32,
 }
 
 /// A secret that never shows in `Debug` output, and so never in a log line.
@@ -203,6 +205,7 @@ impl Settings {
                     100,
                 )?,
                 daily_support_reports_per_caller: number("DAILY_SUPPORT_REPORTS_PER_CALLER", 20)?,
+                draw_max_entries: number("DRAW_MAX_ENTRIES", 100_000)?,
             },
             stuck_draft_after: Duration::from_secs(
                 u64::from(number("STUCK_DRAFT_HOURS", 24)?) * 3600,

@@ -18,7 +18,7 @@ use crate::domain::{
 use crate::store::decide_and_write::{
     Contended, DecideAndWrite, Decided, Ended, WriteOutcome, decide_and_write,
 };
-use crate::store::{DueKey, Riders, Store, StoreError};
+use crate::store::{DrawRun, DueKey, Riders, Store, StoreError};
 use crate::table::layout::INDEX_SHARDS;
 use crate::telemetry::{self, BusinessMetric};
 use lambda_http::{Error, LambdaEvent, service_fn};
@@ -56,6 +56,10 @@ pub struct ExpiryRun {
     pub retired: usize,
     /// Retirements that failed (logged); the next run tries them again.
     pub retire_failed: usize,
+    /// Draws finished (or found finished, or cancelled) this run.
+    pub drawn: usize,
+    /// Draws that failed or did not finish (logged); the next run resumes them.
+    pub draw_failed: usize,
     /// False when the run stopped for lack of time with due group-buys (or notices) left.
     pub complete: bool,
 }
@@ -73,6 +77,11 @@ pub async fn expire_due(
 ) -> Result<ExpiryRun, StoreError> {
     as_function(FUNCTION, async {
         let mut run = ExpiryRun::default();
+        // Draws first: a draw campaign whose deadline is also due closes on its drawn
+        // participants (its close waits while the draw is pending).
+        if !run_draws(store, now, run_id, deadline, &mut run).await? {
+            return Ok(run);
+        }
         let mut start = None;
         loop {
             let page = store.due_keys(now, BATCH, start).await?;
@@ -103,6 +112,40 @@ pub async fn expire_due(
         Ok(run)
     })
     .await
+}
+
+/// Runs every draw due at `now` (`Store::run_draw`), soonest first. False when time ran out
+/// with draws left.
+async fn run_draws(
+    store: &Store,
+    now: Timestamp,
+    run_id: &str,
+    deadline: Deadline,
+    run: &mut ExpiryRun,
+) -> Result<bool, StoreError> {
+    let due = store.draws_due(now, BATCH).await?;
+    for draw in &due {
+        if deadline.too_close_for(TIME_PER_GROUP_BUY) {
+            return Ok(false);
+        }
+        let result = match store.get(&draw.handle, &draw.slug).await {
+            Ok(Some(gb)) => store.run_draw(&gb, now, deadline, ACTOR, run_id).await,
+            Ok(None) => Ok(DrawRun::Cancelled),
+            Err(e) => Err(e),
+        };
+        match result {
+            Ok(DrawRun::Unfinished) => {
+                run.draw_failed += 1;
+                tracing::warn!(runId = run_id, handle = %draw.handle, slug = %draw.slug, "draw not finished; the next run resumes it");
+            }
+            Ok(_) => run.drawn += 1,
+            Err(e) => {
+                run.draw_failed += 1;
+                tracing::error!(runId = run_id, handle = %draw.handle, slug = %draw.slug, error = %e, "draw failed");
+            }
+        }
+    }
+    Ok(true)
 }
 
 /// Gives the closing-soon notice to every open group-buy whose deadline is within
@@ -224,6 +267,11 @@ impl DecideAndWrite for Expiry<'_> {
         let Some(current) = current else {
             return Ok(Decided::Settled(()));
         };
+        // The draw runs first (`run_draws`); a draw left unfinished is finished by a later
+        // run before the close.
+        if current.draw_pending() && current.ever_published() {
+            return Ok(Decided::Settled(()));
+        }
         let Decision::Apply(transition) = current.lifecycle().decide(Action::Expire, self.now)
         else {
             return Ok(Decided::Settled(()));
@@ -244,7 +292,14 @@ impl DecideAndWrite for Expiry<'_> {
         let (current, next, transition, entry) = plan;
         match self
             .store
-            .apply(&current, &next, &transition, &entry, &Riders::default())
+            .apply(
+                &current,
+                &next,
+                &transition,
+                &entry,
+                None,
+                &Riders::default(),
+            )
             .await
         {
             Ok(()) => Ok(WriteOutcome::Done(())),

@@ -98,6 +98,10 @@ pub enum BusinessMetric {
     ExpiryClosed,
     /// Group-buys the scheduled expiry could not close in a run (an alarm watches it).
     ExpiryFailures,
+    /// Visitors who entered a draw.
+    DrawEntries,
+    /// Draws finished.
+    Draws,
 }
 
 impl BusinessMetric {
@@ -112,6 +116,8 @@ impl BusinessMetric {
             Self::DeadlineExtensions => "DeadlineExtensions",
             Self::ExpiryClosed => "ExpiryClosed",
             Self::ExpiryFailures => "ExpiryFailures",
+            Self::DrawEntries => "DrawEntries",
+            Self::Draws => "Draws",
         }
     }
 }

@@ -52,6 +52,8 @@ async fn old_draft(app: &group_buy_tests::TestApp, slug: &str, hours: i64) {
             price_tiers: Vec::new(),
             waitlist_limit: 0,
             participation: Default::default(),
+            allocation: Default::default(),
+            draw_at: None,
         },
         then,
     );

@@ -6,6 +6,7 @@ mod authorization_matrix;
 mod daily_limits;
 mod deadline;
 mod deployment;
+mod draws;
 mod dynamodb_errors;
 mod expiry;
 mod group_buy_create;

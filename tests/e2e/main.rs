@@ -491,3 +491,131 @@ async fn a_passed_deadline_closes_by_itself() {
         "{view}"
     );
 }
+
+/// Runs the repository's verifier on `url` (a campaign's public URL); its exit code.
+fn verify_draw(url: &str) -> (i32, String) {
+    let root = concat!(env!("CARGO_MANIFEST_DIR"), "/..");
+    let out = std::process::Command::new("python3")
+        .arg(format!("{root}/scripts/verify-draw.py"))
+        .arg(url)
+        .output()
+        .expect("python3 runs the verifier");
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (out.status.code().unwrap_or(-1), text)
+}
+
+/// Serves `view` at any path and `list` at any path with `/draw` in it: a campaign as a
+/// tampering host would show it. Returns its base URL.
+async fn serve_tampered(view: Value, list: Value) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("a port");
+    let base = format!("http://{}", listener.local_addr().expect("address"));
+    tokio::spawn(async move {
+        while let Ok((mut socket, _)) = listener.accept().await {
+            let mut request = vec![0u8; 8192];
+            let read = socket.read(&mut request).await.unwrap_or(0);
+            let line = String::from_utf8_lossy(&request[..read]).to_string();
+            let path = line.split_whitespace().nth(1).unwrap_or("/").to_owned();
+            let body = if path.contains("/draw") { &list } else { &view }.to_string();
+            let response = format!(
+                "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                body.len()
+            );
+            let _ = socket.write_all(response.as_bytes()).await;
+        }
+    });
+    base
+}
+
+#[tokio::test]
+#[ignore = "needs cargo lambda watch; run by scripts/test.sh"]
+async fn a_scheduled_draw_passes_the_verifier_and_a_tampered_list_fails_it() {
+    let api = Api::new();
+    if api.skips_local_only(
+        "a_scheduled_draw_passes_the_verifier",
+        "a schedule of a few seconds",
+    ) {
+        return;
+    }
+    let mut visitors = Vec::new();
+    for _ in 0..6 {
+        visitors.push(api.pass().await);
+    }
+    let draw_at = (chrono::Utc::now() + chrono::Duration::seconds(6))
+        .format("%Y-%m-%dT%H:%M:%S%.3fZ")
+        .to_string();
+    let (status, created, _) = api
+        .call(
+            Method::POST,
+            "",
+            Some(json!({
+                "slug": "lamp-draw", "title": "Lamp draw", "currency": "INR",
+                "unitPriceMinor": 99900, "minParticipants": 1, "maxParticipants": 2,
+                "waitlistLimit": 1, "allocation": "draw", "drawAt": draw_at
+            })),
+        )
+        .await;
+    assert_eq!(status, 201, "{created}");
+    let (status, published, _) = api.call(Method::POST, "/lamp-draw/publish", None).await;
+    assert_eq!(status, 200, "{published}");
+    let public = format!("{}/v2/public/group-buys/{}/lamp-draw", api.base, api.handle);
+    let (code, text) = verify_draw(&public);
+    assert_eq!(code, 2, "not drawn yet: {text}");
+    let mut tickets = Vec::new();
+    for visitor in &visitors {
+        let (status, entered, _) = api.visit(Method::PUT, "lamp-draw", visitor, None).await;
+        assert_eq!(status, 202, "{entered}");
+        tickets.push(
+            entered["entry"]["ticket"]
+                .as_str()
+                .expect("ticket")
+                .to_owned(),
+        );
+    }
+    // drawAt, then at most a few schedule periods.
+    let mut view = Value::Null;
+    for _ in 0..60 {
+        tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+        let (_, body, _) = api.call(Method::GET, "/lamp-draw", None).await;
+        view = body;
+        if view["draw"]["drawnAt"].is_string() {
+            break;
+        }
+    }
+    assert_eq!(view["draw"]["winnerCount"], 2, "{view}");
+    let (code, text) = verify_draw(&public);
+    assert_eq!(code, 0, "{text}");
+    // A list with two ranks swapped, served as the campaign: the verifier must fail.
+    let list_url = format!("{public}/draw?limit=100");
+    let mut list: Value = api
+        .execute(api.http.get(&list_url))
+        .await
+        .json()
+        .await
+        .expect("the list");
+    let first = list["items"][0]["ticket"].clone();
+    list["items"][0]["ticket"] = list["items"][1]["ticket"].clone();
+    list["items"][1]["ticket"] = first;
+    let view: Value = api
+        .execute(api.http.get(&public))
+        .await
+        .json()
+        .await
+        .expect("the view");
+    let tampered = serve_tampered(view, list).await;
+    let (code, text) = verify_draw(&format!("{tampered}/v2/public/group-buys/x/y"));
+    assert_eq!(code, 1, "{text}");
+    assert!(text.contains("FAILED"), "{text}");
+    // Each entrant finds their ticket in the verified list.
+    let (status, mine, _) = api
+        .visit(Method::GET, "lamp-draw", &visitors[0], None)
+        .await;
+    assert_eq!(status, 200, "{mine}");
+    assert!(tickets.contains(&mine["entry"]["ticket"].as_str().expect("t").to_owned()));
+}

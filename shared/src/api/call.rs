@@ -5,6 +5,7 @@
 use super::app::App;
 use super::spec::RouteSpec;
 use crate::auth::Principal;
+use crate::deadline::Deadline;
 use crate::domain::Audience;
 use crate::domain::daily_limit::DailyLimit;
 use crate::domain::{Handle, Slug};
@@ -53,6 +54,8 @@ pub struct Call<'a> {
     pub log: RequestLog,
     /// Its `Idempotency-Key`, on a POST that sent one.
     pub idempotency: Option<Keyed>,
+    /// When the work must be done by (the Lambda deadline less a margin).
+    pub deadline: Deadline,
 }
 
 /// The group-buy a route addresses: its handle and, on routes below one group-buy, its slug.

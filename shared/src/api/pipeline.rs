@@ -257,6 +257,7 @@ impl App {
             request_id: &ids.request_id,
             log: RequestLog::default(),
             idempotency: None,
+            deadline,
         };
         let work = D::Keying::work::<D>(self, &mut call);
         // Boxed: the work holds AWS SDK futures, which are large; on the heap they cannot

@@ -7,7 +7,7 @@
 //! registration read the group-buy after writing. Nothing here decides a rule: the writes'
 //! conditions do.
 
-use crate::domain::{GroupBuy, Handle, Participation, Slug, Tally};
+use crate::domain::{Allocation, GroupBuy, Handle, Participation, Slug, Tally};
 use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
@@ -20,9 +20,25 @@ const CAPACITY: usize = 256;
 #[derive(Default)]
 pub struct RecentGroupBuys {
     entries: Mutex<HashMap<String, (Instant, GroupBuy)>>,
-    /// Each group-buy's `participation`, kept past `FRESH_FOR`: it never changes after
-    /// create, so what was read once stays true.
-    participation: Mutex<HashMap<String, Participation>>,
+    /// Each group-buy's terms, kept past `FRESH_FOR`: they never change after create, so
+    /// what was read once stays true.
+    terms: Mutex<HashMap<String, Terms>>,
+}
+
+/// What a group-buy fixes at create: who may take part, and how places are given out.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Terms {
+    pub participation: Participation,
+    pub allocation: Allocation,
+}
+
+impl Terms {
+    pub fn of(gb: &GroupBuy) -> Self {
+        Self {
+            participation: gb.participation,
+            allocation: gb.allocation,
+        }
+    }
 }
 
 fn key(handle: &Handle, slug: &Slug) -> String {
@@ -39,19 +55,19 @@ impl RecentGroupBuys {
             .map(|(_, gb)| gb.clone())
     }
 
-    /// The group-buy's `participation`, if this instance ever read the group-buy.
-    pub fn participation(&self, handle: &Handle, slug: &Slug) -> Option<Participation> {
-        let kept = self.participation.lock().ok()?;
+    /// The group-buy's terms, if this instance ever read the group-buy.
+    pub fn terms(&self, handle: &Handle, slug: &Slug) -> Option<Terms> {
+        let kept = self.terms.lock().ok()?;
         kept.get(&key(handle, slug)).copied()
     }
 
     /// Keeps `gb` as just read.
     pub fn put(&self, gb: &GroupBuy) {
-        if let Ok(mut kept) = self.participation.lock() {
+        if let Ok(mut kept) = self.terms.lock() {
             if kept.len() >= CAPACITY {
                 kept.clear();
             }
-            kept.insert(key(&gb.handle, &gb.slug), gb.participation);
+            kept.insert(key(&gb.handle, &gb.slug), Terms::of(gb));
         }
         let Ok(mut entries) = self.entries.lock() else {
             return;

@@ -11,7 +11,7 @@
 
 use super::app::App;
 use super::call::{Answer, Call};
-use super::handlers::{admin, owner, passes, public, support};
+use super::handlers::{admin, draw, owner, passes, public, support};
 use super::pipeline::{
     AnyCaller, Anyone, Caller, Dispatch, Endpoint, KeyByRoute, OwnerReading, OwnerWriting,
     PlatformAdmin, WithKey, WithoutKey, answer, warm_up_credentials, warm_up_group_buy,
@@ -167,6 +167,14 @@ routes! {
         handler: |call, owner| owner::extend(call, owner.0).await,
         warm_up: warm_up_credentials,
     }
+    /// POST …/draw
+    RunDraw {
+        function: "run-draw",
+        POST "/v2/handles/{handle}/group-buys/{groupBuySlug}/draw",
+        caller: OwnerWriting, throttle: OwnerWrite, concurrency: OwnerWrite,
+        handler: |call, owner| draw::run(call, owner.0).await,
+        warm_up: warm_up_credentials,
+    }
     /// GET …/interests
     ListInterests {
         function: "list-interests",
@@ -189,6 +197,14 @@ routes! {
         GET "/v2/public/group-buys/{handle}/{groupBuySlug}",
         caller: Anyone, throttle: PublicRead, concurrency: PublicRead,
         handler: |call, _anyone| Ok(public::get(call).await?.into()),
+        warm_up: warm_up_group_buy,
+    }
+    /// GET /v2/public/group-buys/{handle}/{groupBuySlug}/draw
+    GetDraw {
+        function: "get-draw",
+        GET "/v2/public/group-buys/{handle}/{groupBuySlug}/draw",
+        caller: Anyone, throttle: PublicRead, concurrency: PublicRead,
+        handler: |call, _anyone| Ok(draw::list(call).await?.into()),
         warm_up: warm_up_group_buy,
     }
     /// POST /v2/public/visitor-challenges

@@ -1,6 +1,7 @@
 //! The group-buy resource, how a new one is parsed from a request, and its two views.
 
 use super::MAX_PARTICIPANTS_LIMIT;
+use super::draw::{Allocation, Draw};
 use super::identifiers::{Handle, Slug};
 use super::lifecycle::{
     CloseOutcome, DeadlineState, Extension, LifecycleState, Status, Transition,
@@ -54,6 +55,16 @@ pub struct GroupBuy {
     /// Absent in items written before it existed: `anyone`, as they were.
     #[serde(default)]
     pub participation: Participation,
+    /// Absent in items written before draws existed: first-come, as they were.
+    #[serde(default)]
+    pub allocation: Allocation,
+    /// When a draw campaign's draw is due; fixed once published.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub draw_at: Option<Timestamp>,
+    /// A draw campaign's draw (`None` for first-come). Before the draw, `entry_count` is
+    /// what the store counted in the entry shards when it read the group-buy.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub draw: Option<Draw>,
     pub status: Status,
     pub close_outcome: Option<CloseOutcome>,
     /// The counters live in the tally item (`Tally`), which interest writes move.
@@ -130,6 +141,9 @@ impl GroupBuy {
             extension_count: 0,
             price_tiers: new.price_tiers,
             participation: new.participation,
+            allocation: new.allocation,
+            draw_at: new.draw_at,
+            draw: (new.allocation == Allocation::Draw).then(Draw::default),
             status: Status::Draft,
             close_outcome: None,
             participant_count: 0,
@@ -143,6 +157,11 @@ impl GroupBuy {
             closed_at: None,
             close_rejected_at: None,
         }
+    }
+
+    /// A draw campaign whose draw has not run yet: entries, not registrations.
+    pub fn draw_pending(&self) -> bool {
+        self.draw.as_ref().is_some_and(|draw| !draw.is_drawn())
     }
 
     /// The visitors its waitlist holds at most.
@@ -260,10 +279,38 @@ struct PublicView<'a> {
     current_unit_price_minor: i64,
     next_tier: Option<NextTier>,
     participation: Participation,
+    allocation: Allocation,
+    draw_at: Option<Timestamp>,
+    /// Null for first-come.
+    draw: Option<DrawView<'a>>,
     created_at: Timestamp,
     updated_at: Timestamp,
     published_at: Option<Timestamp>,
     closed_at: Option<Timestamp>,
+}
+
+/// What every view shows of a draw (API.md, "Fair drops"): the commitment from publish on,
+/// the seed only once drawn.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct DrawView<'a> {
+    commitment: Option<&'a str>,
+    entry_count: u32,
+    seed: Option<&'a str>,
+    drawn_at: Option<Timestamp>,
+    winner_count: Option<u32>,
+}
+
+impl<'a> DrawView<'a> {
+    fn of(draw: &'a Draw) -> Self {
+        Self {
+            commitment: draw.commitment.as_deref(),
+            entry_count: draw.entry_count.unwrap_or(0),
+            seed: draw.seed.as_deref().filter(|_| draw.is_drawn()),
+            drawn_at: draw.drawn_at,
+            winner_count: draw.winner_count,
+        }
+    }
 }
 
 impl<'a> PublicView<'a> {
@@ -289,6 +336,9 @@ impl<'a> PublicView<'a> {
             current_unit_price_minor: gb.current_unit_price_minor(),
             next_tier: next_tier(&gb.price_tiers, gb.participant_count),
             participation: gb.participation,
+            allocation: gb.allocation,
+            draw_at: gb.draw_at,
+            draw: gb.draw.as_ref().map(DrawView::of),
             created_at: gb.created_at,
             updated_at: gb.updated_at,
             published_at: gb.published_at,
@@ -325,6 +375,9 @@ pub struct NewGroupBuy {
     /// As given, or the default of `maxParticipants`; 0 (no waitlist) without it.
     pub waitlist_limit: u32,
     pub participation: Participation,
+    pub allocation: Allocation,
+    /// Set exactly when `allocation` is `draw`.
+    pub draw_at: Option<Timestamp>,
 }
 
 #[cfg(test)]
@@ -344,11 +397,13 @@ impl NewGroupBuy {
             price_tiers: Vec::new(),
             waitlist_limit: 0,
             participation: Participation::Anyone,
+            allocation: Allocation::FirstCome,
+            draw_at: None,
         }
     }
 }
 
-const NEW_GROUP_BUY_FIELDS: [&str; 12] = [
+const NEW_GROUP_BUY_FIELDS: [&str; 14] = [
     "slug",
     "title",
     "description",
@@ -361,6 +416,8 @@ const NEW_GROUP_BUY_FIELDS: [&str; 12] = [
     "priceTiers",
     "waitlistLimit",
     "participation",
+    "allocation",
+    "drawAt",
 ];
 
 fn count(value: &Value, min: i64, max: i64) -> Result<u32, String> {
@@ -423,6 +480,30 @@ impl NewGroupBuy {
             }
         });
         let participation = f.optional("participation", Participation::parse);
+        let allocation = f.optional("allocation", Allocation::parse);
+        let drawing = matches!(allocation, Ok(Some(Allocation::Draw)));
+        if drawing && matches!(max_participants, Ok(None)) {
+            f.reject(
+                "maxParticipants",
+                "is required with allocation draw: it is the number of winners",
+            );
+        }
+        let draw_at = f.optional("drawAt", |v| {
+            let at = Timestamp::parse(string(v)?)?;
+            if !drawing {
+                return Err("is only for allocation draw".into());
+            }
+            if at <= now {
+                return Err("must be in the future".into());
+            }
+            match &closes_at {
+                Ok(Some(closes)) if at > *closes => Err("must not be after closesAt".into()),
+                _ => Ok(at),
+            }
+        });
+        if drawing && matches!(draw_at, Ok(None)) {
+            f.reject("drawAt", "is required with allocation draw");
+        }
         let slug = match (slug, &title) {
             (Ok(Some(slug)), _) => Some(slug),
             (Ok(None), Some(title)) => {
@@ -448,6 +529,8 @@ impl NewGroupBuy {
             price_tiers,
             waitlist_limit,
             participation,
+            allocation,
+            draw_at,
         ) {
             (
                 Some(slug),
@@ -462,6 +545,8 @@ impl NewGroupBuy {
                 Ok(price_tiers),
                 Ok(waitlist_limit),
                 Ok(participation),
+                Ok(allocation),
+                Ok(draw_at),
             ) => Ok(Self {
                 slug,
                 title,
@@ -476,6 +561,8 @@ impl NewGroupBuy {
                 waitlist_limit: waitlist_limit
                     .unwrap_or_else(|| default_waitlist_limit(max_participants)),
                 participation: participation.unwrap_or_default(),
+                allocation: allocation.unwrap_or_default(),
+                draw_at,
             }),
             // `finish` returned Ok, so every field parsed; kept total rather than unwrapped.
             _ => Err(vec![FieldError::new("body", "could not be read")]),
@@ -505,6 +592,17 @@ mod tests {
             .into_iter()
             .map(|e| e.field)
             .collect()
+    }
+
+    /// A minimal valid body with `extra` fields added.
+    fn body_with(extra: Value) -> Value {
+        let mut body = json!({
+            "title": "Lamp", "currency": "INR", "unitPriceMinor": 1, "minParticipants": 1
+        });
+        if let (Some(b), Value::Object(extra)) = (body.as_object_mut(), extra) {
+            b.extend(extra);
+        }
+        body
     }
 
     #[test]
@@ -575,15 +673,7 @@ mod tests {
 
     #[test]
     fn the_waitlist_limit_defaults_to_ten_times_the_cap() {
-        let body = |extra: Value| {
-            let mut body = json!({
-                "title": "Lamp", "currency": "INR", "unitPriceMinor": 1, "minParticipants": 1
-            });
-            if let (Some(b), Value::Object(extra)) = (body.as_object_mut(), extra) {
-                b.extend(extra);
-            }
-            body
-        };
+        let body = body_with;
         let limit = |extra| parse(body(extra)).map(|n| n.waitlist_limit);
         assert_eq!(limit(json!({"maxParticipants": 20})), Ok(200));
         assert_eq!(limit(json!({"maxParticipants": 5000})), Ok(10_000));
@@ -600,6 +690,40 @@ mod tests {
         ] {
             assert_eq!(bad_fields(body(bad)), ["waitlistLimit"]);
         }
+    }
+
+    #[test]
+    fn a_draw_needs_a_cap_and_a_draw_time_before_the_deadline() {
+        let body = body_with;
+        let new = parse(body(json!({
+            "allocation": "draw", "maxParticipants": 5,
+            "drawAt": "2026-11-25T18:00:00.000Z", "closesAt": "2026-11-26T18:00:00.000Z"
+        })))
+        .expect("valid");
+        assert_eq!(new.allocation, Allocation::Draw);
+        assert!(new.draw_at.is_some());
+        assert_eq!(
+            bad_fields(body(
+                json!({"allocation": "draw", "drawAt": "2026-11-25T18:00:00.000Z"})
+            )),
+            ["maxParticipants"]
+        );
+        assert_eq!(
+            bad_fields(body(json!({"allocation": "draw", "maxParticipants": 5}))),
+            ["drawAt"]
+        );
+        for bad_draw_at in [
+            json!({"allocation": "draw", "maxParticipants": 5, "drawAt": "2026-11-24T17:00:00.000Z"}),
+            json!({"allocation": "draw", "maxParticipants": 5, "drawAt": "2026-11-27T18:00:00.000Z",
+                   "closesAt": "2026-11-26T18:00:00.000Z"}),
+            json!({"drawAt": "2026-11-25T18:00:00.000Z"}),
+        ] {
+            assert_eq!(bad_fields(body(bad_draw_at)), ["drawAt"]);
+        }
+        assert_eq!(
+            bad_fields(body(json!({"allocation": "lottery"}))),
+            ["allocation"]
+        );
     }
 
     #[test]
@@ -643,6 +767,7 @@ mod tests {
             keys
         };
         let public = [
+            "allocation",
             "closeOutcome",
             "closedAt",
             "closesAt",
@@ -650,6 +775,8 @@ mod tests {
             "currency",
             "currentUnitPriceMinor",
             "description",
+            "draw",
+            "drawAt",
             "extensionCount",
             "handle",
             "maxParticipants",

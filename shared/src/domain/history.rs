@@ -17,7 +17,7 @@ pub enum HistoryResult {
 #[serde(rename_all = "camelCase")]
 pub struct HistoryEntry {
     pub at: Timestamp,
-    /// `create`, `publish`, `pause`, `close`, `expire` or `extend`.
+    /// `create`, `publish`, `pause`, `close`, `expire`, `extend` or `draw`.
     pub action: String,
     pub actor: String,
     pub from: Option<Status>,
@@ -51,6 +51,24 @@ impl HistoryEntry {
             outcome: None,
             result: HistoryResult::Applied,
             version,
+            reason: None,
+            request_id: request_id.into(),
+            previous_closes_at: None,
+            closes_at: None,
+        }
+    }
+
+    /// The draw ran: the status does not change, the version does.
+    pub fn drawn(gb: &GroupBuy, actor: &str, request_id: &str, at: Timestamp) -> Self {
+        Self {
+            at,
+            action: "draw".into(),
+            actor: actor.into(),
+            from: Some(gb.status),
+            to: Some(gb.status),
+            outcome: None,
+            result: HistoryResult::Applied,
+            version: gb.version,
             reason: None,
             request_id: request_id.into(),
             previous_closes_at: None,

@@ -55,6 +55,10 @@ pub struct Tally {
     /// which have the default (`default_waitlist_limit`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub waitlist_limit: Option<u32>,
+    /// A draw campaign whose draw has not finished (absent otherwise): no registration,
+    /// withdrawal or waitlist write may move the counts the draw is writing.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub draw_pending: bool,
 }
 
 /// Days a waitlist entry is kept after its group-buy closes (API.md, Data retention).
@@ -150,6 +154,7 @@ impl GroupBuy {
             waitlist_served: 0,
             waitlist_ordinals_from: None,
             waitlist_limit: Some(self.waitlist_limit()),
+            draw_pending: self.draw_pending(),
         }
     }
 }
@@ -172,6 +177,9 @@ pub enum InterestRejection {
     QuantityNotAllowed {
         max: u32,
     },
+    /// A draw campaign between `drawAt` and the end of its draw (or, for an entry, a draw
+    /// that has started).
+    DrawPending,
 }
 
 /// What a visitor holds in a group-buy: never both an interest and a waitlist entry (the
@@ -235,6 +243,9 @@ pub fn decide_registration(
         Status::Draft => return Err(InterestRejection::NotFound),
     }
     deadline_not_passed(tally, now)?;
+    if tally.draw_pending {
+        return Err(InterestRejection::DrawPending);
+    }
     let max = tally.max_quantity_per_participant;
     if quantity < 1 || quantity > i64::from(max) {
         return Err(InterestRejection::QuantityNotAllowed { max });
@@ -266,6 +277,9 @@ pub fn decide_leaving(
     waiting: Option<u32>,
 ) -> Result<Option<u32>, InterestRejection> {
     let tally = public_tally(tally).ok_or(InterestRejection::NotFound)?;
+    if tally.draw_pending && waiting.is_some() {
+        return Err(InterestRejection::DrawPending);
+    }
     Ok(waiting.filter(|_| tally.status != Status::Closed))
 }
 
@@ -291,6 +305,7 @@ pub fn decide_withdrawal(
     match existing {
         None => Ok(None),
         Some(_) if tally.status == Status::Closed => Err(InterestRejection::Closed),
+        Some(_) if tally.draw_pending => Err(InterestRejection::DrawPending),
         Some(quantity) => deadline_not_passed(tally, now).map(|()| Some(quantity)),
     }
 }

@@ -2,6 +2,7 @@
 //! the rollup. No I/O, no HTTP: the store writes what these decide, the HTTP edge tells it.
 
 pub mod daily_limit;
+pub mod draw;
 pub mod group_buy;
 pub mod history;
 pub mod identifiers;
@@ -12,6 +13,7 @@ pub mod rollup;
 pub mod support;
 pub mod timestamp;
 
+pub use draw::{Allocation, Draw, DrawResult};
 pub use group_buy::{Audience, GroupBuy, NewGroupBuy, Participation};
 pub use history::{HistoryEntry, HistoryResult};
 pub use identifiers::{Handle, Slug};

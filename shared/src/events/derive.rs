@@ -9,6 +9,7 @@
 //! | `GB#TALLY` | the tier reached (of `priceTiers`) rises | `PriceTierReached` |
 //! | `GB#TALLY` | `closingSoonFor` newly set or changed | `GroupBuyClosingSoon` |
 //! | `INT#…` | inserted with `promotedAt` | `WaitlistPromoted` |
+//! | `GB` | `draw.drawnAt` newly set | `GroupBuyDrawn` |
 //!
 //! Everything else (a draft created, an interest registered, history entries, counters) means
 //! no event.
@@ -41,6 +42,22 @@ struct GroupBuyImage {
     min_participants: u32,
     #[serde(default)]
     extension_count: Option<u32>,
+    #[serde(default)]
+    draw: Option<DrawImage>,
+}
+
+/// A draw campaign's draw, as far as `GroupBuyDrawn` needs it.
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct DrawImage {
+    #[serde(default)]
+    drawn_at: Option<Timestamp>,
+    #[serde(default)]
+    entry_count: Option<u32>,
+    #[serde(default)]
+    winner_count: Option<u32>,
+    #[serde(default)]
+    seed: Option<String>,
 }
 
 #[derive(Clone, Copy, Deserialize)]
@@ -203,6 +220,17 @@ fn image<T: DeserializeOwned>(
 
 /// A transition (status changed) or an extension (deadline moved, status unchanged).
 fn group_buy_change(old: &GroupBuyImage, new: &GroupBuyImage) -> Result<Vec<Happening>, String> {
+    let drawn = |image: &GroupBuyImage| image.draw.as_ref().and_then(|d| d.drawn_at).is_some();
+    if let Some(draw) = new.draw.as_ref().filter(|_| drawn(new) && !drawn(old)) {
+        return Ok(vec![Happening::Drawn {
+            entry_count: draw.entry_count.unwrap_or(0),
+            winner_count: draw.winner_count.unwrap_or(0),
+            seed: draw
+                .seed
+                .clone()
+                .ok_or("a drawn group-buy without its seed")?,
+        }]);
+    }
     if old.status != new.status {
         return Ok(match (old.status, new.status) {
             (Status::Draft | Status::Paused, Status::Published) => vec![Happening::Published],

@@ -37,10 +37,11 @@ pub enum DetailType {
     PriceTierReached,
     GroupBuyClosingSoon,
     WaitlistPromoted,
+    GroupBuyDrawn,
 }
 
 impl DetailType {
-    pub const ALL: [Self; 9] = [
+    pub const ALL: [Self; 10] = [
         Self::GroupBuyPublished,
         Self::GroupBuyPaused,
         Self::GroupBuyClosed,
@@ -50,6 +51,7 @@ impl DetailType {
         Self::PriceTierReached,
         Self::GroupBuyClosingSoon,
         Self::WaitlistPromoted,
+        Self::GroupBuyDrawn,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -63,6 +65,7 @@ impl DetailType {
             Self::PriceTierReached => "PriceTierReached",
             Self::GroupBuyClosingSoon => "GroupBuyClosingSoon",
             Self::WaitlistPromoted => "WaitlistPromoted",
+            Self::GroupBuyDrawn => "GroupBuyDrawn",
         }
     }
 }
@@ -97,6 +100,12 @@ pub enum Happening {
         participant: String,
         quantity: u32,
     },
+    /// The draw ran; the seed is public from then on.
+    Drawn {
+        entry_count: u32,
+        winner_count: u32,
+        seed: String,
+    },
 }
 
 impl Happening {
@@ -111,6 +120,7 @@ impl Happening {
             Self::PriceTierReached { .. } => DetailType::PriceTierReached,
             Self::ClosingSoon { .. } => DetailType::GroupBuyClosingSoon,
             Self::WaitlistPromoted { .. } => DetailType::WaitlistPromoted,
+            Self::Drawn { .. } => DetailType::GroupBuyDrawn,
         }
     }
 }
@@ -188,6 +198,12 @@ enum KindFields<'a> {
         participant: &'a str,
         quantity: u32,
     },
+    #[serde(rename_all = "camelCase")]
+    Drawn {
+        entry_count: u32,
+        winner_count: u32,
+        seed: &'a str,
+    },
 }
 
 impl LifecycleEvent {
@@ -230,6 +246,15 @@ impl LifecycleEvent {
             } => KindFields::WaitlistPromoted {
                 participant,
                 quantity: *quantity,
+            },
+            Happening::Drawn {
+                entry_count,
+                winner_count,
+                seed,
+            } => KindFields::Drawn {
+                entry_count: *entry_count,
+                winner_count: *winner_count,
+                seed,
             },
         };
         let detail = Detail {

@@ -3,7 +3,7 @@
 use crate::auth::AuthError;
 use crate::domain::daily_limit::DailyLimit;
 use crate::domain::lifecycle::{MAX_EXTENSION_DAYS, MAX_EXTENSIONS};
-use crate::domain::{InterestRejection, Rejection, Slug};
+use crate::domain::{InterestRejection, Rejection, Slug, Timestamp};
 use crate::store::StoreError;
 use crate::store::decide_and_write::Contended;
 use crate::validation::FieldError;
@@ -47,6 +47,12 @@ pub enum ApiError {
     InterestNotFound,
     #[error("interest refused: {0:?}")]
     Interest(InterestRejection),
+    /// `POST …/draw` before `drawAt`.
+    #[error("draw not due")]
+    DrawNotDue { draw_at: Timestamp },
+    /// A draw route on a first-come group-buy.
+    #[error("no draw")]
+    NoDraw,
     #[error("slug taken")]
     SlugTaken(Slug),
     #[error("lifecycle rejection: {0:?}")]
@@ -284,6 +290,27 @@ impl ApiError {
                 format!("quantity must be a whole number from 1 to {max}."),
             )
             .member("maxQuantityPerParticipant", max),
+            Self::Interest(InterestRejection::DrawPending) => Problem::new(
+                S::CONFLICT,
+                "DRAW_PENDING",
+                "Draw pending",
+                "The draw's time has come and its draw has not finished; entries are closed, \
+                 and the results are shown once it has run (within a minute of drawAt).",
+            ),
+            Self::DrawNotDue { draw_at } => Problem::new(
+                S::CONFLICT,
+                "DRAW_NOT_DUE",
+                "Draw not due",
+                format!("The draw runs at drawAt ({draw_at}) or later; entries are open until then."),
+            )
+            .member("drawAt", draw_at),
+            Self::NoDraw => Problem::new(
+                S::NOT_FOUND,
+                "GROUP_BUY_NOT_FOUND",
+                "Group-buy not found",
+                "No such group-buy with a draw: this one is first-come (allocation first-come), \
+                 so it has no draw.",
+            ),
             Self::SlugTaken(slug) => Problem::new(
                 S::CONFLICT,
                 "SLUG_TAKEN",

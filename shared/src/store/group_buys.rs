@@ -1,11 +1,13 @@
 //! Group-buys and their history.
 
+use super::draw::DrawOpening;
 use super::retirement::{Retirement, retirement_put};
 use super::rollup::{draft_age_update, rollup_update};
 use super::{
     GroupBuyParts, Item, Riders, Store, StoreError, admin_partition, by_status_partition, classify,
-    deadline_index_keys, decode, encode, from_cursor_key, group_buy_item, n, observed, pk_of,
-    public_index_keys, put_if_absent, recently_changed_key, s, set_all, tally_item, to_cursor_key,
+    deadline_index_keys, decode, encode, from_cursor_key, group_buy_item, history_put, n, observed,
+    pk_of, public_index_keys, put_if_absent, recently_changed_key, s, set_all, tally_item,
+    to_cursor_key,
 };
 use super::{Key, Page};
 use crate::domain::rollup::RollupDelta;
@@ -14,8 +16,7 @@ use crate::domain::{
 };
 use crate::table::layout::{
     GROUP_BUY_END, GROUP_BUY_SK, HISTORY_END, INDEX_SHARDS, TALLY_SK, after_time,
-    deadline_partition, group_buy_of, handle_partition, handle_status_partition, history_sk,
-    public_partition,
+    deadline_partition, group_buy_of, handle_partition, handle_status_partition, public_partition,
 };
 use crate::table::{
     BY_HANDLE, BY_HANDLE_AND_STATUS, BY_STATUS, Index, OPEN_BY_DEADLINE, PARTITION_KEY,
@@ -23,8 +24,8 @@ use crate::table::{
 };
 use aws_sdk_dynamodb::operation::query::builders::QueryFluentBuilder;
 use aws_sdk_dynamodb::types::{
-    AttributeValue, Put, ReturnConsumedCapacity, ReturnValuesOnConditionCheckFailure,
-    TransactWriteItem, Update,
+    AttributeValue, ReturnConsumedCapacity, ReturnValuesOnConditionCheckFailure, TransactWriteItem,
+    Update,
 };
 
 /// History entries in one read of a group-buy's history (the API's page of history).
@@ -33,29 +34,6 @@ const HISTORY_PAGE: usize = 100;
 const GROUP_BUY_ITEMS: i32 = 3;
 /// Where a walk over the deadline index's shards is, kept inside its cursor.
 const SHARD_IN_CURSOR: &str = "_shard";
-
-fn history_put(
-    table: &str,
-    handle: &Handle,
-    slug: &Slug,
-    entry: &HistoryEntry,
-) -> Result<Put, StoreError> {
-    let mut item = encode(entry)?;
-    item.extend([
-        (PARTITION_KEY.into(), s(pk_of(handle, slug))),
-        (
-            SORT_KEY.into(),
-            s(history_sk(&entry.at.to_string(), &entry.request_id)),
-        ),
-    ]);
-    Put::builder()
-        .table_name(table)
-        .set_item(Some(item))
-        .condition_expression("attribute_not_exists(#pk)")
-        .expression_attribute_names("#pk", PARTITION_KEY)
-        .build()
-        .map_err(|e| StoreError::Corrupt(e.to_string()))
-}
 
 /// A group-buy that was never published: no `publishedAt`, or a null one.
 const NEVER_PUBLISHED: &str =
@@ -134,7 +112,24 @@ impl Store {
         for item in self.query_all(query, 2).await? {
             parts.take(item);
         }
-        parts.assemble()
+        let mut found = parts.assemble()?;
+        if let Some(gb) = &mut found {
+            self.count_entries(gb).await?;
+        }
+        Ok(found)
+    }
+
+    /// Puts the entries taken so far in the draw of `gb`, if it is a draw campaign whose
+    /// draw is pending (once drawn, the count is frozen on the group-buy).
+    pub(super) async fn count_entries(&self, gb: &mut GroupBuy) -> Result<(), StoreError> {
+        if !(gb.draw_pending() && gb.ever_published()) {
+            return Ok(());
+        }
+        let count = self.entry_count(&gb.handle, &gb.slug).await?;
+        if let Some(draw) = &mut gb.draw {
+            draw.entry_count = Some(count);
+        }
+        Ok(())
     }
 
     /// The group-buy and one page of its history: the latest `HISTORY_PAGE` entries, or with
@@ -372,6 +367,7 @@ impl Store {
         next: &GroupBuy,
         transition: &Transition,
         entry: &HistoryEntry,
+        opening: Option<&DrawOpening>,
         riders: &Riders,
     ) -> Result<(), StoreError> {
         let optional_time = |t: Option<crate::domain::Timestamp>| match t {
@@ -395,6 +391,14 @@ impl Store {
             ),
         ];
         assignments.extend(public_index_keys(next).into_iter().flatten());
+        // The first publish of a draw campaign commits to its seed.
+        if let Some(opening) = opening {
+            let draw = crate::domain::Draw {
+                commitment: Some(opening.commitment.clone()),
+                ..crate::domain::Draw::default()
+            };
+            assignments.push(("draw".into(), AttributeValue::M(encode(&draw)?)));
+        }
         assignments.extend([
             (BY_STATUS.partition_key.into(), s(admin_partition(next))),
             (BY_STATUS.sort_key.into(), s(recently_changed_key(next))),
@@ -412,8 +416,11 @@ impl Store {
         // The tally follows the status, so that interest writes decide on it alone.
         let mut condition = "attribute_exists(#pk)".to_owned();
         match transition.count_guard {
+            // Not while a draw is writing its participants: its count is not final.
             Some(CountGuard::ThresholdMet) => {
-                condition.push_str(" AND #participants >= #threshold");
+                condition.push_str(
+                    " AND #participants >= #threshold AND attribute_not_exists(#drawPending)",
+                );
             }
             Some(CountGuard::ThresholdNotMet) => {
                 condition.push_str(" AND #participants < #threshold");
@@ -443,6 +450,9 @@ impl Store {
                 .expression_attribute_names("#participants", "participantCount")
                 .expression_attribute_names("#threshold", "minParticipants");
         }
+        if transition.count_guard == Some(CountGuard::ThresholdMet) {
+            tally = tally.expression_attribute_names("#drawPending", "drawPending");
+        }
         let tally = tally
             .build()
             .map_err(|e| StoreError::Corrupt(e.to_string()))?;
@@ -460,6 +470,12 @@ impl Store {
             let leaves_drafts = draft_age_update(&self.table, current.updated_at, -1)?;
             items.push(TransactWriteItem::builder().update(leaves_drafts).build());
         }
+        items.extend(super::draw::transition_items(
+            &self.table,
+            current,
+            next,
+            opening,
+        )?);
         // A close leaves its waitlist's items to be given their expiry (`store::retirement`);
         // only a published group-buy with a cap can have had a waitlist.
         let may_have_waited =
@@ -471,6 +487,7 @@ impl Store {
                 handle: current.handle.clone(),
                 slug: current.slug.clone(),
                 closed_at,
+                draw: current.allocation == crate::domain::Allocation::Draw,
             };
             let put = retirement_put(&self.table, &retirement)?;
             items.push(TransactWriteItem::builder().put(put).build());

@@ -87,6 +87,8 @@ const BELOW_CAP: &str =
 /// registration may take it while anyone waits.
 const NOBODY_WAITING: &str = "(attribute_not_exists(#waiting) OR #waiting = :zero)";
 const WITHIN_QUANTITY: &str = "#maxQuantity >= :q";
+/// Not a draw campaign before its draw: its places are given by the draw, not by registering.
+const NO_DRAW_PENDING: &str = "attribute_not_exists(#drawPending)";
 
 impl Store {
     /// The tally and the visitor's interest, strongly consistent, in one call.
@@ -251,9 +253,10 @@ impl Store {
                         "SET #participants = #participants + :one, #units = #units + :q",
                     )
                     .condition_expression(format!(
-                        "{OPEN_FOR_REGISTRATION} AND {BELOW_CAP} AND {NOBODY_WAITING} AND {WITHIN_QUANTITY} AND #participants {} #edge",
+                        "{OPEN_FOR_REGISTRATION} AND {BELOW_CAP} AND {NOBODY_WAITING} AND {WITHIN_QUANTITY} AND {NO_DRAW_PENDING} AND #participants {} #edge",
                         edge(meets_threshold)
                     ))
+                    .expression_attribute_names("#drawPending", "drawPending")
                     .expression_attribute_names("#cap", "maxParticipants")
                     .expression_attribute_names("#waiting", WAITLIST_COUNT)
                     .expression_attribute_values(":zero", n(0))

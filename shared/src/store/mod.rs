@@ -5,6 +5,7 @@
 mod challenges;
 mod closing_soon;
 pub mod decide_and_write;
+mod draw;
 mod group_buys;
 mod interests;
 mod pats;
@@ -30,6 +31,7 @@ use crate::telemetry::record_call;
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
 use aws_sdk_dynamodb::operation::batch_get_item::BatchGetItemOutput;
+use aws_sdk_dynamodb::operation::batch_write_item::BatchWriteItemOutput;
 use aws_sdk_dynamodb::operation::delete_item::DeleteItemOutput;
 use aws_sdk_dynamodb::operation::get_item::GetItemOutput;
 use aws_sdk_dynamodb::operation::put_item::PutItemOutput;
@@ -50,6 +52,7 @@ use std::collections::{BTreeMap, HashMap};
 
 pub use challenges::Redemption;
 pub use closing_soon::DeadlineEntry;
+pub use draw::{DrawEntry, DrawOpening, DrawRun, DueDraw, EntryShard, EntryWrite};
 pub use group_buys::{DueKey, Listing};
 pub use interests::{
     INTEREST_ATTEMPTS, InterestRecord, InterestSnapshot, InterestWrite, Layout, Learned, back_off,
@@ -295,6 +298,7 @@ macro_rules! consumed_many {
     )*};
 }
 consumed_many!(
+    BatchWriteItemOutput,
     TransactWriteItemsOutput,
     TransactGetItemsOutput,
     BatchGetItemOutput
@@ -529,6 +533,33 @@ fn set_all(
     update.update_expression(expression)
 }
 
+/// The put of a history entry of `handle`/`slug`, written once.
+fn history_put(
+    table: &str,
+    handle: &Handle,
+    slug: &Slug,
+    entry: &crate::domain::HistoryEntry,
+) -> Result<Put, StoreError> {
+    let mut item = encode(entry)?;
+    item.extend([
+        (PARTITION_KEY.into(), s(pk_of(handle, slug))),
+        (
+            SORT_KEY.into(),
+            s(crate::table::layout::history_sk(
+                &entry.at.to_string(),
+                &entry.request_id,
+            )),
+        ),
+    ]);
+    Put::builder()
+        .table_name(table)
+        .set_item(Some(item))
+        .condition_expression("attribute_not_exists(#pk)")
+        .expression_attribute_names("#pk", PARTITION_KEY)
+        .build()
+        .map_err(|e| StoreError::Corrupt(e.to_string()))
+}
+
 /// The keys that put an open group-buy with a deadline in the expiry index.
 fn deadline_index_keys(gb: &GroupBuy) -> Option<[(String, AttributeValue); 2]> {
     let open = matches!(gb.status, Status::Published | Status::Paused);
@@ -700,10 +731,14 @@ impl Store {
                 found.take(item);
             }
         }
-        parts
+        let mut group_buys = parts
             .into_iter()
             .filter_map(|(_, found)| found.assemble().transpose())
-            .collect()
+            .collect::<Result<Vec<_>, _>>()?;
+        for gb in &mut group_buys {
+            self.count_entries(gb).await?;
+        }
+        Ok(group_buys)
     }
 
     pub fn new(client: Client, table: impl Into<String>) -> Self {

@@ -5,11 +5,15 @@
 //! item of that group-buy (a Query of its own partition) `ttl` = the close + 30 days, and
 //! deletes the item. After a close no write reaches those items any more (joins, changes and
 //! promotions need an open group-buy), and setting a TTL again is harmless, so a retirement
-//! cut short is simply done again by a later run.
+//! cut short is simply done again by a later run. A draw campaign's entries, seed and ranks
+//! (their own partitions, `store::draw`) are given the same expiry.
 
 use super::{Store, StoreError, classify, encode, n, observed, part_key, pk_of, s};
+use crate::domain::draw::DRAW_SHARDS;
 use crate::domain::{Handle, Slug, Timestamp};
-use crate::table::layout::{RETIREMENT_PK, WAITLIST_ITEMS_PREFIX, retirement_sk};
+use crate::table::layout::{
+    RETIREMENT_PK, WAITLIST_ITEMS_PREFIX, draw_pk, draw_shard_pk, retirement_sk,
+};
 use crate::table::{PARTITION_KEY, SORT_KEY, TTL_ATTRIBUTE};
 use aws_sdk_dynamodb::types::{Put, ReturnConsumedCapacity};
 use serde::{Deserialize, Serialize};
@@ -26,6 +30,9 @@ pub struct Retirement {
     pub handle: Handle,
     pub slug: Slug,
     pub closed_at: Timestamp,
+    /// A draw campaign: its entries, seed and ranks (`store::draw`) expire too.
+    #[serde(default)]
+    pub draw: bool,
 }
 
 impl Retirement {
@@ -69,7 +76,6 @@ impl Store {
     /// Gives every waitlist item of `retirement`'s group-buy its `ttl`, a page at a time, then
     /// deletes the retirement. Returns the items given a TTL.
     pub async fn retire(&self, retirement: &Retirement) -> Result<usize, StoreError> {
-        use futures_util::{StreamExt, TryStreamExt};
         let pk = pk_of(&retirement.handle, &retirement.slug);
         let expires = retirement.expires_epoch();
         let query = self
@@ -80,19 +86,21 @@ impl Store {
             .expression_attribute_names("#sk", SORT_KEY)
             .expression_attribute_values(":pk", s(pk.clone()))
             .expression_attribute_values(":prefix", s(WAITLIST_ITEMS_PREFIX));
-        let mut retired = 0;
-        let mut start = None;
-        loop {
-            let (keys, last) = self.raw_page(query.clone(), start).await?;
-            retired += keys.len();
-            futures_util::stream::iter(keys)
-                .map(|key| self.set_ttl(key, expires))
-                .buffer_unordered(CONCURRENT_UPDATES)
-                .try_collect::<()>()
-                .await?;
-            start = last;
-            if start.is_none() {
-                break;
+        let mut retired = self.expire_all(query, expires).await?;
+        if retirement.draw {
+            let (handle, slug) = (retirement.handle.as_str(), retirement.slug.as_str());
+            let partitions = (0..DRAW_SHARDS)
+                .map(|shard| draw_shard_pk(handle, slug, shard))
+                .chain([draw_pk(handle, slug)]);
+            for partition in partitions {
+                let query = self
+                    .query()
+                    .key_condition_expression("#pk = :pk")
+                    .projection_expression("#pk, #sk")
+                    .expression_attribute_names("#pk", PARTITION_KEY)
+                    .expression_attribute_names("#sk", SORT_KEY)
+                    .expression_attribute_values(":pk", s(partition));
+                retired += self.expire_all(query, expires).await?;
             }
         }
         let deleted = self
@@ -105,6 +113,30 @@ impl Store {
             .await;
         observed(deleted).map_err(|e| classify("DeleteItem", e))?;
         Ok(retired)
+    }
+
+    /// Sets `ttl` on every item `query` finds (keys only), a page at a time.
+    async fn expire_all(
+        &self,
+        query: aws_sdk_dynamodb::operation::query::builders::QueryFluentBuilder,
+        expires: i64,
+    ) -> Result<usize, StoreError> {
+        use futures_util::{StreamExt, TryStreamExt};
+        let mut retired = 0;
+        let mut start = None;
+        loop {
+            let (keys, last) = self.raw_page(query.clone(), start).await?;
+            retired += keys.len();
+            futures_util::stream::iter(keys)
+                .map(|key| self.set_ttl(key, expires))
+                .buffer_unordered(CONCURRENT_UPDATES)
+                .try_collect::<()>()
+                .await?;
+            start = last;
+            if start.is_none() {
+                return Ok(retired);
+            }
+        }
     }
 
     /// Sets `ttl` on the item of `key`, if it is still there.

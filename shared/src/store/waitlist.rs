@@ -64,7 +64,7 @@ fn built(e: BuildError) -> StoreError {
 }
 
 /// The two items of `entry`.
-fn entry_items(pk: &str, entry: &WaitlistEntry) -> Result<[super::Item; 2], StoreError> {
+pub(super) fn entry_items(pk: &str, entry: &WaitlistEntry) -> Result<[super::Item; 2], StoreError> {
     let mut queued = encode(entry)?;
     queued.extend(part_key(pk, &queue_sk(entry.seq)));
     let mut own = encode(entry)?;

@@ -17,6 +17,11 @@
 //! | idempotency record (TTL) | [`idempotency_pk`] | [`IDEMPOTENCY_SK`] | – |
 //! | rollup counters | [`rollup_partition`] | [`TOTALS_SK`], [`drafts_sk`] | – |
 //! | redeemed visitor challenge (TTL) | [`challenge_pk`] | [`CHALLENGE_REDEEMED_SK`] | – |
+//! | a draw's seed and progress | [`draw_pk`] | [`DRAW_CONTROL_SK`] | – |
+//! | a draw's ranks, 100 tickets an item | [`draw_pk`] | [`rank_chunk_sk`] | – |
+//! | one of a draw's entry shards: its state and count | [`draw_shard_pk`] | [`DRAW_SHARD_SK`] | – |
+//! | a draw entry | [`draw_shard_pk`] | [`draw_entry_sk`] | – |
+//! | a draw not yet run | [`DRAWS_DUE_PK`] | [`draw_due_sk`] | – |
 //!
 //! Sort order is part of the layout: a group-buy's collection sorts `GB` <
 //! `GB#DESCRIPTION` < `GB#TALLY` < [`GROUP_BUY_END`] < `HIST#…` < [`HISTORY_END`] < `INT#…` <
@@ -108,6 +113,48 @@ pub const WAITLIST_ITEMS_PREFIX: &str = "WAIT";
 /// A retirement, oldest close first.
 pub fn retirement_sk(closed_at: &str, handle: &str, slug: &str) -> String {
     format!("{closed_at}#{handle}#{slug}")
+}
+
+/// A draw's own partition: its seed (hidden until the draw, which no view reads) and its
+/// ranks. Apart from the group-buy's, so that no read of the group-buy ever carries the seed.
+pub fn draw_pk(handle: &str, slug: &str) -> String {
+    format!("DRAW#{handle}#{slug}")
+}
+
+/// The draw's seed and how far its writing has come.
+pub const DRAW_CONTROL_SK: &str = "CONTROL";
+/// The sort key prefix of the draw's rank items.
+pub const RANK_CHUNK_PREFIX: &str = "RANKS#";
+
+/// The rank item holding ranks `chunk * 100 + 1 ..`, zero-padded so that key order is rank
+/// order.
+pub fn rank_chunk_sk(chunk: u64) -> String {
+    format!("{RANK_CHUNK_PREFIX}{chunk:08}")
+}
+
+/// One of a draw's entry shards (`domain::draw::DRAW_SHARDS`): a partition of its own, so
+/// that a launch's entries spread over partitions.
+pub fn draw_shard_pk(handle: &str, slug: &str, shard: u32) -> String {
+    format!("DRAW#{handle}#{slug}#{shard:02}")
+}
+
+/// A shard's own item: the group-buy's status as entries need it, `drawAt`, the count and
+/// limit of its entries, and `sealed` once the draw starts.
+pub const DRAW_SHARD_SK: &str = "SHARD";
+/// The sort key prefix of draw entries.
+pub const DRAW_ENTRY_PREFIX: &str = "ENTRY#";
+
+/// A draw entry, by its ticket (the visitor's per-campaign pseudonym).
+pub fn draw_entry_sk(ticket: &str) -> String {
+    format!("{DRAW_ENTRY_PREFIX}{ticket}")
+}
+
+/// The partition of draws not yet run, by `drawAt`: what the scheduled function reads.
+pub const DRAWS_DUE_PK: &str = "DRAWS";
+
+/// A draw not yet run, soonest first.
+pub fn draw_due_sk(draw_at: &str, handle: &str, slug: &str) -> String {
+    format!("{draw_at}#{handle}#{slug}")
 }
 
 /// GSI1: a handle's group-buys.
@@ -303,5 +350,10 @@ mod tests {
         assert_eq!(rollup_partition(7), "ROLLUP#7");
         assert_eq!(drafts_sk("2026-11-24T18"), "DRAFTS#2026-11-24T18");
         assert!(drafts_sk("2026-11-24T18").as_str() < TOTALS_SK);
+        assert_eq!(draw_pk("acme", "lamp"), "DRAW#acme#lamp");
+        assert_eq!(draw_shard_pk("acme", "lamp", 3), "DRAW#acme#lamp#03");
+        assert_eq!(group_buy_of(&draw_pk("acme", "lamp")), None);
+        assert!(rank_chunk_sk(9) < rank_chunk_sk(10));
+        assert_eq!(draw_entry_sk("p-1"), "ENTRY#p-1");
     }
 }

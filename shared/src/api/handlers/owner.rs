@@ -13,7 +13,7 @@ use crate::http::{IfMatch, ListFormat, Reply, json_object, query_param};
 use crate::store::decide_and_write::{
     DecideAndWrite, Decided, Ended, WriteOutcome, decide_and_write,
 };
-use crate::store::{Listing, Store, StoreError};
+use crate::store::{DrawOpening, Listing, Store, StoreError};
 use crate::telemetry::BusinessMetric;
 use crate::validation::{FieldError, Fields, string};
 use lambda_http::http::{StatusCode, header};
@@ -176,7 +176,7 @@ enum Requested {
 /// What a change settles on without a write that can lose a race.
 enum Settled {
     /// Already in the requested state: the group-buy as it is.
-    AlreadyThere(GroupBuy),
+    AlreadyThere(Box<GroupBuy>),
     /// Refused by the rules: recorded in the history, then answered.
     Refused(HistoryEntry, Rejection),
 }
@@ -188,6 +188,8 @@ struct Change {
     /// `None` for an extension.
     transition: Option<Transition>,
     entry: HistoryEntry,
+    /// The seed and shards of a draw campaign's first publish.
+    opening: Option<DrawOpening>,
 }
 
 /// An owner's change to one group-buy, as the decide-and-write loop runs it: read checked
@@ -217,7 +219,9 @@ impl DecideAndWrite for OwnerChange<'_, '_> {
         let (actor, request_id, now) = (&self.actor, self.call.request_id, Timestamp::now());
         Ok(match self.requested {
             Requested::Transition(action) => match current.lifecycle().decide(action, now) {
-                Decision::AlreadyThere => Decided::Settled(Settled::AlreadyThere(current)),
+                Decision::AlreadyThere => {
+                    Decided::Settled(Settled::AlreadyThere(Box::new(current)))
+                }
                 Decision::Reject(rejection) => {
                     let entry = HistoryEntry::rejected(
                         action,
@@ -231,7 +235,20 @@ impl DecideAndWrite for OwnerChange<'_, '_> {
                     Decided::Settled(Settled::Refused(entry, rejection))
                 }
                 Decision::Apply(transition) => {
-                    let next = current.after(&transition, now);
+                    let mut next = current.after(&transition, now);
+                    // A draw campaign commits to its seed when it is first published.
+                    let opening = match &mut next.draw {
+                        Some(draw)
+                            if transition.to == Status::Published && draw.commitment.is_none() =>
+                        {
+                            let limit = self.call.app.settings.limits.draw_max_entries;
+                            let opening = DrawOpening::new(limit)?;
+                            draw.commitment = Some(opening.commitment.clone());
+                            draw.entry_count = Some(0);
+                            Some(opening)
+                        }
+                        _ => None,
+                    };
                     let entry = HistoryEntry::applied(
                         action,
                         &transition,
@@ -245,6 +262,7 @@ impl DecideAndWrite for OwnerChange<'_, '_> {
                         next,
                         transition: Some(transition),
                         entry,
+                        opening,
                     })
                 }
             },
@@ -265,6 +283,7 @@ impl DecideAndWrite for OwnerChange<'_, '_> {
                             next,
                             transition: None,
                             entry,
+                            opening: None,
                         })
                     }
                 }
@@ -285,10 +304,13 @@ impl DecideAndWrite for OwnerChange<'_, '_> {
                     next,
                     transition,
                     entry,
+                    opening,
                 } = change;
                 match transition {
                     Some(transition) => {
-                        store.apply(current, next, transition, entry, &riders).await
+                        store
+                            .apply(current, next, transition, entry, opening.as_ref(), &riders)
+                            .await
                     }
                     None => store.extend(current, next, entry, &riders).await,
                 }

@@ -1,24 +1,22 @@
 //! Public traffic: the public pages of group-buys and each visitor's interest.
 
-use crate::api::app::App;
-use crate::api::call::{Call, Target, Written};
-use crate::domain::daily_limit::{DailyLimit, INTEREST_WRITES};
+use super::entries;
+use super::scope::InterestScope;
+use crate::api::call::{Call, Written};
 use crate::domain::group_buy::MAX_QUANTITY_PER_PARTICIPANT;
 use crate::domain::interest::{
     decide_leaving, decide_registration, decide_withdrawal, public, successor,
     waitlist_entry_expiry,
 };
 use crate::domain::{
-    Audience, GroupBuy, Held, InterestRejection, Participation, Registration, Status, Tally,
-    Timestamp,
+    Allocation, Audience, GroupBuy, Held, InterestRejection, Registration, Status, Tally, Timestamp,
 };
-use crate::domain::{Handle, Slug};
 use crate::http::ApiError;
-use crate::http::visitor::{Visitor, VisitorKind};
+use crate::http::visitor::Visitor;
 use crate::http::{Reply, json_object};
 use crate::store::{
     INTEREST_ATTEMPTS, InterestRecord, InterestSnapshot, InterestWrite, Layout, Learned, Listing,
-    Riders, StoreError, WaitlistEntry, WaitlistHead, back_off,
+    StoreError, WaitlistEntry, WaitlistHead, back_off,
 };
 use crate::telemetry::BusinessMetric;
 use crate::validation::{Fields, whole_number};
@@ -32,32 +30,7 @@ const WAITLIST_HEAD: usize = MAX_PASSED_OVER + 1;
 /// the promotion, within DynamoDB's 100 items per transaction).
 const MAX_PASSED_OVER: usize = 40;
 
-/// The visitor's interest in one group-buy, as the handlers decide on it.
-struct InterestScope<'a> {
-    app: &'a App,
-    handle: &'a Handle,
-    slug: &'a Slug,
-    visitor: &'a Visitor,
-    /// The visitor's pseudonym in this group-buy: what the interest item is keyed by.
-    participant: String,
-}
-
-impl<'a> InterestScope<'a> {
-    fn new(app: &'a App, target: &'a Target, visitor: &'a Visitor) -> Result<Self, ApiError> {
-        let slug = target.slug()?;
-        Ok(Self {
-            app,
-            handle: &target.handle,
-            slug,
-            visitor,
-            participant: app.server_key.participant(
-                target.handle.as_str(),
-                slug.as_str(),
-                &visitor.key,
-            ),
-        })
-    }
-
+impl InterestScope<'_> {
     async fn read(&self) -> Result<InterestSnapshot, ApiError> {
         let snapshot = self
             .app
@@ -68,46 +41,6 @@ impl<'a> InterestScope<'a> {
             self.app.recent.learn(self.handle, self.slug, tally);
         }
         Ok(snapshot)
-    }
-
-    /// Whether a visitor pass may register here: 403 `SIGN_IN_REQUIRED` on a group-buy open
-    /// to signed-in users only. `participation` never changes after create, so what this
-    /// instance once read decides (a read only the first time); a group-buy that is not
-    /// public is 404, as the registration would answer.
-    async fn admit_pass(&self) -> Result<(), ApiError> {
-        let participation = match self.app.recent.participation(self.handle, self.slug) {
-            Some(participation) => participation,
-            None => {
-                let found = self.app.store.get(self.handle, self.slug).await?;
-                let gb = public(found.as_ref()).ok_or(ApiError::GroupBuyNotFound)?;
-                self.app.recent.put(gb);
-                gb.participation
-            }
-        };
-        match participation {
-            Participation::Anyone => Ok(()),
-            Participation::SignedIn => Err(ApiError::SignInRequired),
-        }
-    }
-
-    /// Runs `write` (one of this visitor's interest or waitlist writes), counted against the
-    /// visitor's daily limit of interest writes.
-    async fn guarded<Fut>(
-        &self,
-        call: &mut Call<'_>,
-        now: Timestamp,
-        write: impl FnOnce(Riders) -> Fut,
-    ) -> Result<Written, ApiError>
-    where
-        Fut: Future<Output = Result<(), StoreError>>,
-    {
-        let limit = DailyLimit::new(
-            INTEREST_WRITES,
-            self.visitor.key.clone(),
-            call.app.settings.limits.daily_interest_writes_per_visitor,
-            now,
-        );
-        call.guarded_write(Some(limit), None, write).await
     }
 
     /// Writes `write` to the visitor's interest and the tally.
@@ -240,25 +173,6 @@ impl<'a> InterestScope<'a> {
             created,
         ))
     }
-
-    /// The group-buy to answer with after this instance's write moved its counters by
-    /// (`participants`, `units`): as last seen here and moved by the write, or, unseen, read
-    /// now (the write is in what is read).
-    async fn shown(&self, participants: i64, units: i64) -> Result<GroupBuy, ApiError> {
-        let recent = &self.app.recent;
-        recent.count(self.handle, self.slug, participants, units);
-        if let Some(gb) = recent.get(self.handle, self.slug) {
-            return Ok(gb);
-        }
-        let gb = self
-            .app
-            .store
-            .get(self.handle, self.slug)
-            .await?
-            .ok_or(ApiError::GroupBuyNotFound)?;
-        recent.put(&gb);
-        Ok(gb)
-    }
 }
 
 /// The answer of a waiting visitor: 202 to a PUT, 200 to a GET.
@@ -269,7 +183,11 @@ fn waiting_reply(
     gb: &GroupBuy,
     created: bool,
 ) -> Reply {
-    let body = json!({
+    Reply::json(status, &waiting_body(entry, position, gb, created)).private()
+}
+
+fn waiting_body(entry: &WaitlistEntry, position: u64, gb: &GroupBuy, created: bool) -> Value {
+    json!({
         "interest": null,
         "waitlist": {
             "position": position,
@@ -278,8 +196,7 @@ fn waiting_reply(
         },
         "groupBuy": gb.view(Audience::Public),
         "created": created,
-    });
-    Reply::json(status, &body).private()
+    })
 }
 
 /// What a registration knows of the group-buy when it decides.
@@ -366,8 +283,13 @@ pub(crate) async fn register(call: &mut Call<'_>, visitor: Visitor) -> Result<Re
     let target = call.target()?;
     let Requested { quantity, waitlist } = requested(call)?;
     let scope = InterestScope::new(call.app, &target, &visitor)?;
-    if visitor.kind == VisitorKind::Anonymous {
-        scope.admit_pass().await?;
+    let terms = scope.terms().await?;
+    scope.admit(terms)?;
+    // Before its draw, a draw campaign takes entries; after it, registrations as any other.
+    if terms.allocation == Allocation::Draw
+        && let Some(reply) = entries::enter(call, &scope, quantity).await?
+    {
+        return Ok(reply);
     }
     let mut snapshot = InterestSnapshot {
         // A hint only, for the threshold edge the first try expects.
@@ -604,15 +526,37 @@ pub(crate) async fn my_interest(call: &mut Call<'_>, visitor: Visitor) -> Result
         .await?;
     let gb = public(found.as_ref()).ok_or(ApiError::GroupBuyNotFound)?;
     call.app.recent.put(gb);
+    // A draw campaign's answer also shows the visitor's entry, and only it before the draw.
+    let entry = match gb.allocation {
+        Allocation::Draw => Some(entries::shown_entry(&scope, gb).await?),
+        Allocation::FirstCome => None,
+    };
+    let with_entry = |mut body: Value| {
+        if let (Some(entry), Some(fields)) = (&entry, body.as_object_mut()) {
+            fields.insert("entry".into(), entry.clone());
+        }
+        body
+    };
     if let Some(record) = &held.interest {
-        return Ok(Reply::json(StatusCode::OK, &interest_body(record, gb, false)).private());
+        let body = with_entry(interest_body(record, gb, false));
+        return Ok(Reply::json(StatusCode::OK, &body).private());
     }
-    let entry = held
-        .waiting
-        .filter(|_| gb.status != Status::Closed)
-        .ok_or(ApiError::InterestNotFound)?;
-    let position = scope.position(&entry, held.tally.as_ref()).await?;
-    Ok(waiting_reply(StatusCode::OK, &entry, position, gb, false))
+    let waiting = held.waiting.filter(|_| gb.status != Status::Closed);
+    let Some(waiting) = waiting else {
+        return match entry.filter(|e| !e.is_null()) {
+            Some(entry) => Ok(entries::entry_reply(StatusCode::OK, entry, gb, false)),
+            None => Err(ApiError::InterestNotFound),
+        };
+    };
+    let position = scope.position(&waiting, held.tally.as_ref()).await?;
+    let reply = waiting_reply(StatusCode::OK, &waiting, position, gb, false);
+    Ok(match entry {
+        Some(_) => {
+            let body = with_entry(waiting_body(&waiting, position, gb, false));
+            Reply::json(StatusCode::OK, &body).private()
+        }
+        None => reply,
+    })
 }
 
 /// DELETE my-interest: 204 whether or not there was an interest; the counters go down
@@ -622,6 +566,11 @@ pub(crate) async fn my_interest(call: &mut Call<'_>, visitor: Visitor) -> Result
 pub(crate) async fn withdraw(call: &mut Call<'_>, visitor: Visitor) -> Result<Reply, ApiError> {
     let target = call.target()?;
     let scope = InterestScope::new(call.app, &target, &visitor)?;
+    if scope.terms().await?.allocation == Allocation::Draw
+        && let Some(reply) = entries::withdraw(call, &scope).await?
+    {
+        return Ok(reply);
+    }
     let mut snapshot = scope.read().await?;
     // The head of the waitlist as last read; read again whenever a refusal says it moved.
     let mut head: Option<Vec<WaitlistEntry>> = None;

@@ -1,0 +1,243 @@
+//! A visitor's entry in a draw campaign (API.md, "Fair drops"): `PUT`, `GET` and `DELETE
+//! my-interest` before the draw. Each write is one transaction of the entry and its shard,
+//! whose conditions carry the rules (open, before `drawAt`, not sealed, room in the shard);
+//! a refused write is decided again on a fresh read. After the draw, these hand back to
+//! the first-come handlers (`None`), which serve the drawn participants and the waitlist.
+
+use super::scope::InterestScope;
+use crate::api::call::{Call, Written};
+use crate::domain::group_buy::MAX_QUANTITY_PER_PARTICIPANT;
+use crate::domain::{Audience, DrawResult, GroupBuy, InterestRejection, Status, Timestamp};
+use crate::http::{ApiError, Reply};
+use crate::store::{DrawEntry, EntryShard, EntryWrite, INTEREST_ATTEMPTS, StoreError, back_off};
+use crate::telemetry::BusinessMetric;
+use lambda_http::http::StatusCode;
+use serde_json::{Value, json};
+
+/// The `entry` of an answer.
+fn entry_json(entry: &DrawEntry, result: DrawResult) -> Value {
+    json!({
+        "ticket": entry.ticket,
+        "quantity": entry.quantity,
+        "enteredAt": entry.entered_at,
+        "result": result,
+    })
+}
+
+/// The answer of an entrant who holds no interest and no place on the waitlist.
+pub(super) fn entry_reply(status: StatusCode, entry: Value, gb: &GroupBuy, created: bool) -> Reply {
+    let body = json!({
+        "entry": entry,
+        "interest": null,
+        "waitlist": null,
+        "groupBuy": gb.view(Audience::Public),
+        "created": created,
+    });
+    Reply::json(status, &body).private()
+}
+
+/// The visitor's entry as `GET my-interest` shows it (null when they have none): pending
+/// before the draw; after it, what the draw wrote on it (won, waitlisted), else lost.
+pub(super) async fn shown_entry(
+    scope: &InterestScope<'_>,
+    gb: &GroupBuy,
+) -> Result<Value, ApiError> {
+    let found = scope
+        .app
+        .store
+        .draw_entry(scope.handle, scope.slug, &scope.participant)
+        .await?;
+    Ok(match found {
+        Some(entry) => {
+            let result = match (gb.draw_pending(), entry.result) {
+                (true, _) => DrawResult::Pending,
+                (false, Some(result)) => result,
+                (false, None) => DrawResult::Lost,
+            };
+            entry_json(&entry, result)
+        }
+        None => Value::Null,
+    })
+}
+
+/// Whether the group-buy has been drawn since the shard was sealed: read fresh.
+async fn drawn(scope: &InterestScope<'_>) -> Result<bool, ApiError> {
+    let gb = scope
+        .app
+        .store
+        .get(scope.handle, scope.slug)
+        .await?
+        .ok_or(ApiError::GroupBuyNotFound)?;
+    scope.app.recent.put(&gb);
+    Ok(!gb.draw_pending())
+}
+
+/// The rules of the shard as read, for an entry write: open, or why not.
+fn open(shard: Option<&EntryShard>, now: Timestamp) -> Result<Option<()>, ApiError> {
+    let Some(shard) = shard else {
+        return Err(ApiError::GroupBuyNotFound);
+    };
+    match shard.status {
+        Status::Published => {}
+        Status::Paused => return Err(InterestRejection::Paused.into()),
+        Status::Closed => return Err(InterestRejection::Closed.into()),
+        Status::Draft => return Err(ApiError::GroupBuyNotFound),
+    }
+    Ok(shard.open_at(now).then_some(()))
+}
+
+/// `PUT my-interest` on a draw campaign: enter, or change the quantity entered. `None` once
+/// drawn (the registration goes on as first-come).
+pub(super) async fn enter(
+    call: &mut Call<'_>,
+    scope: &InterestScope<'_>,
+    quantity: i64,
+) -> Result<Option<Reply>, ApiError> {
+    let gb = scope.shown(0, 0).await?;
+    if !gb.draw_pending() {
+        return Ok(None);
+    }
+    let store = &scope.app.store;
+    for attempt in 0..INTEREST_ATTEMPTS {
+        let (shard, entry) = store
+            .entry_snapshot(scope.handle, scope.slug, &scope.participant)
+            .await?;
+        let now = Timestamp::now();
+        if open(shard.as_ref(), now)?.is_none() {
+            return match drawn(scope).await? {
+                true => Ok(None),
+                false => Err(InterestRejection::DrawPending.into()),
+            };
+        }
+        let max = gb.max_quantity_per_participant;
+        let quantity = match u32::try_from(quantity) {
+            Ok(q) if (1..=max.min(MAX_QUANTITY_PER_PARTICIPANT)).contains(&q) => q,
+            _ => return Err(InterestRejection::QuantityNotAllowed { max }.into()),
+        };
+        let (next, write, created) = match &entry {
+            Some(entry) if entry.quantity == quantity => {
+                let body = entry_json(entry, DrawResult::Pending);
+                return Ok(Some(entry_reply(StatusCode::OK, body, &gb, false)));
+            }
+            Some(entry) => (
+                DrawEntry {
+                    quantity,
+                    updated_at: now,
+                    ..entry.clone()
+                },
+                Some(entry.quantity),
+                false,
+            ),
+            None if shard
+                .as_ref()
+                .is_some_and(|s| s.entry_count >= s.entry_limit) =>
+            {
+                return Err(InterestRejection::Full.into());
+            }
+            None => (
+                DrawEntry {
+                    ticket: scope.participant.clone(),
+                    quantity,
+                    entered_at: now,
+                    updated_at: now,
+                    result: None,
+                },
+                None,
+                true,
+            ),
+        };
+        let written = scope
+            .guarded(call, now, |riders| {
+                let next = &next;
+                async move {
+                    let write = match write {
+                        Some(from) => EntryWrite::Change { from, to: next },
+                        None => EntryWrite::Enter(next),
+                    };
+                    store
+                        .write_entry(scope.handle, scope.slug, write, now, &riders)
+                        .await
+                }
+            })
+            .await?;
+        match written {
+            Written::Done => {
+                if created {
+                    call.log.metrics.push((BusinessMetric::DrawEntries, 1));
+                }
+                let status = match created {
+                    true => StatusCode::ACCEPTED,
+                    false => StatusCode::OK,
+                };
+                let body = entry_json(&next, DrawResult::Pending);
+                return Ok(Some(entry_reply(status, body, &gb, created)));
+            }
+            // The entry or the shard moved (another request of this visitor, a pause, the
+            // seal): decided again on what they are now.
+            Written::Refused(StoreError::ConditionFailed(_)) => {}
+            Written::Refused(StoreError::TransactionConflict) => back_off(attempt).await,
+            Written::Refused(other) => return Err(other.into()),
+            Written::Replayed(_) => {
+                return Err(ApiError::Internal("a replay on an unkeyed route".into()));
+            }
+        }
+    }
+    Err(ApiError::Dependency("draw entry kept conflicting".into()))
+}
+
+/// `DELETE my-interest` on a draw campaign before its draw: the entry is withdrawn (204,
+/// also when there was none). `None` once drawn.
+pub(super) async fn withdraw(
+    call: &mut Call<'_>,
+    scope: &InterestScope<'_>,
+) -> Result<Option<Reply>, ApiError> {
+    let store = &scope.app.store;
+    for attempt in 0..INTEREST_ATTEMPTS {
+        let (shard, entry) = store
+            .entry_snapshot(scope.handle, scope.slug, &scope.participant)
+            .await?;
+        let now = Timestamp::now();
+        let Some(shard) = shard else {
+            return Err(ApiError::GroupBuyNotFound);
+        };
+        let open = !shard.sealed && now < shard.draw_at;
+        if !open {
+            return match (drawn(scope).await?, &entry) {
+                (true, _) => Ok(None),
+                (false, Some(_)) => Err(InterestRejection::DrawPending.into()),
+                (false, None) => Ok(Some(Reply::no_content().private())),
+            };
+        }
+        let Some(entry) = entry else {
+            return Ok(Some(Reply::no_content().private()));
+        };
+        match shard.status {
+            Status::Published | Status::Paused => {}
+            Status::Closed => return Err(InterestRejection::Closed.into()),
+            Status::Draft => return Err(ApiError::GroupBuyNotFound),
+        }
+        let write = EntryWrite::Withdraw {
+            ticket: &scope.participant,
+            quantity: entry.quantity,
+        };
+        let written = scope
+            .guarded(call, now, |riders| async move {
+                store
+                    .write_entry(scope.handle, scope.slug, write, now, &riders)
+                    .await
+            })
+            .await?;
+        match written {
+            Written::Done => return Ok(Some(Reply::no_content().private())),
+            Written::Refused(StoreError::ConditionFailed(_)) => {}
+            Written::Refused(StoreError::TransactionConflict) => back_off(attempt).await,
+            Written::Refused(other) => return Err(other.into()),
+            Written::Replayed(_) => {
+                return Err(ApiError::Internal("a replay on an unkeyed route".into()));
+            }
+        }
+    }
+    Err(ApiError::Dependency(
+        "draw withdrawal kept conflicting".into(),
+    ))
+}
