@@ -6,9 +6,11 @@
 # write (`gharart-operator bench-registrations`) at the same concurrency, the local ceiling,
 # and the ratio.
 #
-#   scripts/bench-launch.sh [--sandboxes 200] [--registrations 2000] [--rounds 3] [--binary PATH]
+#   scripts/bench-launch.sh [--sandboxes 200] [--registrations 2000] [--rounds 3] [--binary PATH] [--draw]
 #   scripts/bench-launch.sh --dev-server [--concurrency "1 10 50"] [--timeout 30] [--instances N]
 #
+# --draw makes the campaign a draw: every PUT enters it (202) instead of registering; the
+# ceiling is the store's own entry write (`bench-registrations --draw`).
 # --binary loads that build instead of building one (x86-64 is fine: the ratio is what counts);
 # the ceiling's client, the operator, is always the release build of this tree.
 # --dev-server measures `cargo lambda watch` (scripts/dev.sh's server) instead: PUT my-interest
@@ -24,13 +26,14 @@ set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 cd "$ROOT"
 
-SANDBOXES=200 REGISTRATIONS=2000 ROUNDS=3 BINARY="" DEV_SERVER=0 CONCURRENCY="1 10 50" TIMEOUT=30 INSTANCES=1
+SANDBOXES=200 REGISTRATIONS=2000 ROUNDS=3 BINARY="" DRAW=() DEV_SERVER=0 CONCURRENCY="1 10 50" TIMEOUT=30 INSTANCES=1
 while [ $# -gt 0 ]; do
   case "$1" in
     --sandboxes) SANDBOXES=$2; shift 2 ;;
     --registrations) REGISTRATIONS=$2; shift 2 ;;
     --rounds) ROUNDS=$2; shift 2 ;;
     --binary) BINARY=$2; shift 2 ;;
+    --draw) DRAW=(--draw); shift ;;
     --dev-server) DEV_SERVER=1; shift ;;
     --concurrency) CONCURRENCY=$2; shift 2 ;;
     --timeout) TIMEOUT=$2; shift 2 ;;
@@ -113,5 +116,5 @@ log "$REGISTRATIONS registrations from $SANDBOXES sandboxes of $BINARY (results 
 python3 tools/launch-load-test/load.py --binary "$BINARY" --seed-functions "$ROOT/target/debug" \
   --operator "$ROOT/target/release/gharart-operator" --endpoint "$DYNAMODB_ENDPOINT" --table "$TABLE_NAME" --token "$TOKEN" --handle "$HANDLE" \
   --sandboxes "$SANDBOXES" --registrations "$REGISTRATIONS" --rounds "$ROUNDS" --dynamodb-pid "$DYNAMODB_LOCAL_PID" \
-  --out "$OUT" | tee "$OUT/report.md"
+  --out "$OUT" "${DRAW[@]}" | tee "$OUT/report.md"
 log "report: $OUT/report.md"

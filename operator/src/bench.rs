@@ -8,14 +8,16 @@
 //! answer (the SDK's time limits, DynamoDB Local's own fault) is tried again as the visitor
 //! of a 503 would, and its registration counted by what the retry finds, so that the counts
 //! can be checked exactly whatever happened. What it costs DynamoDB Local to commit them is
-//! the ceiling the sandboxes are measured against.
+//! the ceiling the sandboxes are measured against. With `draw`, each is instead the store's
+//! own entry write (`Store::write_entry` with `EntryWrite::Enter` and the same rider: what
+//! `register-interest` commits on a draw campaign before its draw).
 
 use group_buy::domain::daily_limit::{DailyLimit, INTEREST_WRITES};
 use group_buy::domain::{Handle, Slug, Tally, Timestamp};
 use group_buy::keys::ServerKey;
 use group_buy::store::{
-    INTEREST_ATTEMPTS, InterestRecord, InterestSnapshot, InterestWrite, Layout, Riders, Store,
-    StoreError, back_off,
+    DrawEntry, EntryWrite, INTEREST_ATTEMPTS, InterestRecord, InterestSnapshot, InterestWrite,
+    Layout, Riders, Store, StoreError, back_off,
 };
 use serde::Serialize;
 use std::collections::BTreeMap;
@@ -35,6 +37,8 @@ pub struct Load {
     pub daily_limit: u32,
     /// Derives visitor keys and pseudonyms as the function does.
     pub server_key: ServerKey,
+    /// Entries in a draw instead of first-come registrations.
+    pub draw: bool,
 }
 
 /// How the registrations went. `latenciesMs` is each committed registration's, from its first
@@ -113,16 +117,31 @@ async fn worker(store: Store, load: Arc<Load>, first: u32, step: u32, run: u64) 
             load.server_key
                 .participant(load.handle.as_str(), load.slug.as_str(), &visitor);
         let began = Instant::now();
-        match register(
-            &store,
-            &load,
-            &visitor,
-            &participant,
-            quantity,
-            &mut outcome,
-        )
-        .await
-        {
+        let written = match load.draw {
+            true => {
+                enter(
+                    &store,
+                    &load,
+                    &visitor,
+                    &participant,
+                    quantity,
+                    &mut outcome,
+                )
+                .await
+            }
+            false => {
+                register(
+                    &store,
+                    &load,
+                    &visitor,
+                    &participant,
+                    quantity,
+                    &mut outcome,
+                )
+                .await
+            }
+        };
+        match written {
             Ok(written) => {
                 outcome.found_written += u64::from(written == Written::Before);
                 outcome
@@ -217,6 +236,65 @@ async fn register(
                 back_off(attempt).await;
             }
             other => return Err(other.to_string()),
+        }
+    }
+    Err("attempts exhausted".into())
+}
+
+/// One entry in a draw, tried until it is written or fails as the function would answer.
+async fn enter(
+    store: &Store,
+    load: &Load,
+    visitor: &str,
+    ticket: &str,
+    quantity: u32,
+    outcome: &mut Outcome,
+) -> Result<Written, String> {
+    for attempt in 0..INTEREST_ATTEMPTS {
+        let now = Timestamp::now();
+        let entry = DrawEntry {
+            ticket: ticket.to_owned(),
+            quantity,
+            entered_at: now,
+            updated_at: now,
+            result: None,
+        };
+        let riders = Riders {
+            limit: Some(DailyLimit::new(
+                INTEREST_WRITES,
+                visitor.to_owned(),
+                load.daily_limit,
+                now,
+            )),
+            idempotency: None,
+        };
+        let write = EntryWrite::Enter(&entry);
+        match store
+            .write_entry(&load.handle, &load.slug, write, now, &riders)
+            .await
+        {
+            Ok(()) => return Ok(Written::Now),
+            // Refused: only an unanswered attempt can have written the visitor's entry.
+            Err(StoreError::ConditionFailed(_)) => {
+                let (_, found) = store
+                    .entry_snapshot(&load.handle, &load.slug, ticket)
+                    .await
+                    .map_err(|e| e.to_string())?;
+                return match found {
+                    Some(_) => Ok(Written::Before),
+                    None => Err("refused: not open for this entry".into()),
+                };
+            }
+            Err(StoreError::TransactionConflict) => {
+                outcome.conflicts += 1;
+                back_off(attempt).await;
+            }
+            Err(StoreError::Unavailable(why)) => {
+                eprintln!("gharart-operator: no answer, trying again: {why}");
+                outcome.unanswered += 1;
+                back_off(attempt).await;
+            }
+            Err(other) => return Err(other.to_string()),
         }
     }
     Err("attempts exhausted".into())

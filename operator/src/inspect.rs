@@ -93,6 +93,8 @@ pub struct GroupBuyReport {
     group_buy: GroupBuy,
     interest_records: u64,
     interest_units: u64,
+    /// A draw campaign's entries recounted from the entry items, and their quantities.
+    entries: Option<(u64, u64)>,
     /// Oldest first.
     history: Vec<HistoryEntry>,
 }
@@ -155,10 +157,22 @@ impl GroupBuyReport {
             .map(decode::<HistoryEntry>)
             .collect::<Result<Vec<_>, _>>()?;
         history.reverse();
+        let entries = match group_buy.draw {
+            Some(_) => {
+                let entries = store
+                    .all_entries(handle, slug)
+                    .await
+                    .map_err(|e| e.to_string())?;
+                let units = entries.iter().map(|e| u64::from(e.quantity)).sum();
+                Some((entries.len() as u64, units))
+            }
+            None => None,
+        };
         Ok(Self {
             group_buy,
             interest_records,
             interest_units,
+            entries,
             history,
         })
     }
@@ -174,6 +188,8 @@ impl GroupBuyReport {
             "closeRejectedAt": self.group_buy.close_rejected_at,
             "interestRecords": self.interest_records,
             "interestUnits": self.interest_units,
+            "entryRecords": self.entries.map(|(records, _)| records),
+            "entryUnits": self.entries.map(|(_, units)| units),
             "countsConsistent": self.consistent(),
             "history": self.history,
         })

@@ -94,6 +94,9 @@ enum Command {
         /// Registrations in flight at once, each worker one after the other.
         #[arg(long, default_value_t = 200)]
         concurrency: u32,
+        /// Entries in a draw campaign (before its draw) instead of first-come registrations.
+        #[arg(long)]
+        draw: bool,
         /// One JSON object (counts, errors, seconds, every latency) instead of the figures.
         #[arg(long)]
         json: bool,
@@ -381,6 +384,7 @@ async fn run(cli: Cli) -> Result<(), String> {
             slug,
             registrations,
             concurrency,
+            draw,
             json,
         } => {
             let settings = target
@@ -394,6 +398,7 @@ async fn run(cli: Cli) -> Result<(), String> {
                 concurrency,
                 daily_limit: settings.limits.daily_interest_writes_per_visitor,
                 server_key: ServerKey::new(settings.visitor_hash_key.expose().as_bytes()),
+                draw,
             };
             let outcome = bench::run(&store, load).await?;
             if json {

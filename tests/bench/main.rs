@@ -419,3 +419,143 @@ fn pass_cpu_on_the_server_and_hashes_on_the_client() {
         per_hash
     );
 }
+
+/// The draw of `DRAW_BENCH_ENTRIES` entries (default 100,000): its time, DynamoDB calls and
+/// capacity units, as one run of the scheduled function would spend them. The entries are
+/// written straight into their shards (the bench is about the draw, not the entries).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "a benchmark: scripts/bench.sh"]
+async fn draw_of_a_hundred_thousand_entries() {
+    use aws_sdk_dynamodb::types::{AttributeValue, PutRequest, WriteRequest};
+    use futures::StreamExt;
+    use group_buy::deadline::Deadline;
+    use group_buy::domain::draw::{DRAW_SHARDS, entry_shard};
+    use group_buy::domain::{Handle, Slug, Timestamp};
+    use group_buy::store::DrawRun;
+    use group_buy::table::layout::{DRAW_SHARD_SK, draw_entry_sk, draw_shard_pk};
+    use std::time::{Duration, Instant};
+
+    let entries: usize = std::env::var("DRAW_BENCH_ENTRIES")
+        .ok()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(100_000);
+    let (winners, waitlist) = (1_000u32, 10_000u32);
+    let app = spawn_app().await;
+    let draw_at = (chrono::Utc::now() + chrono::Duration::seconds(3))
+        .to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+    let published = app
+        .published(
+            "big-draw",
+            json!({"allocation": "draw", "maxParticipants": winners,
+                   "waitlistLimit": waitlist, "drawAt": draw_at}),
+        )
+        .await;
+    assert_eq!(published["status"], "published");
+    let now = Timestamp::now().to_string();
+    let mut per_shard = vec![0u32; DRAW_SHARDS as usize];
+    let requests: Vec<WriteRequest> = (0..entries)
+        .map(|i| {
+            let ticket = format!("t{i:07}");
+            let shard = entry_shard(&ticket);
+            per_shard[shard as usize] += 1;
+            let s = |v: String| AttributeValue::S(v);
+            let item = [
+                ("PK", s(draw_shard_pk(HANDLE, "big-draw", shard))),
+                ("SK", s(draw_entry_sk(&ticket))),
+                ("ticket", s(ticket)),
+                ("quantity", AttributeValue::N("1".into())),
+                ("enteredAt", s(now.clone())),
+                ("updatedAt", s(now.clone())),
+            ]
+            .into_iter()
+            .map(|(k, v)| (k.to_owned(), v))
+            .collect();
+            let put = PutRequest::builder()
+                .set_item(Some(item))
+                .build()
+                .expect("put");
+            WriteRequest::builder().put_request(put).build()
+        })
+        .collect();
+    let started = Instant::now();
+    let batches: Vec<Vec<WriteRequest>> = requests.chunks(25).map(<[_]>::to_vec).collect();
+    futures::stream::iter(batches)
+        .for_each_concurrent(8, |batch| async {
+            let mut batch = batch;
+            loop {
+                let out = app
+                    .dynamodb
+                    .batch_write_item()
+                    .request_items(&app.table, batch)
+                    .send()
+                    .await
+                    .expect("batch write");
+                match out.unprocessed_items.and_then(|mut u| u.remove(&app.table)) {
+                    Some(rest) if !rest.is_empty() => batch = rest,
+                    _ => break,
+                }
+            }
+        })
+        .await;
+    for (shard, count) in per_shard.iter().enumerate() {
+        app.dynamodb
+            .update_item()
+            .table_name(&app.table)
+            .key(
+                "PK",
+                AttributeValue::S(draw_shard_pk(HANDLE, "big-draw", shard as u32)),
+            )
+            .key("SK", AttributeValue::S(DRAW_SHARD_SK.into()))
+            .update_expression("SET entryCount = :n")
+            .expression_attribute_values(":n", AttributeValue::N(count.to_string()))
+            .send()
+            .await
+            .expect("shard count");
+    }
+    println!(
+        "\n{entries} entries written in {:.1} s",
+        started.elapsed().as_secs_f64()
+    );
+    tokio::time::sleep(Duration::from_secs(4)).await;
+    let (handle, slug) = (
+        Handle::parse(HANDLE).expect("h"),
+        Slug::parse("big-draw").expect("s"),
+    );
+    let gb = app
+        .app
+        .store
+        .get(&handle, &slug)
+        .await
+        .expect("read")
+        .expect("there");
+    assert_eq!(
+        gb.draw.as_ref().and_then(|d| d.entry_count),
+        Some(entries as u32)
+    );
+    let started = Instant::now();
+    let (run, usage) = measure(app.app.store.run_draw(
+        &gb,
+        Timestamp::now(),
+        Deadline::after(Duration::from_secs(15 * 60)),
+        "bench",
+        "bench",
+    ))
+    .await;
+    let took = started.elapsed();
+    assert!(matches!(run.expect("draw"), DrawRun::Drawn(_)));
+    let view = app.get("big-draw", "").await.body;
+    assert_eq!(view["participantCount"], winners);
+    assert_eq!(view["waitlistCount"], waitlist);
+    println!(
+        "\nThe draw of {entries} entries ({winners} winners, {waitlist} waitlisted), one run, DynamoDB Local\n"
+    );
+    println!("| entries | time | DynamoDB calls | capacity units | of a 15-minute run |");
+    println!("|---|---|---|---|---|");
+    println!(
+        "| {entries} | {:.1} s | {} | {:.0} | {:.1} % |",
+        took.as_secs_f64(),
+        usage.calls,
+        usage.capacity_units,
+        took.as_secs_f64() / 9.0
+    );
+}

@@ -533,7 +533,9 @@ async fn serve_tampered(view: Value, list: Value) -> String {
     base
 }
 
-#[tokio::test]
+// Two threads: the tampering host keeps serving while the verifier (a blocking child
+// process) runs.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "needs cargo lambda watch; run by scripts/test.sh"]
 async fn a_scheduled_draw_passes_the_verifier_and_a_tampered_list_fails_it() {
     let api = Api::new();

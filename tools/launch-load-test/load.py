@@ -31,6 +31,13 @@ DynamoDB Local's JIT warm-up; its table is only checked against itself (counters
 items), since the client gives up on writes left without an answer. `--rounds` rounds of both, each on fresh group-buys (and fresh
 sandboxes); the report gives medians over the rounds.
 
+With `--draw` the campaign is a draw (`allocation: draw`, `drawAt` a day away): every PUT
+enters the draw (202, `entry`), which writes the entry and one of its 16 shard items and
+nothing shared by the whole campaign; the baseline is the store's own entry write
+(`bench-registrations --draw`), and the counts checked are the entries: `draw.entryCount` ==
+entries answered == entry items, and their quantities == the quantities sent;
+`participantCount` stays 0.
+
   load.py --binary target/release/register-interest --seed-functions target/debug \\
           --operator target/release/gharart-operator \\
           --endpoint http://127.0.0.1:PORT --table T --token JWT --out DIR \\
@@ -190,9 +197,12 @@ def seed(args, slug: str, registrations: int) -> None:
     """A published group-buy for `registrations` (its cap; the threshold half of it), created
     and published through the service's own functions."""
     auth = {"Authorization": f"Bearer {args.token}", "Content-Type": "application/json"}
+    now = datetime.datetime.now(datetime.UTC)
     body = dict(create_group_buy.LAMP, slug=slug, minParticipants=threshold(registrations),
                 maxParticipants=registrations, maxQuantityPerParticipant=MAX_QUANTITY,
-                closesAt=iso(datetime.datetime.now(datetime.UTC) + datetime.timedelta(days=7)))
+                closesAt=iso(now + datetime.timedelta(days=7)))
+    if args.draw:
+        body |= {"allocation": "draw", "drawAt": iso(now + datetime.timedelta(days=1))}
     target = {"handle": args.handle, "groupBuySlug": slug}
     event = create_group_buy.http_api_event
     steps = [
@@ -285,8 +295,8 @@ def spike(args, slug: str) -> dict:
     for event, invocation in invocations:
         status, body = response(invocation)
         statuses[str(status)] = statuses.get(str(status), 0) + 1
-        if status == 201 and body.get("created") is True:
-            units += body.get("interest", {}).get("quantity", 0)
+        if status == created_status(args) and body.get("created") is True:
+            units += quantity_of(body)
         else:
             failed.append(event)
     # What a visitor does after an error: the same request again. Its answer says whether the
@@ -298,19 +308,19 @@ def spike(args, slug: str) -> dict:
             status, body = response(answer)
             kind = f"{status} created" if body.get("created") else str(status)
             retried[kind] = retried.get(kind, 0) + 1
-            if status in (200, 201):
-                units += body.get("interest", {}).get("quantity", 0)
+            if status in (200, created_status(args)):
+                units += quantity_of(body)
     driver_cpu = (driver_after.ru_utime + driver_after.ru_stime
                   - driver_before.ru_utime - driver_before.ru_stime)
     return {
         "finished": finished,
         "exitedEarly": sum(1 for s in sandboxes if s.exited_early is not None),
         "statuses": statuses,
-        "created": statuses.get("201", 0),
+        "created": statuses.get(str(created_status(args)), 0),
         "retried": retried,
         # Registered by the spike, as its answers and the retries of its errors tell.
-        "registered": statuses.get("201", 0) + retried.get("201 created", 0)
-        + retried.get("200", 0),
+        "registered": statuses.get(str(created_status(args)), 0)
+        + retried.get(f"{created_status(args)} created", 0) + retried.get("200", 0),
         "unitsRegistered": units,
         "unitsSent": sum(i % MAX_QUANTITY + 1 for i in range(args.registrations)),
         "seconds": ended - started,
@@ -323,6 +333,16 @@ def spike(args, slug: str) -> dict:
             "dynamodbLocal": cpu_delta(dynamodb_before, dynamodb_after),
         },
     }
+
+
+def created_status(args) -> int:
+    """A first registration's status: 201, or 202 for an entry in a draw."""
+    return 202 if args.draw else 201
+
+
+def quantity_of(body: dict) -> int:
+    """The quantity an answer registered: the interest's, or the draw entry's."""
+    return (body.get("interest") or body.get("entry") or {}).get("quantity", 0)
 
 
 def process_cpu_seconds(pid: int | None) -> float | None:
@@ -359,9 +379,10 @@ def direct(args, slug: str, count: int) -> dict:
     runs."""
     dynamodb_before = process_cpu_seconds(args.dynamodb_pid)
     client_before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    draw = ["--draw"] if args.draw else []
     run = json.loads(operator(args, "bench-registrations", "--handle", args.handle, "--slug", slug,
                               "--registrations", str(count), "--concurrency", str(args.sandboxes),
-                              "--json", log=f"bench-registrations-{slug}"))
+                              *draw, "--json", log=f"bench-registrations-{slug}"))
     client_after = resource.getrusage(resource.RUSAGE_CHILDREN)
     return {
         **run,
@@ -387,6 +408,12 @@ class Counts:
         shown = json.loads(operator(self.args, "group-buy", "show", "--handle", self.args.handle,
                                     "--slug", slug, "--history", "1", "--json"))
         gb = shown["groupBuy"]
+        if gb.get("draw"):
+            # A draw's entries: what it counts in its shards, and its entry items recounted.
+            return {"participantCount": gb["participantCount"], "unitCount": gb["unitCount"],
+                    "minParticipants": gb["minParticipants"],
+                    "entryCount": gb["draw"]["entryCount"],
+                    "entryItems": shown["entryRecords"], "entryUnits": shown["entryUnits"]}
         return {"participantCount": gb["participantCount"], "unitCount": gb["unitCount"],
                 "minParticipants": gb["minParticipants"],
                 "interestItems": shown["interestRecords"],
@@ -403,6 +430,21 @@ def check_group_buy(counts: Counts, slug: str, committed: int | None, units: int
     `committed` None (the unmeasured warm-up, whose client gives up on writes left without an
     answer), only against each other."""
     tally = counts.group_buy(slug)
+    if "entryCount" in tally:
+        # Entries move no participant: the tally stays as published until the draw.
+        if (tally["participantCount"], tally["unitCount"]) != (0, 0):
+            failures.append(f"{slug}: a draw's entries moved its tally: {tally}")
+        observed = {"entryCount": tally["entryCount"], "entryItems": tally["entryItems"]}
+        if committed is not None:
+            observed |= {"committed": committed, "sent": expected}
+        if len(set(observed.values())) != 1:
+            failures.append(f"{slug}: entry counts differ: {observed}")
+        observed_units = {"entryQuantities": tally["entryUnits"]}
+        if units is not None:
+            observed_units |= {"committed": units, "sent": units_sent}
+        if len(set(observed_units.values())) != 1:
+            failures.append(f"{slug}: entry units differ: {observed_units}")
+        return tally
     observed = {"participantCount": tally["participantCount"],
                 "interestItems": tally["interestItems"]}
     if committed is not None:
@@ -444,7 +486,8 @@ def report(args, rounds: list[dict], failures: list[str]) -> None:
     sandboxes = [figures(r["lambda"], n, n - r["lambda"]["created"]) for r in rounds]
     direct_runs = [figures(r["direct"], n, sum(r["direct"]["errors"].values())) for r in rounds]
     ratios = [s["throughput"] / d["throughput"] for s, d in zip(sandboxes, direct_runs)]
-    print(f"{n} first registrations on one group-buy from {args.sandboxes} at a time, "
+    what = "draw entries" if args.draw else "first registrations"
+    print(f"{n} {what} on one group-buy from {args.sandboxes} at a time, "
           f"{len(rounds)} round(s), medians ({os.uname().machine}, {os.cpu_count()} cores, "
           f"load {' '.join(open('/proc/loadavg').read().split()[:3])} at the end).\n")
     print("| | registrations/s | p50 ms | p99 ms | max ms | errors | seconds |")
@@ -477,8 +520,13 @@ def report(args, rounds: list[dict], failures: list[str]) -> None:
         for failure in failures:
             print(f"  - {failure}")
     else:
-        print("\ncounts exact: participantCount == 201s == interest items, unitCount == "
-              "quantities sent == sum over the items, rollup == the group-buys' counts")
+        if args.draw:
+            print("\ncounts exact: draw.entryCount == 202s == entry items, entry quantities == "
+                  "quantities sent, participantCount and unitCount 0, rollup == the "
+                  "group-buys' counts")
+        else:
+            print("\ncounts exact: participantCount == 201s == interest items, unitCount == "
+                  "quantities sent == sum over the items, rollup == the group-buys' counts")
 
 
 def main() -> int:
@@ -502,6 +550,8 @@ def main() -> int:
     parser.add_argument("--timeout", type=float, default=120.0, help="seconds for the spike")
     parser.add_argument("--dynamodb-pid", type=int, help="to read DynamoDB Local's CPU")
     parser.add_argument("--out", required=True, type=Path)
+    parser.add_argument("--draw", action="store_true",
+                        help="entries in a draw campaign instead of first-come registrations")
     args = parser.parse_args()
     if args.registrations < 2 or args.sandboxes < 1 or args.rounds < 1 or args.warm_up < 0:
         parser.error("--registrations must be at least 2, --sandboxes and --rounds at least 1")
@@ -528,12 +578,13 @@ def main() -> int:
         if lambda_run["exitedEarly"]:
             failures.append(f"round {number}: {lambda_run['exitedEarly']} sandbox(es) exited")
         # A 503 is an answer the contract allows under load, when its retry (the same
-        # request) then answers 200 or 201; anything else is a failure.
-        allowed = {"201", "503"}
+        # request) then answers 200 or 201 (202 for an entry); anything else is a failure.
+        first = str(created_status(args))
+        allowed = {first, "503"}
         if (set(lambda_run["statuses"]) - allowed
-                or set(lambda_run["retried"]) - {"200", "201 created"}
+                or set(lambda_run["retried"]) - {"200", f"{first} created"}
                 or lambda_run["registered"] != args.registrations):
-            failures.append(f"round {number}: answers other than 201 created: "
+            failures.append(f"round {number}: answers other than {first} created: "
                             f"{lambda_run['statuses']} (their retries: {lambda_run['retried']})")
         baseline = direct(args, ceiling, args.registrations)
         if baseline["errors"]:

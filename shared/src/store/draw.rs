@@ -599,8 +599,9 @@ impl Store {
             .ok_or_else(|| StoreError::Corrupt("a draw campaign without its seed".into()))
     }
 
-    /// Every entry, from all shards (strongly consistent: the shards are sealed).
-    async fn all_entries(
+    /// Every entry of a draw, from all its shards, strongly consistent (the draw reads them
+    /// once the shards are sealed; the operator recounts them).
+    pub async fn all_entries(
         &self,
         handle: &Handle,
         slug: &Slug,
