@@ -97,7 +97,7 @@ cat >"$STATE/schemathesis.toml" <<'TOML'
 # If-Match can be stale (412 VERSION_MISMATCH) and a valid Idempotency-Key can have been used
 # before with another body (422 IDEMPOTENCY_KEY_REUSED): answers about the state, not the data.
 [[operations]]
-include-operation-id = ["publishGroupBuy", "pauseGroupBuy", "closeGroupBuy", "extendGroupBuy"]
+include-operation-id = ["publishGroupBuy", "pauseGroupBuy", "closeGroupBuy", "extendGroupBuy", "runDraw"]
 checks.positive_data_acceptance.expected-statuses = ["2xx", "3xx", "401", "403", "404", "409", "412", "422", "429", "5xx"]
 checks.negative_data_rejection.expected-statuses = ["400", "401", "403", "404", "405", "406", "409", "412", "413", "415", "422", "428", "429", "5xx"]
 
@@ -123,6 +123,11 @@ CROSS_FIELD = {
     ("slug", "cannot be derived from this title; send a slug"),
     ("historyCursor", "needs include=history"),
     ("waitlistLimit", "needs maxParticipants: without a cap there is no waitlist"),
+    ("drawAt", "must be in the future"),
+    ("drawAt", "must not be after closesAt"),
+    ("drawAt", "is only for allocation draw"),
+    ("drawAt", "is required with allocation draw"),
+    ("maxParticipants", "is required with allocation draw: it is the number of winners"),
 }
 # The same for fields whose name or message carries an index or a time: a price tier against
 # the group-buy's price and cap or the tier before it, and an extension's closesAt against the
