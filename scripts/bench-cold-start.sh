@@ -2,7 +2,11 @@
 # Cold-start bench of GET /v2/public/group-buys/{handle}/{groupBuySlug} (docs/benchmarks.md, "Cold start").
 #
 #   sudo scripts/bench-cold-start.sh [--runs 10] [--warm 20] [--binary LABEL=PATH]...
-#                                    [--no-python] [--no-quota] [--no-tls]
+#                                    [--no-python] [--no-quota] [--no-tls] [--route pass]
+#
+# --route pass benches POST /v2/public/visitor-passes instead (issue-visitor-pass, Rust only):
+# every event a fresh challenge signed by bench.py under the dev server key and solved, so
+# that each is a first redemption (one conditional PutItem), answered 201.
 #
 # A release build of get-public-group-buy for this machine (x86-64 is fine: the bench compares
 # configurations on one machine) and a Python 3 function doing the same read with boto3 and
@@ -29,7 +33,7 @@ set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 cd "$ROOT"
 
-RUNS=10 WARM=20 PYTHON_SIDE=1 QUOTA=1 TLS=1
+RUNS=10 WARM=20 PYTHON_SIDE=1 QUOTA=1 TLS=1 ROUTE=get FUNCTION=get-public-group-buy
 BINARIES=()
 while [ $# -gt 0 ]; do
   case "$1" in
@@ -39,6 +43,13 @@ while [ $# -gt 0 ]; do
     --no-python) PYTHON_SIDE=0; shift ;;
     --no-quota) QUOTA=0; shift ;;
     --no-tls) TLS=0; shift ;;
+    --route)
+      case "$2" in
+        get) ROUTE=get FUNCTION=get-public-group-buy ;;
+        pass) ROUTE=pass FUNCTION=issue-visitor-pass PYTHON_SIDE=0 ;;
+        *) log "--route is get or pass"; exit 2 ;;
+      esac
+      shift 2 ;;
     -h | --help) sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
     *) log "unknown option $1"; exit 2 ;;
   esac
@@ -65,9 +76,9 @@ trap cleanup EXIT
 
 # --- the functions -------------------------------------------------------------------------------
 if [ ${#BINARIES[@]} -eq 0 ]; then
-  log "cargo build --release --bin get-public-group-buy (this machine's target)"
-  cargo build --quiet --release -p group-buy-functions --bin get-public-group-buy
-  BINARIES=("rust=$ROOT/target/release/get-public-group-buy")
+  log "cargo build --release --bin $FUNCTION (this machine's target)"
+  cargo build --quiet --release -p group-buy-functions --bin "$FUNCTION"
+  BINARIES=("rust=$ROOT/target/release/$FUNCTION")
 fi
 log "building the seeding tools (debug: gharart-operator, create-group-buy, publish-group-buy)"
 cargo build --quiet -p gharart-operator -p group-buy-functions --bin create-group-buy --bin publish-group-buy
@@ -172,17 +183,18 @@ fi
 
 # --- the configurations -----------------------------------------------------------------------
 python3 - "$OUT/config.json" "$OUT/get.json" "$ROOT" "$TABLE_NAME" "$DYNAMODB_PORT" "${TLS_PORT:-}" \
-  "${TLS_DIR:-}" "$CGROUP" "$VENV" "$PYTHON_SIDE" "${AWS_ENV[*]}" "${BINARIES[@]}" <<'EOF'
+  "${TLS_DIR:-}" "$CGROUP" "$VENV" "$PYTHON_SIDE" "${AWS_ENV[*]}" "$FUNCTION" "$ROUTE" \
+  "${BINARIES[@]}" <<'EOF'
 import json, os, sys
 (out, event, root, table, ddb_port, tls_port, tls_dir, cgroup, venv, python_side, aws_env,
- *binaries) = sys.argv[1:]
+ function, route, *binaries) = sys.argv[1:]
 aws = dict(item.split("=", 1) for item in aws_env.split())
 lambda_env = {
     "PATH": "/usr/local/bin:/usr/bin:/bin", "LANG": "en_US.UTF-8", "TZ": ":UTC",
-    "AWS_LAMBDA_FUNCTION_NAME": "gharart-group-buys-dev-get-public-group-buy",
+    "AWS_LAMBDA_FUNCTION_NAME": f"gharart-group-buys-dev-{function}",
     "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": "128", "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST",
     "AWS_LAMBDA_INITIALIZATION_TYPE": "on-demand",
-    "AWS_LAMBDA_LOG_GROUP_NAME": "/aws/lambda/gharart-group-buys-dev-get-public-group-buy",
+    "AWS_LAMBDA_LOG_GROUP_NAME": f"/aws/lambda/gharart-group-buys-dev-{function}",
     "AWS_LAMBDA_LOG_STREAM_NAME": "bench", "TABLE_NAME": table, **aws,
 }
 endpoints = {"http": (f"http://127.0.0.1:{ddb_port}", {})}
@@ -214,8 +226,14 @@ for label, argv, cwd, extra in functions:
             env = {**lambda_env, **extra, "DYNAMODB_ENDPOINT": endpoint, **trust}
             configs.append({"label": f"{label} {endpoint_name} {cpu_name}", "argv": argv,
                             "cwd": cwd, "env": env, "cgroup": group})
+spec = {"event": json.load(open(event)), "configs": configs}
+if route == "pass":
+    # The dev server key (no VISITOR_HASH_KEY in the functions' environment), and a low
+    # difficulty: the server checks one hash whatever it is, and the bench solves each.
+    spec["passes"] = {"serverKey": "gharart-local-visitor-hash-key", "difficulty": 8,
+                      "stage": "dev"}
 with open(out, "w") as f:
-    json.dump({"event": json.load(open(event)), "configs": configs}, f, indent=2)
+    json.dump(spec, f, indent=2)
 EOF
 
 log "measuring: $RUNS cold starts of each configuration, $WARM warm events each (results in $OUT)"
@@ -230,7 +248,7 @@ for spec in "${BINARIES[@]}"; do
   done
 done
 {
-  echo "Cold starts of get-public-group-buy, medians of $RUNS ($(uname -m), $(nproc) cores," \
+  echo "Cold starts of $FUNCTION, medians of $RUNS ($(uname -m), $(nproc) cores," \
     "load $(cut -d' ' -f1-3 /proc/loadavg) at the end)."
   echo
   python3 tools/cold-start-bench/bench.py report "$OUT/results.jsonl" "${ratios[@]}"

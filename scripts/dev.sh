@@ -9,7 +9,7 @@
 # Local (data kept on disk), creates the table, mints a dev token, serves every route at its
 # real path through `cargo lambda watch`, and follows the table's stream, appending each
 # lifecycle event as one JSON line, as the deployed function publishes it to EventBridge; and
-# runs the deployed schedule's work (expiry, closing-soon notices) every LOCAL_SCHEDULE_SECONDS
+# runs the deployed schedule's work (due draws, expiry, closing-soon notices) every LOCAL_SCHEDULE_SECONDS
 # (default 60), as the deployed schedule does.
 # Everything of one instance lives in .local/<LOCAL_API_PORT>/: dynamodb/ (the database),
 # api.log (the API's log, also shown here), events.jsonl (the events), events.log (their
@@ -106,7 +106,7 @@ log "lifecycle events to $LOCAL_EVENTS_FILE (runner log: $EVENTS_LOG)"
 "${OPERATOR[@]}" event-stream >>"$EVENTS_LOG" 2>&1 &
 EVENTS_PID=$!
 
-log "the schedule every $LOCAL_SCHEDULE_SECONDS s: expiry and closing-soon notices (log: $SCHEDULE_LOG)"
+log "the schedule every $LOCAL_SCHEDULE_SECONDS s: due draws, expiry and closing-soon notices (log: $SCHEDULE_LOG)"
 start_schedule "$SCHEDULE_LOG"
 
 log "serving on http://127.0.0.1:$LOCAL_API_PORT (log: $API_LOG)"

@@ -13,7 +13,12 @@ one event and then `--warm` more, and records:
             does not count
   peak RSS  VmHWM of /proc/<pid>/status once every event is answered
 
-Every response must be a 200, or the run fails. A configuration with a "cgroup" runs the
+Every response must be a 200 (a 201 for the visitor pass route), or the run fails. With
+"passes" in CONFIG.json ({"serverKey", "difficulty", "stage"}), the function is
+`issue-visitor-pass` and each event of each run is a fresh challenge, signed here under the
+key the function derives from the same server key (shared/src/keys.rs, challenge_key;
+shared/src/http/visitor_pass.rs, challenge_of) and solved, so that every redemption is a
+first one: `POST /v2/public/visitor-passes`. A configuration with a "cgroup" runs the
 process in that cgroup v1 CPU controller group from its first instruction (a /bin/sh wrapper
 moves itself there, then execs the function): the CPU share of a 128 MB function. Init and
 its CPU are counted from that exec, so the move (an RCU grace period) is not.
@@ -31,6 +36,9 @@ DynamoDB Local, socat and the page cache, and is not recorded.
 from __future__ import annotations
 
 import argparse
+import base64
+import hashlib
+import hmac
 import json
 import os
 import signal
@@ -51,6 +59,42 @@ import stub  # noqa: E402 (the Runtime API stub of the packaging test, reused)
 GROUP_BUYS = "/v2/handles/{handle}/group-buys"
 PUBLISH = "/v2/handles/{handle}/group-buys/{groupBuySlug}/publish"
 PUBLIC_GROUP_BUY = "/v2/public/group-buys/{handle}/{groupBuySlug}"
+VISITOR_PASSES = "/v2/public/visitor-passes"
+
+
+def challenge_key(server_key: bytes) -> bytes:
+    """shared/src/keys.rs: HMAC-SHA256(server key, label), no parts."""
+    return hmac.new(server_key, b"gharart/visitor-challenge/v1", hashlib.sha256).digest()
+
+
+def solved_challenge(server_key: bytes, difficulty: int) -> tuple[str, str]:
+    """A fresh challenge token, as the service issues it, and a nonce that solves it."""
+    salt = base64.urlsafe_b64encode(os.urandom(16)).rstrip(b"=").decode()
+    signed = f"c1.{salt}.{difficulty}.{int(time.time()) + 300}"
+    signature = hmac.new(challenge_key(server_key), signed.encode(), hashlib.sha256).digest()
+    token = f"{signed}.{base64.urlsafe_b64encode(signature).rstrip(b'=').decode()}"
+    nonce = 0
+    while True:
+        digest = hashlib.sha256(f"{salt}{nonce}".encode()).digest()
+        if int.from_bytes(digest, "big") >> (256 - difficulty) == 0:
+            return token, str(nonce)
+        nonce += 1
+
+
+def events_for(spec: dict, count: int) -> list:
+    """The events of one cold start: the same one `count` times, or `count` fresh solved
+    challenges to redeem."""
+    passes = spec.get("passes")
+    if not passes:
+        return [spec["event"]] * count
+    key = passes["serverKey"].encode()
+    events = []
+    for _ in range(count):
+        token, nonce = solved_challenge(key, passes["difficulty"])
+        events.append(create_group_buy.http_api_event(
+            "POST", VISITOR_PASSES, {}, passes["stage"], {"Content-Type": "application/json"},
+            json.dumps({"challenge": token, "nonce": nonce})))
+    return events
 
 
 def task_cpu_ns(pid: int) -> int:
@@ -151,8 +195,9 @@ def handler_class(run: TimedRun):
     return Handler
 
 
-def cold_start(config: dict, event: dict, warm: int, timeout: float, log_dir: Path) -> dict:
-    events = [event] * (1 + warm)
+def cold_start(config: dict, spec: dict, warm: int, timeout: float, log_dir: Path) -> dict:
+    events = events_for(spec, 1 + warm)
+    expected = 201 if spec.get("passes") else 200
     run = TimedRun(events, "arn:aws:lambda:us-east-1:123456789012:function:bench", 10.0)
     server = QuietServer(("127.0.0.1", 0), handler_class(run))
     threading.Thread(target=server.serve_forever, daemon=True).start()
@@ -214,7 +259,7 @@ def cold_start(config: dict, event: dict, warm: int, timeout: float, log_dir: Pa
     for invocation in invocations:
         payload = invocation["payload"]
         status = payload.get("statusCode") if isinstance(payload, dict) else None
-        if invocation["kind"] != "response" or status != 200:
+        if invocation["kind"] != "response" or status != expected:
             raise RuntimeError(f"{label}: event {invocation['index']} was answered with "
                                f"{invocation['kind']} {json.dumps(payload)[:500]}")
     durations = [(i["answeredAt"] - i["deliveredAt"]) * 1000 for i in invocations]
@@ -245,7 +290,7 @@ def run_command(args: argparse.Namespace) -> int:
     with open(args.out, "a", encoding="utf-8") as out:
         for round_number in range(args.runs + 1):
             for config in configs:
-                result = cold_start(config, spec["event"], args.warm, args.timeout, log_dir)
+                result = cold_start(config, spec, args.warm, args.timeout, log_dir)
                 # Let a throttled cgroup's period roll over and the machine settle.
                 time.sleep(args.pause)
                 if round_number == 0:
