@@ -98,53 +98,63 @@ pub(super) async fn enter(
         return Ok(None);
     }
     let store = &scope.app.store;
+    let read = || store.entry_snapshot(scope.handle, scope.slug, &scope.participant);
+    let max = gb.max_quantity_per_participant;
+    let allowed = u32::try_from(quantity)
+        .ok()
+        .filter(|q| (1..=max.min(MAX_QUANTITY_PER_PARTICIPANT)).contains(q));
+    // A launch's entries are mostly first ones: the first is tried with no read, its
+    // conditions deciding (one round trip); a refusal, or a quantity no write can carry (the
+    // group-buy's state is told first), is decided on a read of the entry and its shard.
+    let mut snapshot = match allowed {
+        Some(_) => None,
+        None => Some(read().await?),
+    };
     for attempt in 0..INTEREST_ATTEMPTS {
-        let (shard, entry) = store
-            .entry_snapshot(scope.handle, scope.slug, &scope.participant)
-            .await?;
         let now = Timestamp::now();
-        if open(shard.as_ref(), now)?.is_none() {
-            return match drawn(scope).await? {
-                true => Ok(None),
-                false => Err(InterestRejection::DrawPending.into()),
-            };
-        }
-        let max = gb.max_quantity_per_participant;
-        let quantity = match u32::try_from(quantity) {
-            Ok(q) if (1..=max.min(MAX_QUANTITY_PER_PARTICIPANT)).contains(&q) => q,
-            _ => return Err(InterestRejection::QuantityNotAllowed { max }.into()),
+        let new_entry = |quantity| DrawEntry {
+            ticket: scope.participant.clone(),
+            quantity,
+            entered_at: now,
+            updated_at: now,
+            result: None,
         };
-        let (next, write, created) = match &entry {
-            Some(entry) if entry.quantity == quantity => {
-                let body = entry_json(entry, DrawResult::Pending);
-                return Ok(Some(entry_reply(StatusCode::OK, body, &gb, false)));
+        let (next, write, created) = match (&snapshot, allowed) {
+            (None, Some(quantity)) => (new_entry(quantity), None, true),
+            (None, None) => return Err(InterestRejection::QuantityNotAllowed { max }.into()),
+            (Some((shard, entry)), allowed) => {
+                if open(shard.as_ref(), now)?.is_none() {
+                    return match drawn(scope).await? {
+                        true => Ok(None),
+                        false => Err(InterestRejection::DrawPending.into()),
+                    };
+                }
+                let Some(quantity) = allowed else {
+                    return Err(InterestRejection::QuantityNotAllowed { max }.into());
+                };
+                match entry {
+                    Some(entry) if entry.quantity == quantity => {
+                        let body = entry_json(entry, DrawResult::Pending);
+                        return Ok(Some(entry_reply(StatusCode::OK, body, &gb, false)));
+                    }
+                    Some(entry) => (
+                        DrawEntry {
+                            quantity,
+                            updated_at: now,
+                            ..entry.clone()
+                        },
+                        Some(entry.quantity),
+                        false,
+                    ),
+                    None if shard
+                        .as_ref()
+                        .is_some_and(|s| s.entry_count >= s.entry_limit) =>
+                    {
+                        return Err(InterestRejection::Full.into());
+                    }
+                    None => (new_entry(quantity), None, true),
+                }
             }
-            Some(entry) => (
-                DrawEntry {
-                    quantity,
-                    updated_at: now,
-                    ..entry.clone()
-                },
-                Some(entry.quantity),
-                false,
-            ),
-            None if shard
-                .as_ref()
-                .is_some_and(|s| s.entry_count >= s.entry_limit) =>
-            {
-                return Err(InterestRejection::Full.into());
-            }
-            None => (
-                DrawEntry {
-                    ticket: scope.participant.clone(),
-                    quantity,
-                    entered_at: now,
-                    updated_at: now,
-                    result: None,
-                },
-                None,
-                true,
-            ),
         };
         let written = scope
             .guarded(call, now, |riders| {
@@ -172,10 +182,13 @@ pub(super) async fn enter(
                 let body = entry_json(&next, DrawResult::Pending);
                 return Ok(Some(entry_reply(status, body, &gb, created)));
             }
-            // The entry or the shard moved (another request of this visitor, a pause, the
-            // seal): decided again on what they are now.
-            Written::Refused(StoreError::ConditionFailed(_)) => {}
-            Written::Refused(StoreError::TransactionConflict) => back_off(attempt).await,
+            // The entry or the shard is not as the write expected (an entry already there,
+            // a pause, the seal, a full shard): decided again on what they are now.
+            Written::Refused(StoreError::ConditionFailed(_)) => snapshot = Some(read().await?),
+            Written::Refused(StoreError::TransactionConflict) => {
+                back_off(attempt).await;
+                snapshot = Some(read().await?);
+            }
             Written::Refused(other) => return Err(other.into()),
             Written::Replayed(_) => {
                 return Err(ApiError::Internal("a replay on an unkeyed route".into()));
