@@ -426,3 +426,53 @@ async fn a_waitlist_promotion_is_one_pseudonymous_event() {
     assert_eq!(promoted["participant"], participants[0]["participant"]);
     check_all(&events, &[&a, &b]);
 }
+
+#[tokio::test]
+async fn a_draw_is_one_event_with_its_counts_and_seed() {
+    let app = spawn_app_with_events().await;
+    let file = events_file();
+    let _runner = Runner::start(&app, &file);
+    let slug = "drawn-vase";
+    let visitors: Vec<Visitor> = (0..3).map(|_| Visitor::anonymous()).collect();
+    let draw_at = (chrono::Utc::now() + chrono::Duration::seconds(3))
+        .to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+    let published = app
+        .published(
+            slug,
+            json!({"allocation": "draw", "maxParticipants": 2, "minParticipants": 2,
+                   "waitlistLimit": 0, "drawAt": draw_at}),
+        )
+        .await;
+    let commitment = published["draw"]["commitment"].clone();
+    for visitor in &visitors {
+        assert_eq!(app.register(slug, visitor, None).await.status, 202);
+    }
+    // Entries are no event: the tally does not move until the draw.
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let run = expire_due(&app.app.store, Timestamp::now(), "run-draw", ample())
+        .await
+        .expect("the scheduled run");
+    assert_eq!(run.drawn, 1);
+    // Published; the draw's two winners reach the threshold; drawn.
+    let events = wait_for(&file, 3).await;
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    assert_eq!(lines(&file).len(), 3);
+    let mut seen = kinds(&events, slug);
+    seen.sort();
+    assert_eq!(
+        seen,
+        ["GroupBuyDrawn", "GroupBuyPublished", "ThresholdReached"]
+    );
+    let drawn = events
+        .iter()
+        .find(|e| e["detail-type"] == "GroupBuyDrawn")
+        .expect("drawn");
+    assert_eq!(drawn["detail"]["entryCount"], 3);
+    assert_eq!(drawn["detail"]["winnerCount"], 2);
+    let seed = drawn["detail"]["seed"].as_str().expect("seed");
+    let view = app.get(slug, "").await.body;
+    assert_eq!(view["draw"]["seed"], seed);
+    assert_eq!(view["draw"]["commitment"], commitment);
+    let refs: Vec<&Visitor> = visitors.iter().collect();
+    check_all(&events, &refs);
+}

@@ -39,8 +39,10 @@ impl Allocation {
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Draw {
-    /// Lower-case hex SHA-256 of the seed, from the first publish on.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// Lower-case hex SHA-256 of the seed, from the first publish on. Stored even while
+    /// null, so that a draft's draw is never an empty map: DynamoDB Local's stream sends one
+    /// in a shape the streams SDK cannot read.
+    #[serde(default)]
     pub commitment: Option<String>,
     /// Lower-case hex seed, once drawn.
     #[serde(default, skip_serializing_if = "Option::is_none")]
