@@ -242,6 +242,7 @@ python3 tools/cold-start-bench/bench.py run --config "$OUT/config.json" --runs "
 
 ratios=()
 for spec in "${BINARIES[@]}"; do
+  [ "$PYTHON_SIDE" = 1 ] || break
   label=${spec%%=*}
   for condition in "http full" "http quota" "tls full" "tls quota"; do
     ratios+=(--ratio "python $condition/$label $condition")
