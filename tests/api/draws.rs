@@ -440,3 +440,52 @@ async fn entries_stop_at_the_limit_and_follow_pauses() {
     let view = app.get("tiny-drop", "").await.body;
     assert_eq!(view["draw"]["entryCount"], admitted - 1);
 }
+
+#[tokio::test]
+async fn a_closed_draw_expires_thirty_days_after_the_close() {
+    use aws_sdk_dynamodb::types::AttributeValue;
+    let app = spawn_app().await;
+    let published = draw_campaign(&app, "clay-drop", 1, 1).await;
+    for v in &app.visitors(3).await {
+        enter(&app, "clay-drop", v, 1).await;
+    }
+    until_due(&published).await;
+    let drawn = app.transition("clay-drop", Route::RunDraw, None).await;
+    assert_eq!(drawn.status, 200, "{}", drawn.body);
+    let closed = app
+        .transition(
+            "clay-drop",
+            Route::CloseGroupBuy,
+            Some(&json!({"outcome": "fulfilled"})),
+        )
+        .await;
+    assert_eq!(closed.status, 200, "{}", closed.body);
+    let closed_at =
+        chrono::DateTime::parse_from_rfc3339(closed.body["closedAt"].as_str().expect("t"))
+            .expect("time");
+    let expected = AttributeValue::N((closed_at.timestamp() + 30 * 86_400).to_string());
+    let ample = Deadline::after(Duration::from_secs(60));
+    let run = expire_due(&app.app.store, Timestamp::now(), "run-1", ample)
+        .await
+        .expect("a run");
+    assert_eq!((run.retired, run.retire_failed), (1, 0));
+    // Every item of the draw's partitions (seed, ranks, shards, entries) and the waitlist's.
+    let draw_items: Vec<_> = app
+        .all_items()
+        .await
+        .into_iter()
+        .filter(|item| match item.get("PK") {
+            Some(AttributeValue::S(pk)) => {
+                pk.starts_with("DRAW#")
+                    || (pk.starts_with("GB#")
+                        && matches!(item.get("SK"), Some(AttributeValue::S(sk)) if sk.starts_with("WAIT")))
+            }
+            _ => false,
+        })
+        .collect();
+    // The seed, one rank item, 16 shards, 3 entries, and the one waiting entrant's 2 items.
+    assert_eq!(draw_items.len(), 1 + 1 + 16 + 3 + 2);
+    for item in draw_items {
+        assert_eq!(item.get("ttl"), Some(&expected), "{item:?}");
+    }
+}
