@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The one test command (README, .ci/run; docs/testing.md says what each step proves): installs
 # what is missing (scripts/bootstrap.sh test), checks formatting, lints, lints the SAM template,
-# the GitHub workflows, the shell scripts and the docs' links, then runs every test against its
+# the GitHub workflows, the shell scripts, the docs' links and openapi.yaml, then runs every test against its
 # own DynamoDB Local on a free port: unit and integration tests (handlers in-process),
 # end-to-end tests over HTTP through `cargo lambda watch`, the walkthrough's and the
 # playbooks' steps, a generated client, Schemathesis, the IAM check of every DynamoDB call
@@ -27,6 +27,8 @@ log "GitHub workflows (check-jsonschema, zizmor --offline)"
 bash scripts/check-workflows.sh
 log "docs and scripts (README length, relative links, bash -n, shellcheck)"
 bash scripts/check-docs.sh
+log "openapi.yaml (Redocly CLI, recommended rules as errors)"
+bash scripts/check-openapi.sh
 
 DYNAMODB_PORT=$(free_port)
 log "DynamoDB Local on port $DYNAMODB_PORT (in memory)"

@@ -1,0 +1,15 @@
+#!/usr/bin/env bash
+# Lints openapi.yaml with Redocly CLI's recommended rules (pinned in tools/openapi-lint, installed
+# there by `npm ci` when missing or stale): an error or a warning fails it.
+set -euo pipefail
+source "$(dirname "$0")/lib.sh"
+cd "$ROOT"
+
+LINT="$ROOT/tools/openapi-lint"
+if ! cmp -s "$LINT/package-lock.json" "$LINT/node_modules/.package-lock.json" 2>/dev/null; then
+  log "installing Redocly CLI (npm, pinned in tools/openapi-lint)"
+  npm ci --prefix "$LINT" --no-audit --no-fund --loglevel=error
+fi
+# No telemetry, no update check: the test command talks to nothing it does not need.
+export REDOCLY_TELEMETRY=off REDOCLY_SUPPRESS_UPDATE_NOTICE=true
+"$LINT/node_modules/.bin/redocly" lint openapi.yaml --max-problems 50 --format stylish
