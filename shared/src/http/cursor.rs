@@ -166,7 +166,6 @@ mod tests {
         let cursor = codec.encode("owner:acme", key()).expect("sealed");
         let bytes = URL_SAFE_NO_PAD.decode(&cursor).expect("base64");
         assert!(!String::from_utf8_lossy(&bytes).contains("GB#acme"));
-        assert!(!cursor.contains("GB"));
         assert_ne!(
             cursor,
             codec.encode("owner:other", key()).expect("sealed"),
