@@ -205,7 +205,16 @@ impl Settings {
                     100,
                 )?,
                 daily_support_reports_per_caller: number("DAILY_SUPPORT_REPORTS_PER_CALLER", 20)?,
-                draw_max_entries: number("DRAW_MAX_ENTRIES", 100_000)?,
+                // Each of a draw's 16 entry shards takes a sixteenth (domain::draw).
+                draw_max_entries: match number("DRAW_MAX_ENTRIES", 100_000)? {
+                    n if n >= 16 => n,
+                    _ => {
+                        return Err(ConfigError::Invalid {
+                            name: "DRAW_MAX_ENTRIES",
+                            expected: "a whole number of at least 16 (one per entry shard)",
+                        });
+                    }
+                },
             },
             stuck_draft_after: Duration::from_secs(
                 u64::from(number("STUCK_DRAFT_HOURS", 24)?) * 3600,
@@ -385,5 +394,8 @@ mod tests {
     fn limits_must_be_positive_numbers() {
         assert!(settings(&[("DAILY_WRITE_LIMIT_PER_HANDLE", "0")]).is_err());
         assert!(settings(&[("STUCK_DRAFT_HOURS", "soon")]).is_err());
+        // One entry per shard at least.
+        assert!(settings(&[("DRAW_MAX_ENTRIES", "15")]).is_err());
+        assert!(settings(&[("DRAW_MAX_ENTRIES", "16")]).is_ok());
     }
 }

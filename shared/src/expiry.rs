@@ -128,8 +128,11 @@ async fn run_draws(
         if deadline.too_close_for(TIME_PER_GROUP_BUY) {
             return Ok(false);
         }
+        // Half of what is left at most, so that a large draw (resumed by the next run)
+        // never keeps the deadlines of other campaigns from closing.
+        let share = Deadline::after(deadline.remaining() / 2);
         let result = match store.get(&draw.handle, &draw.slug).await {
-            Ok(Some(gb)) => store.run_draw(&gb, now, deadline, ACTOR, run_id).await,
+            Ok(Some(gb)) => store.run_draw(&gb, now, share, ACTOR, run_id).await,
             Ok(None) => Ok(DrawRun::Cancelled),
             Err(e) => Err(e),
         };
@@ -208,8 +211,10 @@ async fn retire_waitlists(
             if deadline.too_close_for(TIME_PER_GROUP_BUY) {
                 return Ok(false);
             }
-            match store.retire(retirement).await {
-                Ok(_) => run.retired += 1,
+            match store.retire(retirement, deadline).await {
+                Ok(Some(_)) => run.retired += 1,
+                // Out of time: the next run carries on with it.
+                Ok(None) => return Ok(false),
                 Err(e) => {
                     run.retire_failed += 1;
                     tracing::error!(

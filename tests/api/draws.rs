@@ -489,3 +489,90 @@ async fn a_closed_draw_expires_thirty_days_after_the_close() {
         assert_eq!(item.get("ttl"), Some(&expected), "{item:?}");
     }
 }
+
+#[tokio::test]
+async fn a_draw_cancelled_before_it_ran_has_none() {
+    let app = spawn_app().await;
+    let published = draw_campaign(&app, "reed-drop", 2, 0).await;
+    let visitors = app.visitors(2).await;
+    enter(&app, "reed-drop", &visitors[0], 1).await;
+    // Closing fulfilled before the draw: nobody is a participant yet.
+    let early = app
+        .transition(
+            "reed-drop",
+            Route::CloseGroupBuy,
+            Some(&json!({"outcome": "fulfilled"})),
+        )
+        .await;
+    assert_eq!(
+        (early.status, early.code()),
+        (409, "THRESHOLD_NOT_MET"),
+        "{}",
+        early.body
+    );
+    let stale = app
+        .send(
+            Call::new(
+                Route::RunDraw,
+                format!("/v2/handles/{HANDLE}/group-buys/reed-drop/draw"),
+            )
+            .bearer(&group_buy_tests::owner_token())
+            .header("if-match", "\"1\""),
+        )
+        .await;
+    assert_eq!((stale.status, stale.code()), (412, "VERSION_MISMATCH"));
+    let cancelled = app
+        .transition(
+            "reed-drop",
+            Route::CloseGroupBuy,
+            Some(&json!({"outcome": "cancelled"})),
+        )
+        .await;
+    assert_eq!(cancelled.status, 200, "{}", cancelled.body);
+    let gone = app.withdraw("reed-drop", &visitors[0]).await;
+    assert_eq!((gone.status, gone.code()), (409, "GROUP_BUY_CLOSED"));
+    assert_eq!(app.withdraw("reed-drop", &visitors[1]).await.status, 204);
+    let list = app.send(draw_list("reed-drop", "")).await;
+    assert_eq!((list.status, list.code()), (409, "GROUP_BUY_CLOSED"));
+    until_due(&published).await;
+    let run = expire_due(
+        &app.app.store,
+        Timestamp::now(),
+        "run-1",
+        Deadline::after(Duration::from_secs(60)),
+    )
+    .await
+    .expect("a run");
+    assert_eq!(
+        (run.drawn, run.draw_failed),
+        (1, 0),
+        "taken off the due list"
+    );
+    let run = expire_due(
+        &app.app.store,
+        Timestamp::now(),
+        "run-2",
+        Deadline::after(Duration::from_secs(60)),
+    )
+    .await
+    .expect("a run");
+    assert_eq!(run.drawn, 0);
+}
+
+#[tokio::test]
+async fn a_draft_cannot_be_published_after_its_draw_time() {
+    let app = spawn_app().await;
+    let created = app
+        .create(&json!({
+            "slug": "late-drop", "title": "Late", "currency": "INR", "unitPriceMinor": 1,
+            "minParticipants": 1, "maxParticipants": 1, "allocation": "draw",
+            "drawAt": at(Duration::from_secs(1))
+        }))
+        .await;
+    assert_eq!(created.status, 201, "{}", created.body);
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    let late = app
+        .transition("late-drop", Route::PublishGroupBuy, None)
+        .await;
+    assert_eq!((late.status, late.code()), (409, "DEADLINE_PASSED"));
+}

@@ -171,12 +171,26 @@ impl GroupBuy {
     }
 
     pub fn lifecycle(&self) -> LifecycleState {
+        // A draft draw campaign's entries close at `drawAt`: published after it, it could take
+        // none, and would fill first-come. So its first publish is refused past `drawAt` as
+        // past a deadline.
+        let closes_at = match (self.status, self.draw_at) {
+            (Status::Draft, Some(draw_at)) => {
+                Some(self.closes_at.map_or(draw_at, |at| at.min(draw_at)))
+            }
+            _ => self.closes_at,
+        };
         LifecycleState {
             status: self.status,
             close_outcome: self.close_outcome,
-            participant_count: self.participant_count,
+            // While a draw is pending (or writing its winners), no participant counts yet: a
+            // close `fulfilled` is refused as below the threshold, and recorded so.
+            participant_count: match self.draw_pending() {
+                true => 0,
+                false => self.participant_count,
+            },
             min_participants: self.min_participants,
-            closes_at: self.closes_at,
+            closes_at,
         }
     }
 

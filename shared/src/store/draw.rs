@@ -95,8 +95,9 @@ impl EntryShard {
     }
 }
 
-/// The draw's hidden item: its seed and how far the writing of its results has come.
-#[derive(Clone, Debug, Serialize, Deserialize)]
+/// The draw's hidden item: its seed and how far the writing of its results has come. No
+/// `Debug`: nothing can print the seed.
+#[derive(Clone, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 struct DrawControl {
     /// Hex.
@@ -477,6 +478,18 @@ impl Store {
             chunks.push((chunk.chunk, chunk.tickets));
         }
         chunks.sort_by_key(|(chunk, _)| *chunk);
+        // Every rank item from the first asked for, in order: a missing one would shift the
+        // ranks of the tickets after it.
+        if chunks
+            .iter()
+            .zip(first..)
+            .any(|((chunk, _), expected)| *chunk != expected)
+            || chunks.len() as u64 != last - first + 1
+        {
+            return Err(StoreError::Unavailable(
+                "a rank item of the draw is missing".into(),
+            ));
+        }
         let skip = usize::try_from(offset - first * RANKS_PER_ITEM).unwrap_or(usize::MAX);
         Ok(chunks
             .into_iter()
@@ -616,11 +629,19 @@ impl Store {
                     .expression_attribute_values(":pk", s(pk))
                     .expression_attribute_values(":prefix", s(DRAW_ENTRY_PREFIX))
                     .consistent_read(true);
-                let items = self.query_all(query, usize::MAX).await?;
-                items
-                    .into_iter()
-                    .map(decode::<DrawEntry>)
-                    .collect::<Result<Vec<_>, _>>()
+                // Decoded a page at a time: a shard's raw items are never all held at once.
+                let mut entries = Vec::new();
+                let mut start = None;
+                loop {
+                    let (items, last) = self.raw_page(query.clone(), start).await?;
+                    for item in items {
+                        entries.push(decode::<DrawEntry>(item)?);
+                    }
+                    start = last;
+                    if start.is_none() {
+                        return Ok::<_, StoreError>(entries);
+                    }
+                }
             })
             .buffer_unordered(CONCURRENT_CALLS)
             .try_collect::<Vec<_>>()

@@ -182,7 +182,10 @@ impl Store {
             _ => None,
         };
         let group_buy = match group_buy {
-            Some(gb) => gb,
+            Some(mut gb) => {
+                self.count_entries(&mut gb).await?;
+                gb
+            }
             None => match self.get(handle, slug).await? {
                 Some(gb) => gb,
                 None => return Ok(None),

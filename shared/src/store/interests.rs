@@ -202,7 +202,11 @@ impl Store {
         if let Some(tally) = &parts.tally {
             held.tally = Some(decode(tally.clone())?);
         }
-        Ok((parts.assemble()?, held))
+        let mut found = parts.assemble()?;
+        if let Some(gb) = &mut found {
+            self.count_entries(gb).await?;
+        }
+        Ok((found, held))
     }
 
     /// Applies `write` to the visitor's interest and the group-buy's tally atomically.

@@ -9,6 +9,7 @@
 //! (their own partitions, `store::draw`) are given the same expiry.
 
 use super::{Store, StoreError, classify, encode, n, observed, part_key, pk_of, s};
+use crate::deadline::Deadline;
 use crate::domain::draw::DRAW_SHARDS;
 use crate::domain::{Handle, Slug, Timestamp};
 use crate::table::layout::{
@@ -17,11 +18,14 @@ use crate::table::layout::{
 use crate::table::{PARTITION_KEY, SORT_KEY, TTL_ATTRIBUTE};
 use aws_sdk_dynamodb::types::{Put, ReturnConsumedCapacity};
 use serde::{Deserialize, Serialize};
+use std::time::Duration;
 
 /// Days a waitlist entry is kept after its group-buy closes.
 pub const RETENTION_AFTER_CLOSE_DAYS: i64 = 30;
 /// Items given their TTL at once.
 const CONCURRENT_UPDATES: usize = 16;
+/// No page of keys is started with less time left than this (a page is up to 1 MB of keys).
+const TIME_PER_PAGE: Duration = Duration::from_secs(10);
 
 /// A closed group-buy whose waitlist items still need their expiry.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -73,9 +77,15 @@ impl Store {
         Ok(self.page(query, None).await?.items)
     }
 
-    /// Gives every waitlist item of `retirement`'s group-buy its `ttl`, a page at a time, then
-    /// deletes the retirement. Returns the items given a TTL.
-    pub async fn retire(&self, retirement: &Retirement) -> Result<usize, StoreError> {
+    /// Gives every waitlist item of `retirement`'s group-buy (and a draw's items) its `ttl`, a
+    /// page at a time, then deletes the retirement. Returns the items given a TTL, or `None`
+    /// when `deadline` came first: the retirement stays, and the next run carries on, reading
+    /// past the items already done (a draw of 100,000 entries may take a few runs).
+    pub async fn retire(
+        &self,
+        retirement: &Retirement,
+        deadline: Deadline,
+    ) -> Result<Option<usize>, StoreError> {
         let pk = pk_of(&retirement.handle, &retirement.slug);
         let expires = retirement.expires_epoch();
         let query = self
@@ -86,7 +96,9 @@ impl Store {
             .expression_attribute_names("#sk", SORT_KEY)
             .expression_attribute_values(":pk", s(pk.clone()))
             .expression_attribute_values(":prefix", s(WAITLIST_ITEMS_PREFIX));
-        let mut retired = self.expire_all(query, expires).await?;
+        let Some(mut retired) = self.expire_all(query, expires, deadline).await? else {
+            return Ok(None);
+        };
         if retirement.draw {
             let (handle, slug) = (retirement.handle.as_str(), retirement.slug.as_str());
             let partitions = (0..DRAW_SHARDS)
@@ -100,7 +112,10 @@ impl Store {
                     .expression_attribute_names("#pk", PARTITION_KEY)
                     .expression_attribute_names("#sk", SORT_KEY)
                     .expression_attribute_values(":pk", s(partition));
-                retired += self.expire_all(query, expires).await?;
+                match self.expire_all(query, expires, deadline).await? {
+                    Some(done) => retired += done,
+                    None => return Ok(None),
+                }
             }
         }
         let deleted = self
@@ -112,19 +127,28 @@ impl Store {
             .send()
             .await;
         observed(deleted).map_err(|e| classify("DeleteItem", e))?;
-        Ok(retired)
+        Ok(Some(retired))
     }
 
-    /// Sets `ttl` on every item `query` finds (keys only), a page at a time.
+    /// Sets `ttl` on every item `query` finds that has not this one yet (keys only), a page
+    /// at a time; `None` when `deadline` came first.
     async fn expire_all(
         &self,
         query: aws_sdk_dynamodb::operation::query::builders::QueryFluentBuilder,
         expires: i64,
-    ) -> Result<usize, StoreError> {
+        deadline: Deadline,
+    ) -> Result<Option<usize>, StoreError> {
         use futures_util::{StreamExt, TryStreamExt};
+        let query = query
+            .filter_expression("attribute_not_exists(#ttl) OR #ttl <> :ttl")
+            .expression_attribute_names("#ttl", TTL_ATTRIBUTE)
+            .expression_attribute_values(":ttl", n(expires));
         let mut retired = 0;
         let mut start = None;
         loop {
+            if deadline.too_close_for(TIME_PER_PAGE) {
+                return Ok(None);
+            }
             let (keys, last) = self.raw_page(query.clone(), start).await?;
             retired += keys.len();
             futures_util::stream::iter(keys)
@@ -134,7 +158,7 @@ impl Store {
                 .await?;
             start = last;
             if start.is_none() {
-                return Ok(retired);
+                return Ok(Some(retired));
             }
         }
     }

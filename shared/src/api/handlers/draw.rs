@@ -5,7 +5,7 @@ use crate::api::call::{Answer, Call, OwnerTarget};
 use crate::domain::draw::result_of_rank;
 use crate::domain::interest::public;
 use crate::domain::{Audience, GroupBuy, InterestRejection, Rejection, Status, Timestamp};
-use crate::http::{ApiError, Reply};
+use crate::http::{ApiError, IfMatch, Reply};
 use crate::store::{DrawRun, Key};
 use crate::telemetry::BusinessMetric;
 use lambda_http::http::StatusCode;
@@ -25,6 +25,7 @@ pub(crate) async fn run(call: &mut Call<'_>, owner: OwnerTarget) -> Result<Answe
         .get(&target.handle, slug)
         .await?
         .ok_or(ApiError::GroupBuyNotFound)?;
+    IfMatch::of(call.req.headers()).check(gb.version)?;
     let now = Timestamp::now();
     let Some(draw_at) = gb.draw_at else {
         return Err(ApiError::NoDraw);
@@ -76,8 +77,11 @@ pub(crate) async fn list(call: &mut Call<'_>) -> Result<Reply, ApiError> {
     let found = call.app.store.get(&target.handle, slug).await?;
     let gb = public(found.as_ref()).ok_or(ApiError::GroupBuyNotFound)?;
     let draw = gb.draw.as_ref().ok_or(ApiError::NoDraw)?;
-    if !draw.is_drawn() {
-        return Err(InterestRejection::DrawPending.into());
+    match (draw.is_drawn(), gb.status) {
+        (true, _) => {}
+        // Cancelled before its draw: there never will be one.
+        (false, Status::Closed) => return Err(InterestRejection::Closed.into()),
+        (false, _) => return Err(InterestRejection::DrawPending.into()),
     }
     let list_id = format!("draw:{}/{}", gb.handle, gb.slug);
     let (limit, start) = call.page(&list_id)?;

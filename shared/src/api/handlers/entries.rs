@@ -213,6 +213,14 @@ pub(super) async fn withdraw(
         let Some(shard) = shard else {
             return Err(ApiError::GroupBuyNotFound);
         };
+        // Closed first, as for any withdrawal: a draw cancelled before it ran has no results
+        // to wait for.
+        if shard.status == Status::Closed {
+            return match entry {
+                Some(_) => Err(InterestRejection::Closed.into()),
+                None => Ok(Some(Reply::no_content().private())),
+            };
+        }
         let open = !shard.sealed && now < shard.draw_at;
         if !open {
             return match (drawn(scope).await?, &entry) {
@@ -224,10 +232,8 @@ pub(super) async fn withdraw(
         let Some(entry) = entry else {
             return Ok(Some(Reply::no_content().private()));
         };
-        match shard.status {
-            Status::Published | Status::Paused => {}
-            Status::Closed => return Err(InterestRejection::Closed.into()),
-            Status::Draft => return Err(ApiError::GroupBuyNotFound),
+        if shard.status == Status::Draft {
+            return Err(ApiError::GroupBuyNotFound);
         }
         let write = EntryWrite::Withdraw {
             ticket: &scope.participant,
