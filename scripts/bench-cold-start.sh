@@ -77,11 +77,11 @@ trap cleanup EXIT
 # --- the functions -------------------------------------------------------------------------------
 if [ ${#BINARIES[@]} -eq 0 ]; then
   log "cargo build --release --bin $FUNCTION (this machine's target)"
-  cargo build --quiet --release -p group-buy-functions --bin "$FUNCTION"
+  cargo build --quiet --locked --release -p group-buy-functions --bin "$FUNCTION"
   BINARIES=("rust=$ROOT/target/release/$FUNCTION")
 fi
 log "building the seeding tools (debug: gharart-operator, create-group-buy, publish-group-buy)"
-cargo build --quiet -p gharart-operator -p group-buy-functions --bin create-group-buy --bin publish-group-buy
+cargo build --quiet --locked -p gharart-operator -p group-buy-functions --bin create-group-buy --bin publish-group-buy
 
 VENV="$TOOLS/cold-start-bench"
 REQUIREMENTS="$ROOT/tools/cold-start-bench/python-function/requirements.txt"

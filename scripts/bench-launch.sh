@@ -59,21 +59,21 @@ if [ "$DEV_SERVER" = 0 ]; then
   # of the cores DynamoDB Local runs on. One cargo call, so the shared crate builds once.
   if [ -z "$BINARY" ]; then
     log "cargo build --release: register-interest and gharart-operator (this machine's target)"
-    cargo build --quiet --release -p group-buy-functions -p gharart-operator \
+    cargo build --quiet --locked --release -p group-buy-functions -p gharart-operator \
       --bin register-interest --bin gharart-operator
     BINARY="$ROOT/target/release/register-interest"
   else
     log "cargo build --release -p gharart-operator (the ceiling's client)"
-    cargo build --quiet --release -p gharart-operator
+    cargo build --quiet --locked --release -p gharart-operator
   fi
 fi
 if [ "$DEV_SERVER" = 1 ]; then
   # What `cargo lambda watch` runs, as scripts/dev.sh builds it.
   log "cargo build --workspace --bins (debug, what cargo lambda watch runs)"
-  cargo build --quiet --workspace --bins
+  cargo build --quiet --locked --workspace --bins
 else
   log "building the seeding tools (debug: gharart-operator, create-group-buy, publish-group-buy)"
-  cargo build --quiet -p gharart-operator -p group-buy-functions --bin create-group-buy --bin publish-group-buy
+  cargo build --quiet --locked -p gharart-operator -p group-buy-functions --bin create-group-buy --bin publish-group-buy
 fi
 
 DYNAMODB_PORT=$(free_port)

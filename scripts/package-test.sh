@@ -107,7 +107,7 @@ AWS_CREDENTIALS=(AWS_REGION=us-east-1 AWS_DEFAULT_REGION=us-east-1
   AWS_SESSION_TOKEN=packagetest)
 
 log "creating table $TABLE_NAME and minting a dev token for $HANDLE (gharart-operator)"
-cargo build --quiet -p gharart-operator
+cargo build --quiet --locked -p gharart-operator
 OPERATOR="$ROOT/target/debug/gharart-operator"
 # The operator names its target explicitly (--local) since it learned --stage and --table.
 target_flag=()

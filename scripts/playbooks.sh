@@ -119,7 +119,7 @@ log "building the functions and the operator tool (cargo build --workspace --bin
 # Every binary, features resolved across the whole workspace: what `cargo lambda watch`
 # runs (`cargo run --bin <function>` from the virtual workspace), so its first request of
 # each function finds it built; `-p group-buy-functions` would build another variant.
-cargo build --quiet --workspace --bins
+cargo build --quiet --locked --workspace --bins
 
 PLAYBOOK_DYNAMODB_PORT=$(free_port)
 export PLAYBOOK_DYNAMODB_PORT

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The one test command (README, .ci/run; docs/testing.md says what each step proves): installs
 # what is missing (scripts/bootstrap.sh test), checks formatting, lints, lints the SAM template,
-# the GitHub workflows, the shell scripts, the docs' links and openapi.yaml, then runs every test against its
+# the GitHub workflows, the shell scripts, the docs' links, openapi.yaml and the dependencies
+# (cargo deny), then runs every test against its
 # own DynamoDB Local on a free port: unit and integration tests (handlers in-process),
 # end-to-end tests over HTTP through `cargo lambda watch`, the walkthrough's and the
 # playbooks' steps, a generated client, Schemathesis, the IAM check of every DynamoDB call
@@ -18,7 +19,7 @@ trap stop_services EXIT
 log "cargo fmt --check"
 cargo fmt --all -- --check
 log "cargo clippy --all-targets -- -D warnings"
-cargo clippy --workspace --all-targets --quiet -- -D warnings
+cargo clippy --workspace --all-targets --quiet --locked -- -D warnings
 log "derived files up to date (cargo xtask check: template.yaml, the watch router)"
 cargo xtask check
 log "template.yaml (cfn-lint, sam validate --lint)"
@@ -29,6 +30,8 @@ log "docs and scripts (README length, relative links, bash -n, shellcheck)"
 bash scripts/check-docs.sh
 log "openapi.yaml (Redocly CLI, recommended rules as errors)"
 bash scripts/check-openapi.sh
+log "dependencies (cargo deny: advisories, licences, bans, sources)"
+bash scripts/check-deps.sh
 
 DYNAMODB_PORT=$(free_port)
 log "DynamoDB Local on port $DYNAMODB_PORT (in memory)"
@@ -40,13 +43,13 @@ export DYNAMODB_CALL_LOG="${TMPDIR:-/tmp}/gharart-dynamodb-calls-$DYNAMODB_PORT.
 : >"$DYNAMODB_CALL_LOG"
 
 log "unit and integration tests"
-cargo test --workspace
+cargo test --workspace --locked
 
 log "end-to-end tests through cargo lambda watch"
 export TABLE_NAME="e2e-$(date +%s)"
 # What `cargo lambda watch` runs: the workspace's binaries, built with its features unified.
-cargo build --quiet --workspace --bins
-cargo run --quiet -p gharart-operator -- --local create-table
+cargo build --quiet --locked --workspace --bins
+cargo run --quiet --locked -p gharart-operator -- --local create-table
 # Revocation must show within the cache delay; keep it short so the test can wait it out.
 export PAT_CACHE_SECONDS=2
 # The deployed schedule's work every few seconds, as scripts/dev.sh runs it every minute: an
@@ -57,7 +60,7 @@ export OPERATOR_BIN="$ROOT/target/debug/gharart-operator"
 API_PORT=$(free_port)
 API_LOG="${TMPDIR:-/tmp}/gharart-api-$API_PORT.log"
 start_api "$API_PORT" "$API_LOG" || { tail -n 50 "$API_LOG"; exit 1; }
-if ! E2E_BASE_URL="http://127.0.0.1:$API_PORT" cargo test -p group-buy-tests --test e2e -- --ignored; then
+if ! E2E_BASE_URL="http://127.0.0.1:$API_PORT" cargo test --locked -p group-buy-tests --test e2e -- --ignored; then
   log "end-to-end tests failed; the API log follows"
   tail -n 100 "$API_LOG"
   exit 1
@@ -76,7 +79,7 @@ log "openapi.yaml fuzzed by Schemathesis against the functions under cargo lambd
 bash scripts/schemathesis.sh
 
 log "IAM: every recorded DynamoDB call against its function's policy in template.yaml"
-cargo test -p group-buy-tests --test iam -- --ignored
+cargo test --locked -p group-buy-tests --test iam -- --ignored
 
 log "packaging: sam build of one function for arm64, run under qemu-aarch64"
 bash scripts/package-test.sh
