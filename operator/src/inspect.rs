@@ -46,9 +46,27 @@ fn decode<T: serde::de::DeserializeOwned>(item: Item) -> Result<T, String> {
     serde_dynamo::from_item(item).map_err(|e| format!("an item does not decode: {e}"))
 }
 
-/// One TSV cell: tabs and line breaks in free text would break the columns.
+/// Free text from the table (a title, a report, a token's name) as it may reach an operator's
+/// terminal: every control character (ESC of an escape sequence, a carriage return, a tab) and
+/// every bidirectional-text control is written as its escape (`\u{1b}`), so stored text can
+/// neither move the cursor, recolour or clear the screen, reorder what is shown nor forge a row
+/// or a column.
+pub fn printable(value: &str) -> String {
+    value
+        .chars()
+        .map(|c| match c {
+            c if c.is_control() => c.escape_unicode().to_string(),
+            '\u{200e}' | '\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}' => {
+                c.escape_unicode().to_string()
+            }
+            c => c.to_string(),
+        })
+        .collect()
+}
+
+/// One TSV cell: free text, printable and on one line (tabs and line breaks are escaped).
 fn cell(value: &str) -> String {
-    value.replace(['\t', '\n', '\r'], " ")
+    printable(value)
 }
 
 fn shown<T: ToString>(value: Option<T>) -> String {
@@ -201,7 +219,7 @@ impl GroupBuyReport {
         let gb = &self.group_buy;
         let rows = [
             ("group-buy", format!("{}/{}", gb.handle, gb.slug)),
-            ("title", gb.title.clone()),
+            ("title", printable(&gb.title)),
             ("status", gb.status.as_str().to_owned()),
             ("closeOutcome", shown(gb.close_outcome.map(|o| o.as_str()))),
             ("version", gb.version.to_string()),
@@ -546,22 +564,22 @@ pub async fn show_reports(
             ("requestId", r.request_id.clone()),
             ("citedRequestId", shown(r.cited_request_id.as_deref())),
             ("handle", shown(r.handle.as_deref())),
-            ("sessionId", shown(r.session_id.as_deref())),
+            ("sessionId", printable(&shown(r.session_id.as_deref()))),
             ("callerKind", r.caller_kind.clone()),
             ("callerKey", r.caller_key.clone()),
-            ("summary", r.summary.clone()),
+            ("summary", printable(&r.summary)),
         ];
         for (key, value) in rows {
             println!("{key:<15} {value}");
         }
         println!("details");
         for line in r.details.lines() {
-            println!("  {line}");
+            println!("  {}", printable(line));
         }
         if let Some(artifact) = &r.repro_artifact {
             println!("reproArtifact");
             for line in artifact.lines() {
-                println!("  {line}");
+                println!("  {}", printable(line));
             }
         }
     }
@@ -666,6 +684,22 @@ mod tests {
 
     #[test]
     fn cells_stay_on_one_line() {
-        assert_eq!(cell("a\tb\nc"), "a b c");
+        assert_eq!(cell("a\tb\nc"), "a\\u{9}b\\u{a}c");
+    }
+
+    #[test]
+    fn stored_text_cannot_drive_the_terminal() {
+        // Clear the screen, recolour, return the carriage, reverse the text's direction.
+        let hostile = "Lamp\u{1b}[2J\u{1b}[31mred\r\u{202e}gnp.exe\u{7f}";
+        let shown = printable(hostile);
+        assert!(
+            !shown.chars().any(|c| c.is_control() || c == '\u{202e}'),
+            "{shown}"
+        );
+        assert_eq!(
+            shown,
+            "Lamp\\u{1b}[2J\\u{1b}[31mred\\u{d}\\u{202e}gnp.exe\\u{7f}"
+        );
+        assert_eq!(printable("Brass lamp, ठीक है"), "Brass lamp, ठीक है");
     }
 }

@@ -503,7 +503,7 @@ async fn pat(store: &Store, command: PatCommand) -> Result<(), String> {
                 println!(
                     "{}\t{}\t{}\t{}\t{}\t{}\t{}",
                     r.id,
-                    r.name,
+                    inspect::printable(&r.name),
                     r.scopes.join(" "),
                     r.created_at,
                     shown(r.expires_at),
