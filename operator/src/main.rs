@@ -138,9 +138,9 @@ enum PatCommand {
         /// What the token is for, e.g. "nightly sync".
         #[arg(long, default_value = "")]
         name: String,
-        /// Days until the token expires; without it, it never does.
-        #[arg(long)]
-        expires_in_days: Option<u32>,
+        /// Days until the token expires (1 to 365): a leaked token stops working by itself.
+        #[arg(long, default_value_t = 90, value_parser = clap::value_parser!(u32).range(1..=365))]
+        expires_in_days: u32,
     },
     /// List a handle's tokens (never their secrets).
     List {
@@ -479,8 +479,8 @@ async fn pat(store: &Store, command: PatCommand) -> Result<(), String> {
             expires_in_days,
         } => {
             let handle = Handle::parse(&handle).map_err(|e| format!("--handle {e}"))?;
-            let expires_at = expires_in_days
-                .map(|days| Timestamp::now().plus_millis(i64::from(days) * 86_400_000));
+            let expires_at =
+                Some(Timestamp::now().plus_millis(i64::from(expires_in_days) * 86_400_000));
             let issued = IssuedPat::new(handle, &name, scopes, expires_at)?;
             store
                 .create_pat(&issued.record)

@@ -37,11 +37,17 @@ pub enum Scope {
 }
 
 impl Scope {
+    pub const ALL: [Self; 2] = [Self::GroupBuysRead, Self::GroupBuysWrite];
+
     pub fn as_str(self) -> &'static str {
         match self {
             Self::GroupBuysRead => "group-buys:read",
             Self::GroupBuysWrite => "group-buys:write",
         }
+    }
+
+    pub fn parse(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|scope| scope.as_str() == name)
     }
 }
 

@@ -15,6 +15,8 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant};
 use subtle::ConstantTimeEq;
 
+use super::Scope;
+
 pub const PREFIX: &str = "ghpat_";
 /// `lastUsedAt` is written at most this often per token, not on every request.
 const LAST_USED_RESOLUTION_MILLIS: i64 = 3600 * 1000;
@@ -45,6 +47,26 @@ impl IssuedPat {
         scopes: Vec<String>,
         expires_at: Option<Timestamp>,
     ) -> Result<Self, String> {
+        // A scope no route checks would be granted in vain, or be a typo of one that is.
+        let known = || {
+            Scope::ALL
+                .iter()
+                .map(|s| s.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        if scopes.is_empty() {
+            return Err(format!("a token needs at least one scope: {}", known()));
+        }
+        if let Some(unknown) = scopes.iter().find(|s| Scope::parse(s).is_none()) {
+            return Err(format!(
+                "unknown scope {unknown:?}; the scopes are {}",
+                known()
+            ));
+        }
+        let mut scopes = scopes;
+        scopes.sort_unstable();
+        scopes.dedup();
         let id: String = random_bytes::<8>()?
             .iter()
             .map(|b| format!("{b:02x}"))
@@ -231,6 +253,29 @@ mod tests {
         assert_eq!(id, issued.record.id);
         assert_eq!(hash_secret(secret), issued.record.secret_hash);
         assert!(!issued.record.secret_hash.contains(secret));
+    }
+
+    #[test]
+    fn only_known_scopes_are_granted() {
+        let issue = |scopes: &[&str]| {
+            IssuedPat::new(
+                Handle::parse("acme").expect("handle"),
+                "ci",
+                scopes.iter().map(|s| s.to_string()).collect(),
+                None,
+            )
+            .map(|issued| issued.record.scopes)
+        };
+        assert!(issue(&[]).is_err());
+        assert!(issue(&["group-buys:admin"]).is_err());
+        assert!(issue(&["group-buys:read", "group-buys:wrte"]).is_err());
+        assert_eq!(
+            issue(&["group-buys:write", "group-buys:read", "group-buys:write"]),
+            Ok(vec![
+                "group-buys:read".to_owned(),
+                "group-buys:write".to_owned()
+            ])
+        );
     }
 
     #[test]
