@@ -164,6 +164,20 @@ enum Written {
     Before,
 }
 
+/// What rides along every write of `visitor`, as the function sends it: the visitor's daily
+/// limit of interest writes (entries included).
+fn riders(load: &Load, visitor: &str, now: Timestamp) -> Riders {
+    Riders {
+        limit: Some(DailyLimit::new(
+            INTEREST_WRITES,
+            visitor.to_owned(),
+            load.daily_limit,
+            now,
+        )),
+        idempotency: None,
+    }
+}
+
 /// One first registration, tried until it is written or fails as the function would answer.
 async fn register(
     store: &Store,
@@ -182,15 +196,7 @@ async fn register(
             created_at: now,
             updated_at: now,
         };
-        let riders = Riders {
-            limit: Some(DailyLimit::new(
-                INTEREST_WRITES,
-                visitor.to_owned(),
-                load.daily_limit,
-                now,
-            )),
-            idempotency: None,
-        };
+        let riders = riders(load, visitor, now);
         let write = InterestWrite::Register {
             record: &record,
             meets_threshold,
@@ -259,15 +265,7 @@ async fn enter(
             updated_at: now,
             result: None,
         };
-        let riders = Riders {
-            limit: Some(DailyLimit::new(
-                INTEREST_WRITES,
-                visitor.to_owned(),
-                load.daily_limit,
-                now,
-            )),
-            idempotency: None,
-        };
+        let riders = riders(load, visitor, now);
         let write = EntryWrite::Enter(&entry);
         match store
             .write_entry(&load.handle, &load.slug, write, now, &riders)

@@ -5,12 +5,10 @@
 
 use chrono::{SecondsFormat, Utc};
 use group_buy::Route;
-use group_buy::deadline::Deadline;
-use group_buy::domain::{Handle, Slug, Timestamp};
+use group_buy::store::DrawRun;
 use group_buy_tests::{Call, HANDLE, Visitor, concurrently, exclusive, spawn_app};
 use serde_json::json;
 use std::collections::HashSet;
-use std::time::Duration;
 
 const SLUG: &str = "race-drop";
 
@@ -45,53 +43,16 @@ async fn every_entry_held_is_drawn_and_every_202_is_held() {
             if let Ok(wait) = (draw_at - Utc::now()).to_std() {
                 tokio::time::sleep(wait).await;
             }
-            let (handle, slug) = (
-                Handle::parse(HANDLE).expect("h"),
-                Slug::parse(SLUG).expect("s"),
-            );
-            let gb = app
-                .app
-                .store
-                .get(&handle, &slug)
-                .await
-                .expect("read")
-                .expect("there");
-            app.app
-                .store
-                .run_draw(
-                    &gb,
-                    Timestamp::now(),
-                    Deadline::after(Duration::from_secs(60)),
-                    "race",
-                    "race",
-                )
-                .await
+            app.run_draw(SLUG, "race").await
         }
     });
     let (answers, runs) = tokio::join!(concurrently(entries), concurrently(draws));
     // A run that DynamoDB Local left without an answer under this load is resumed by the
     // next, as the schedule's next run would.
     if !runs.iter().any(|run| run.is_ok()) {
-        let (handle, slug) = (
-            Handle::parse(HANDLE).expect("h"),
-            Slug::parse(SLUG).expect("s"),
-        );
         for _ in 0..10 {
-            let gb = app
-                .app
-                .store
-                .get(&handle, &slug)
-                .await
-                .expect("read")
-                .expect("there");
-            let ample = Deadline::after(Duration::from_secs(60));
-            if let Ok(
-                group_buy::store::DrawRun::Drawn(_) | group_buy::store::DrawRun::AlreadyDrawn(_),
-            ) = app
-                .app
-                .store
-                .run_draw(&gb, Timestamp::now(), ample, "race", "resume")
-                .await
+            if let Ok(DrawRun::Drawn(_) | DrawRun::AlreadyDrawn(_)) =
+                app.run_draw(SLUG, "resume").await
             {
                 break;
             }

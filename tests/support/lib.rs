@@ -585,6 +585,34 @@ impl TestApp {
             .await
     }
 
+    /// One run of `slug`'s draw as the schedule starts it: the group-buy read, then the draw,
+    /// with a minute to run.
+    pub async fn run_draw(
+        &self,
+        slug: &str,
+        request_id: &str,
+    ) -> Result<group_buy::store::DrawRun, group_buy::store::StoreError> {
+        let handle = group_buy::domain::Handle::parse(HANDLE).expect("handle");
+        let slug = group_buy::domain::Slug::parse(slug).expect("slug");
+        let gb = self
+            .app
+            .store
+            .get(&handle, &slug)
+            .await?
+            .expect("the group-buy");
+        let ample = group_buy::deadline::Deadline::after(std::time::Duration::from_secs(60));
+        self.app
+            .store
+            .run_draw(
+                &gb,
+                group_buy::domain::Timestamp::now(),
+                ample,
+                "test",
+                request_id,
+            )
+            .await
+    }
+
     /// Every interest record of `slug`, through the owner route, all pages.
     pub async fn interests(&self, slug: &str) -> Vec<Value> {
         let mut all = Vec::new();

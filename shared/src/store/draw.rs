@@ -921,11 +921,7 @@ impl Store {
             ];
             items.extend(self.due_delete(&current)?);
             match self.transact(items, &Riders::default()).await {
-                Ok(()) => {
-                    let mut drawn = next;
-                    drawn.draw = Some(outcome.clone());
-                    return Ok(DrawRun::Drawn(drawn));
-                }
+                Ok(()) => return Ok(DrawRun::Drawn(next)),
                 Err(StoreError::ConditionFailed(_) | StoreError::TransactionConflict) => {
                     super::back_off(1).await;
                 }

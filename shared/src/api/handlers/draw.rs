@@ -1,10 +1,11 @@
 //! The draw's routes (API.md, "Fair drops"): the owner's `POST …/draw`, which runs a due
 //! draw now, and the public `GET …/draw`, the ranked list anyone can check.
 
+use super::owner;
 use crate::api::call::{Answer, Call, OwnerTarget};
 use crate::domain::draw::result_of_rank;
 use crate::domain::interest::public;
-use crate::domain::{Audience, GroupBuy, InterestRejection, Rejection, Status, Timestamp};
+use crate::domain::{GroupBuy, InterestRejection, Rejection, Status, Timestamp};
 use crate::http::{ApiError, IfMatch, Reply};
 use crate::store::{DrawRun, Key};
 use crate::telemetry::BusinessMetric;
@@ -63,10 +64,7 @@ pub(crate) async fn run(call: &mut Call<'_>, owner: OwnerTarget) -> Result<Answe
 }
 
 fn owner_view(gb: &GroupBuy) -> Answer {
-    Reply::json(StatusCode::OK, &gb.view(Audience::Owner))
-        .header(lambda_http::http::header::ETAG, &gb.etag())
-        .private()
-        .into()
+    owner::one(gb, StatusCode::OK).into()
 }
 
 /// `GET …/draw`: the tickets in rank order with their results; the first page carries the

@@ -72,8 +72,9 @@ async fn drawn(scope: &InterestScope<'_>) -> Result<bool, ApiError> {
     Ok(!gb.draw_pending())
 }
 
-/// The rules of the shard as read, for an entry write: open, or why not.
-fn open(shard: Option<&EntryShard>, now: Timestamp) -> Result<Option<()>, ApiError> {
+/// Whether an entry may be written in the shard as read: published and open, or why not
+/// (`false`: sealed or past `drawAt`).
+fn open(shard: Option<&EntryShard>, now: Timestamp) -> Result<bool, ApiError> {
     let Some(shard) = shard else {
         return Err(ApiError::GroupBuyNotFound);
     };
@@ -83,7 +84,7 @@ fn open(shard: Option<&EntryShard>, now: Timestamp) -> Result<Option<()>, ApiErr
         Status::Closed => return Err(InterestRejection::Closed.into()),
         Status::Draft => return Err(ApiError::GroupBuyNotFound),
     }
-    Ok(shard.open_at(now).then_some(()))
+    Ok(shard.open_at(now))
 }
 
 /// `PUT my-interest` on a draw campaign: enter, or change the quantity entered. `None` once
@@ -123,7 +124,7 @@ pub(super) async fn enter(
             (None, Some(quantity)) => (new_entry(quantity), None, true),
             (None, None) => return Err(InterestRejection::QuantityNotAllowed { max }.into()),
             (Some((shard, entry)), allowed) => {
-                if open(shard.as_ref(), now)?.is_none() {
+                if !open(shard.as_ref(), now)? {
                     return match drawn(scope).await? {
                         true => Ok(None),
                         false => Err(InterestRejection::DrawPending.into()),
@@ -221,8 +222,7 @@ pub(super) async fn withdraw(
                 None => Ok(Some(Reply::no_content().private())),
             };
         }
-        let open = !shard.sealed && now < shard.draw_at;
-        if !open {
+        if !shard.open_at(now) {
             return match (drawn(scope).await?, &entry) {
                 (true, _) => Ok(None),
                 (false, Some(_)) => Err(InterestRejection::DrawPending.into()),

@@ -22,7 +22,8 @@ use serde_json::{Map, Value, json};
 /// How often a transition or an extension reads and decides again after losing a race.
 const ATTEMPTS: usize = 5;
 
-fn one(gb: &GroupBuy, status: StatusCode) -> Reply {
+/// One group-buy as its owner sees it, with its `ETag`.
+pub(super) fn one(gb: &GroupBuy, status: StatusCode) -> Reply {
     Reply::json(status, &gb.view(Audience::Owner))
         .private()
         .header(header::ETAG, &gb.etag())
