@@ -82,7 +82,7 @@ fn the_template_deploys_exactly_the_binaries() {
 /// needs no table (visitor challenges are stateless) says so with an empty list.
 #[test]
 fn every_function_has_its_policies_or_its_role() {
-    const TABLELESS: [&str; 1] = ["issue-visitor-challenge"];
+    const TABLELESS: [&str; 2] = ["issue-visitor-challenge", "route-not-found"];
     for (binary, function) in template_functions(&template()) {
         let props = &function["Properties"];
         let policies = props["Policies"]

@@ -297,6 +297,98 @@ async fn errors_over_http_are_problem_json() {
     assert_eq!(body["code"], "UNAUTHENTICATED");
 }
 
+/// What no route takes is answered by the API, not by API Gateway or the dev server: a path
+/// no route has is 404 `ROUTE_NOT_FOUND`, another method on a route's path is 405
+/// `METHOD_NOT_ALLOWED` with `Allow`, both problem+json with the request id.
+#[tokio::test]
+#[ignore = "needs cargo lambda watch; run by scripts/test.sh"]
+async fn unmatched_paths_and_methods_are_problem_json() {
+    let api = Api::new();
+    let owner_path = format!("/v2/handles/{}/group-buys/spring-vase", api.handle);
+    let interest_path = format!(
+        "/v2/public/group-buys/{}/spring-vase/my-interest",
+        api.handle
+    );
+    let cases: [(Method, String, u16, &str, Option<&str>); 8] = [
+        (Method::GET, "/".into(), 404, "ROUTE_NOT_FOUND", None),
+        (Method::GET, "/v2".into(), 404, "ROUTE_NOT_FOUND", None),
+        (
+            Method::POST,
+            "/v3/support/report".into(),
+            404,
+            "ROUTE_NOT_FOUND",
+            None,
+        ),
+        (
+            Method::GET,
+            format!("{owner_path}/publish/now"),
+            404,
+            "ROUTE_NOT_FOUND",
+            None,
+        ),
+        (
+            Method::DELETE,
+            owner_path.clone(),
+            405,
+            "METHOD_NOT_ALLOWED",
+            Some("GET"),
+        ),
+        (
+            Method::GET,
+            format!("{owner_path}/close"),
+            405,
+            "METHOD_NOT_ALLOWED",
+            Some("POST"),
+        ),
+        (
+            Method::PATCH,
+            interest_path,
+            405,
+            "METHOD_NOT_ALLOWED",
+            Some("PUT, GET, DELETE"),
+        ),
+        (
+            Method::HEAD,
+            "/v2/support/report".into(),
+            405,
+            "METHOD_NOT_ALLOWED",
+            Some("POST"),
+        ),
+    ];
+    for (method, path, status, code, allow) in cases {
+        let what = format!("{method} {path}");
+        let response = api
+            .execute(
+                api.http
+                    .request(method.clone(), format!("{}{path}", api.base))
+                    .bearer_auth(&api.token),
+            )
+            .await;
+        assert_eq!(response.status().as_u16(), status, "{what}");
+        let header = |name: &str| {
+            response
+                .headers()
+                .get(name)
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_owned)
+        };
+        assert_eq!(header("allow").as_deref(), allow, "{what}");
+        assert_eq!(
+            header("content-type").as_deref(),
+            Some("application/problem+json"),
+            "{what}"
+        );
+        let request_id = header("x-request-id").expect("x-request-id");
+        if method == Method::HEAD {
+            continue; // no body to a HEAD
+        }
+        let body: Value = response.json().await.expect("a problem body");
+        assert_eq!(body["code"], code, "{what}");
+        assert_eq!(body["status"], status, "{what}");
+        assert_eq!(body["requestId"], request_id, "{what}");
+    }
+}
+
 #[tokio::test]
 #[ignore = "needs cargo lambda watch; run by scripts/test.sh"]
 async fn the_public_walkthrough_over_http() {

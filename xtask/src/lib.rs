@@ -11,6 +11,9 @@
 //! and `<<xtask: NAME>>` within a line becomes that text (see [`render_template`]).
 
 use group_buy::Route;
+use group_buy::api::pipeline::Endpoint;
+use group_buy::api::routes::{Unmatched, http_functions};
+use group_buy::api::spec::{DEFAULT_ROUTE, RouteSpec};
 use serde_yaml_ng::Value as Yaml;
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
@@ -261,11 +264,10 @@ fn stack(parsed: &Yaml, source: &str, policies: &str) -> Result<Stack, Error> {
     let global_timeout = parsed["Globals"]["Function"]["Timeout"]
         .as_u64()
         .ok_or_else(|| Error::new(format!("{TEMPLATE_SOURCE}: no Globals.Function.Timeout")))?;
-    let routes = Route::ALL
-        .iter()
+    let routes = http_functions()
         .map(|route| Function {
-            name: route.function(),
-            id: logical_id(route.function()),
+            name: route.function,
+            id: logical_id(route.function),
             timeout: global_timeout,
             throttled: ROUTE_THROTTLED,
             slow: ROUTE_SLOW,
@@ -297,7 +299,7 @@ fn stack(parsed: &Yaml, source: &str, policies: &str) -> Result<Stack, Error> {
 
     // Policies: one entry per route function and per non-route function whose policies the
     // source places; none for anything else.
-    let mut expected: BTreeSet<&str> = Route::ALL.iter().map(|r| r.function()).collect();
+    let mut expected: BTreeSet<&str> = http_functions().map(|r| r.function).collect();
     for line in source.lines() {
         let words: Vec<&str> = line.split_whitespace().collect();
         if let ["#", "xtask:", "policies", function] = words.as_slice() {
@@ -339,24 +341,26 @@ fn check_classes_are_mapped(parsed: &Yaml) -> Result<(), Error> {
             .ok_or_else(|| Error::new(format!("{TEMPLATE_SOURCE}: no Mappings.{mapping}")))
     };
     for (stage, row) in stages("StageThrottles")? {
-        for route in Route::ALL {
-            for key in ["Rate", "Burst"].map(|what| format!("{}{what}", route.throttle().name())) {
+        for route in http_functions() {
+            for key in ["Rate", "Burst"].map(|what| format!("{}{what}", route.throttle.name())) {
                 if row[key.as_str()].is_null() {
                     return Err(Error::new(format!(
-                        "{TEMPLATE_SOURCE}: StageThrottles.{}.{key} is missing ({route:?})",
-                        stage.as_str().unwrap_or("?")
+                        "{TEMPLATE_SOURCE}: StageThrottles.{}.{key} is missing ({})",
+                        stage.as_str().unwrap_or("?"),
+                        route.function
                     )));
                 }
             }
         }
     }
     for (stage, row) in stages("StageConcurrency")? {
-        for route in Route::ALL {
-            if row[route.concurrency().name()].is_null() {
+        for route in http_functions() {
+            if row[route.concurrency.name()].is_null() {
                 return Err(Error::new(format!(
-                    "{TEMPLATE_SOURCE}: StageConcurrency.{}.{} is missing ({route:?})",
+                    "{TEMPLATE_SOURCE}: StageConcurrency.{}.{} is missing ({})",
                     stage.as_str().unwrap_or("?"),
-                    route.concurrency().name()
+                    route.concurrency.name(),
+                    route.function
                 )));
             }
         }
@@ -433,12 +437,11 @@ fn block(stack: &Stack, name: &str, args: &[&str]) -> Result<Vec<String>, Error>
         }
     };
     match (name, args) {
-        ("route-settings", _) => no_args(Route::ALL.iter().flat_map(route_setting).collect()),
+        ("route-settings", _) => no_args(http_functions().flat_map(route_setting).collect()),
         ("route-functions", _) => no_args(
-            Route::ALL
-                .iter()
+            http_functions()
                 .zip(&stack.routes)
-                .map(|(route, function)| route_function(stack, *route, function))
+                .map(|(route, function)| route_function(stack, route, function))
                 .collect::<Result<Vec<_>, _>>()?
                 .join(&String::new()),
         ),
@@ -448,6 +451,7 @@ fn block(stack: &Stack, name: &str, args: &[&str]) -> Result<Vec<String>, Error>
             .cloned()
             .ok_or_else(|| Error::new(format!("{POLICIES}: no policy for {function}"))),
         ("log-groups", _) => no_args(stack.functions().flat_map(log_group).collect()),
+        // Unmatched answers 404 and 405 only: a failure of it shows in its errors alarm.
         ("route-error-rate-alarms", _) => no_args(
             Route::ALL
                 .iter()
@@ -513,20 +517,21 @@ fn inline(stack: &Stack, line: &str) -> Result<String, Error> {
     Ok(out)
 }
 
-fn route_setting(route: &Route) -> Vec<String> {
-    let throttle = route.throttle().name();
+fn route_setting(route: &RouteSpec) -> Vec<String> {
+    let throttle = route.throttle.name();
     vec![
-        format!(
-            "{}:",
-            quoted(&format!("{} {}", route.method(), route.path()))
-        ),
+        format!("{}:", quoted(&route.route_key())),
         "  DetailedMetricsEnabled: true".to_owned(),
         format!("  ThrottlingRateLimit: !FindInMap [StageThrottles, !Ref Stage, {throttle}Rate]"),
         format!("  ThrottlingBurstLimit: !FindInMap [StageThrottles, !Ref Stage, {throttle}Burst]"),
     ]
 }
 
-fn route_function(stack: &Stack, route: Route, function: &Function) -> Result<Vec<String>, Error> {
+fn route_function(
+    stack: &Stack,
+    route: &RouteSpec,
+    function: &Function,
+) -> Result<Vec<String>, Error> {
     let Function { name, id, .. } = function;
     let policies = stack
         .policies
@@ -547,7 +552,7 @@ fn route_function(stack: &Stack, route: Route, function: &Function) -> Result<Ve
         "      - ReserveConcurrency".to_owned(),
         format!(
             "      - !FindInMap [StageConcurrency, !Ref Stage, {}]",
-            route.concurrency().name()
+            route.concurrency.name()
         ),
         "      - !Ref AWS::NoValue".to_owned(),
         "    Policies:".to_owned(),
@@ -565,9 +570,14 @@ fn route_function(stack: &Stack, route: Route, function: &Function) -> Result<Ve
         "        Type: HttpApi".to_owned(),
         "        Properties:".to_owned(),
         "          ApiId: !Ref HttpApi".to_owned(),
-        format!("          Method: {}", plain_or_quoted(route.method())),
-        format!("          Path: {}", plain_or_quoted(route.path())),
     ]);
+    // Neither for the `$default` route: SAM makes it of an event with no path and no method.
+    if route.path != DEFAULT_ROUTE {
+        lines.extend([
+            format!("          Method: {}", plain_or_quoted(route.method)),
+            format!("          Path: {}", plain_or_quoted(route.path)),
+        ]);
+    }
     Ok(lines)
 }
 
@@ -823,27 +833,68 @@ fn plain_or_quoted(text: &str) -> String {
 
 // ------------------------------------------------------------------------ Cargo.toml router
 
-/// The `[workspace.metadata.lambda.watch.router]` section: each path once, in the order of
-/// `Route::ALL`, with its routes in that order.
-pub fn render_router() -> String {
-    let mut out = format!(
-        "{ROUTER_HEADER}\n# Generated from group_buy::Route::ALL by `cargo xtask generate`: do not edit.\n"
-    );
+/// The methods API Gateway's HTTP APIs route (`ANY` aside): the router gives every one of them
+/// a function on every path, so that no request meets the dev server's own "default function"
+/// page. Other methods (`TRACE`, WebDAV's) still do, locally only.
+const ROUTED_METHODS: [&str; 7] = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"];
+
+/// The paths the router sends wholly to `Unmatched`: the root, and any path no route has
+/// (matchit prefers a route's own path to the catch-all, segment by segment).
+const UNMATCHED_PATHS: [&str; 2] = ["/", "/{*path}"];
+
+/// The router's entries, (path, method, function), each path once in the order of
+/// `Route::ALL`: its routes in that order, then its other methods to `Unmatched`, as API
+/// Gateway sends them to the `$default` route; then [`UNMATCHED_PATHS`].
+fn router_entries() -> Vec<(&'static str, &'static str, &'static str)> {
+    let unmatched = Unmatched::SPEC.function;
     let mut paths: Vec<&str> = Vec::new();
     for route in Route::ALL {
         if !paths.contains(&route.path()) {
             paths.push(route.path());
         }
     }
+    let mut entries = Vec::new();
     for path in paths {
-        out.push_str(&format!("{} = [\n", quoted(path)));
-        for route in Route::ALL.iter().filter(|r| r.path() == path) {
-            out.push_str(&format!(
-                "  {{ method = {}, function = {} }},\n",
-                quoted(route.method()),
-                quoted(route.function())
-            ));
+        let routes: Vec<Route> = Route::ALL
+            .into_iter()
+            .filter(|r| r.path() == path)
+            .collect();
+        entries.extend(routes.iter().map(|r| (path, r.method(), r.function())));
+        entries.extend(
+            ROUTED_METHODS
+                .into_iter()
+                .filter(|method| routes.iter().all(|r| r.method() != *method))
+                .map(|method| (path, method, unmatched)),
+        );
+    }
+    for path in UNMATCHED_PATHS {
+        entries.extend(ROUTED_METHODS.map(|method| (path, method, unmatched)));
+    }
+    entries
+}
+
+/// The `[workspace.metadata.lambda.watch.router]` section, of [`router_entries`].
+pub fn render_router() -> String {
+    let mut out = format!(
+        "{ROUTER_HEADER}\n# Generated from group_buy::Route::ALL by `cargo xtask generate`: do not edit.\n"
+    );
+    let entries = router_entries();
+    let mut previous = None;
+    for (path, method, function) in &entries {
+        if previous != Some(path) {
+            if previous.is_some() {
+                out.push_str("]\n");
+            }
+            out.push_str(&format!("{} = [\n", quoted(path)));
+            previous = Some(path);
         }
+        out.push_str(&format!(
+            "  {{ method = {}, function = {} }},\n",
+            quoted(method),
+            quoted(function)
+        ));
+    }
+    if previous.is_some() {
         out.push_str("]\n");
     }
     out
@@ -886,11 +937,11 @@ pub fn splice_router(manifest: &str) -> Result<String, Error> {
     Ok(spliced)
 }
 
-/// (path, method, function) of every route in the table.
+/// (path, method, function) of every entry the router must have.
 fn table_routes() -> BTreeSet<(String, String, String)> {
-    Route::ALL
-        .iter()
-        .map(|r| (r.path().into(), r.method().into(), r.function().into()))
+    router_entries()
+        .into_iter()
+        .map(|(path, method, function)| (path.into(), method.into(), function.into()))
         .collect()
 }
 
@@ -980,9 +1031,8 @@ Resources:
 
     fn policies() -> String {
         let mut text = String::from("# The file's own notes.\n");
-        for name in Route::ALL
-            .iter()
-            .map(|r| r.function())
+        for name in http_functions()
+            .map(|r| r.function)
             .chain(["expire-group-buys"])
         {
             text.push_str(&format!(
@@ -1043,22 +1093,25 @@ Resources:
             resources["ExpireGroupBuysFunction"]["Properties"]["Policies"][0]["Statement"]
                 .is_sequence()
         );
-        assert_eq!(
-            resources["HttpApi"]["Properties"]["RouteSettings"]
-                .as_mapping()
-                .map(|m| m.len()),
-            Some(Route::ALL.len())
-        );
+        // The requests no route takes: a function, its throttle on `$default`, no 5xx-rate alarm.
+        let unmatched = &resources["RouteNotFoundFunction"]["Properties"];
+        assert!(unmatched["Events"]["Api"]["Properties"]["Path"].is_null());
+        assert!(unmatched["Events"]["Api"]["Properties"]["Method"].is_null());
+        assert!(resources["RouteNotFoundRouteErrorRateAlarm"].is_null());
+        let settings = &resources["HttpApi"]["Properties"]["RouteSettings"];
+        assert!(!settings["$default"]["ThrottlingRateLimit"].is_null());
+        let http_functions = Route::ALL.len() + 1;
+        assert_eq!(settings.as_mapping().map(|m| m.len()), Some(http_functions));
         assert_eq!(
             resources["Query"]["Properties"]["LogGroupNames"]
                 .as_sequence()
                 .map(|s| s.len()),
-            Some(Route::ALL.len())
+            Some(http_functions)
         );
         assert!(
             resources["Query"]["Properties"]["QueryString"]
                 .as_str()
-                .is_some_and(|q| q.matches("SOURCE '/aws/lambda/").count() == Route::ALL.len())
+                .is_some_and(|q| q.matches("SOURCE '/aws/lambda/").count() == http_functions)
         );
     }
 

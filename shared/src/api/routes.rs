@@ -17,11 +17,11 @@ use super::pipeline::{
     PlatformAdmin, WithKey, WithoutKey, answer, warm_up_credentials, warm_up_group_buy,
     warm_up_nothing, warm_up_public_list,
 };
-use super::spec::{Access, Concurrency, RouteSpec, Throttle};
+use super::spec::{Access, Concurrency, DEFAULT_ROUTE, RouteSpec, Throttle};
 use crate::http::visitor::Visitor;
 use crate::http::{ApiError, match_path};
 use crate::store::StoreError;
-use lambda_http::{Body, Request, Response};
+use lambda_http::{Body, Request, RequestExt, Response};
 use std::collections::HashMap;
 use std::future::Future;
 
@@ -107,6 +107,9 @@ macro_rules! routes {
 macro_rules! endpoint {
     (Route::$route:ident) => {
         $crate::api::routes::$route
+    };
+    (Unmatched) => {
+        $crate::api::routes::Unmatched
     };
 }
 
@@ -265,6 +268,62 @@ routes! {
     }
 }
 
+/// The requests no route matches (API Gateway's `$default` route; under `cargo lambda watch`,
+/// every other method of a route's path and every other path): 405 `METHOD_NOT_ALLOWED` with
+/// `Allow` when routes have the path, else 404 `ROUTE_NOT_FOUND`, each as problem+json with
+/// the request id, so that no gateway or dev-server page reaches a client. It reads and
+/// writes nothing; its throttle and concurrency are a public read's.
+pub struct Unmatched;
+
+impl Endpoint for Unmatched {
+    const SPEC: &'static RouteSpec = &RouteSpec {
+        function: "route-not-found",
+        method: "ANY",
+        path: DEFAULT_ROUTE,
+        access: Access::Public,
+        keyed: false,
+        throttle: Throttle::PublicRead,
+        concurrency: Concurrency::PublicRead,
+    };
+    type Caller = Anyone;
+    type Keying = WithoutKey;
+
+    async fn handle(call: &mut Call<'_>, _: Anyone) -> Result<Answer, ApiError> {
+        let req = call.req;
+        let path = Some(req.raw_http_path())
+            .filter(|p| !p.is_empty())
+            .unwrap_or_else(|| req.uri().path());
+        Err(unmatched(req.method().as_str(), path))
+    }
+
+    fn warm_up(app: &App) -> impl Future<Output = Result<(), StoreError>> + Send {
+        warm_up_nothing(app)
+    }
+}
+
+/// Why no route takes `method` on `path`: the methods of the routes that have the path, or
+/// no route at all.
+fn unmatched(method: &str, path: &str) -> ApiError {
+    let allow: Vec<&'static str> = Route::ALL
+        .iter()
+        .filter(|route| route.method() != method && route.match_path(path).is_some())
+        .map(|route| route.method())
+        .collect();
+    if allow.is_empty() {
+        ApiError::RouteNotFound
+    } else {
+        ApiError::MethodNotAllowed { allow }
+    }
+}
+
+/// Every function that answers HTTP, as its row says: each route's, then `Unmatched`'s.
+pub fn http_functions() -> impl Iterator<Item = &'static RouteSpec> {
+    Route::ALL
+        .iter()
+        .map(|route| route.spec())
+        .chain([Unmatched::SPEC])
+}
+
 impl Route {
     pub const fn function(self) -> &'static str {
         self.spec().function
@@ -341,10 +400,33 @@ mod tests {
     }
 
     #[test]
+    fn an_unmatched_request_is_told_the_methods_of_its_path() {
+        let owner_path = "/v2/handles/acme-decor/group-buys/cane-chair";
+        match unmatched("DELETE", owner_path) {
+            ApiError::MethodNotAllowed { allow } => assert_eq!(allow, ["GET"]),
+            other => panic!("{other:?}"),
+        }
+        match unmatched(
+            "PATCH",
+            "/v2/public/group-buys/acme-decor/cane-chair/my-interest/",
+        ) {
+            ApiError::MethodNotAllowed { allow } => assert_eq!(allow, ["PUT", "GET", "DELETE"]),
+            other => panic!("{other:?}"),
+        }
+        for path in ["/", "/v2", "/v2/handles/acme-decor", "/v3/support/report"] {
+            assert!(
+                matches!(unmatched("GET", path), ApiError::RouteNotFound),
+                "{path}"
+            );
+        }
+    }
+
+    #[test]
     fn function_names_are_unique() {
         let mut names: Vec<_> = Route::ALL.iter().map(|r| r.function()).collect();
+        names.push(Unmatched::SPEC.function);
         names.sort_unstable();
         names.dedup();
-        assert_eq!(names.len(), Route::ALL.len());
+        assert_eq!(names.len(), Route::ALL.len() + 1);
     }
 }

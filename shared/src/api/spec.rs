@@ -78,6 +78,9 @@ impl Concurrency {
     }
 }
 
+/// API Gateway's route key for the requests no other route takes (`Unmatched`'s path).
+pub const DEFAULT_ROUTE: &str = "$default";
+
 /// One route, as its row in `routes` declares it.
 #[derive(Debug, PartialEq, Eq)]
 pub struct RouteSpec {
@@ -91,4 +94,15 @@ pub struct RouteSpec {
     pub keyed: bool,
     pub throttle: Throttle,
     pub concurrency: Concurrency,
+}
+
+impl RouteSpec {
+    /// API Gateway's key of the route: `GET /v2/...`, or `$default`.
+    pub fn route_key(&self) -> String {
+        if self.path == DEFAULT_ROUTE {
+            DEFAULT_ROUTE.to_owned()
+        } else {
+            format!("{} {}", self.method, self.path)
+        }
+    }
 }

@@ -65,8 +65,12 @@ pub enum ApiError {
     IdempotencyKeyReused,
     #[error("daily write limit reached")]
     DailyWriteLimit(DailyLimit),
+    /// No route of the API has the request's path.
     #[error("no such route")]
     RouteNotFound,
+    /// Routes have the request's path, with these methods and not the request's.
+    #[error("method not allowed")]
+    MethodNotAllowed { allow: Vec<&'static str> },
     /// DynamoDB or another dependency failed; the message is logged, never sent.
     #[error("dependency unavailable: {0}")]
     Dependency(String),
@@ -248,8 +252,18 @@ impl ApiError {
                 S::NOT_FOUND,
                 "ROUTE_NOT_FOUND",
                 "Route not found",
-                "This function does not serve that path.",
+                "No route of this API has that path; the routes are in openapi.yaml.",
             ),
+            Self::MethodNotAllowed { allow } => Problem::new(
+                S::METHOD_NOT_ALLOWED,
+                "METHOD_NOT_ALLOWED",
+                "Method not allowed",
+                format!(
+                    "This path does not take that method; it takes {}.",
+                    allow.join(", ")
+                ),
+            )
+            .header(header::ALLOW, allow.join(", ")),
             Self::Interest(InterestRejection::Paused) => Problem::new(
                 S::CONFLICT,
                 "GROUP_BUY_PAUSED",
