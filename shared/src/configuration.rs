@@ -35,10 +35,20 @@ pub struct Settings {
 #[derive(Clone, Debug)]
 pub struct JwtSettings {
     pub hs256_secret: Option<Secret>,
-    /// A JWKS document (JSON) with RS256/ES256 public keys.
+    /// A JWKS document (JSON) with RS256/ES256 public keys: the keys a JWT is checked with
+    /// when the issuer's own are unknown or unreachable.
     pub jwks: Option<String>,
     pub issuer: Option<String>,
     pub audience: Option<String>,
+    /// Where the issuer publishes its keys (`JWT_JWKS_URL`); unset, the `jwks_uri` of the
+    /// issuer's OpenID discovery document; neither without an issuer.
+    pub jwks_url: Option<String>,
+    /// The least time between two fetches of the issuer's keys (`JWT_JWKS_REFRESH_SECONDS`):
+    /// tokens with unknown key ids cannot make a function hammer the identity provider.
+    pub jwks_refresh: Duration,
+    /// How long fetched keys are trusted without a fetch (`JWT_JWKS_MAX_AGE_SECONDS`): a key
+    /// the issuer withdrew is refused within this.
+    pub jwks_max_age: Duration,
 }
 
 /// Visitor passes (API.md, "Visitor passes"): the work a challenge asks for, how long a pass
@@ -178,6 +188,9 @@ impl Settings {
                 jwks,
                 issuer: var("JWT_ISSUER"),
                 audience: var("JWT_AUDIENCE"),
+                jwks_url: var("JWT_JWKS_URL"),
+                jwks_refresh: Duration::from_secs(number("JWT_JWKS_REFRESH_SECONDS", 60)?.into()),
+                jwks_max_age: Duration::from_secs(number("JWT_JWKS_MAX_AGE_SECONDS", 3600)?.into()),
             },
             visitor_hash_key: Secret::new(with_dev_default(
                 "VISITOR_HASH_KEY",

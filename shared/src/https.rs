@@ -83,6 +83,57 @@ pub fn extra_roots_file() -> Result<Option<Vec<u8>>, TlsError> {
         .map_err(|e| TlsError(format!("{EXTRA_CA_VARIABLE} cannot be read: {e}")))
 }
 
+/// A client for small documents outside AWS (an identity provider's discovery document and
+/// JWKS): GET only, trusting the system's store, which it reads when it is made (so a
+/// function makes it only when it first needs it, not at init).
+#[derive(Clone, Debug)]
+pub struct DocumentClient(Client);
+
+impl DocumentClient {
+    pub fn with_system_roots() -> Result<Self, TlsError> {
+        let mut roots = rustls::RootCertStore::empty();
+        let found = rustls_native_certs::load_native_certs();
+        roots.add_parsable_certificates(found.certs);
+        Ok(Self(client_of(roots)?))
+    }
+
+    /// The body of a 200 answer to `GET url`, at most `max_bytes`, within `timeout` in all.
+    pub async fn get(
+        &self,
+        url: &str,
+        timeout: Duration,
+        max_bytes: usize,
+    ) -> Result<Vec<u8>, FetchError> {
+        let fetch = async {
+            let request = http::Request::get(url)
+                .header(http::header::ACCEPT, "application/json")
+                .body(SdkBody::empty())
+                .map_err(|e| FetchError(format!("not a URL: {e}")))?;
+            let response = self
+                .0
+                .send_raw(request, Some(timeout))
+                .await
+                .map_err(|e| FetchError(format!("{e:?}")))?;
+            if response.status() != http::StatusCode::OK {
+                return Err(FetchError(format!("answered {}", response.status())));
+            }
+            let limited = http_body_util::Limited::new(response.into_body(), max_bytes);
+            let body = http_body_util::BodyExt::collect(limited)
+                .await
+                .map_err(|e| FetchError(format!("the body: {e}")))?;
+            Ok(body.to_bytes().to_vec())
+        };
+        tokio::time::timeout(timeout, fetch)
+            .await
+            .map_err(|_| FetchError(format!("no answer within {timeout:?}")))?
+    }
+}
+
+/// A document that could not be fetched, and why (safe to log: no body, no credential).
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct FetchError(String);
+
 /// A TLS configuration that cannot be made.
 #[derive(Debug, thiserror::Error)]
 #[error("TLS: {0}")]
@@ -104,6 +155,10 @@ fn add_pem_roots(roots: &mut rustls::RootCertStore, pem: &[u8]) -> Result<(), Tl
 }
 
 fn client(roots: rustls::RootCertStore) -> Result<SharedHttpClient, TlsError> {
+    Ok(SharedHttpClient::new(client_of(roots)?))
+}
+
+fn client_of(roots: rustls::RootCertStore) -> Result<Client, TlsError> {
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let mut config = rustls::ClientConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()
@@ -111,10 +166,10 @@ fn client(roots: rustls::RootCertStore) -> Result<SharedHttpClient, TlsError> {
         .with_root_certificates(roots)
         .with_no_client_auth();
     config.alpn_protocols = vec![b"http/1.1".to_vec()];
-    Ok(SharedHttpClient::new(Client {
+    Ok(Client {
         tls: TlsConnector::from(Arc::new(config)),
         idle: Arc::new(Mutex::new(Vec::new())),
-    }))
+    })
 }
 
 /// The client: its TLS configuration and its pool, shared by every connector it hands out.
@@ -179,9 +234,20 @@ impl HttpConnector for Connector {
 impl Client {
     async fn send(
         &self,
-        mut request: http::Request<SdkBody>,
+        request: http::Request<SdkBody>,
         connect_timeout: Option<Duration>,
     ) -> Result<HttpResponse, ConnectorError> {
+        let response = self.send_raw(request, connect_timeout).await?;
+        HttpResponse::try_from(response.map(SdkBody::from_body_1_x))
+            .map_err(|e| ConnectorError::other(e.into(), None))
+    }
+
+    /// Sends `request` on a pooled or new connection to its URL's origin.
+    async fn send_raw(
+        &self,
+        mut request: http::Request<SdkBody>,
+        connect_timeout: Option<Duration>,
+    ) -> Result<http::Response<hyper::body::Incoming>, ConnectorError> {
         let origin = origin_of(request.uri())?;
         // HTTP/1.1 wants the path as the target, and the authority as Host (as SigV4 saw it).
         if !request.headers().contains_key(http::header::HOST) {
@@ -209,8 +275,7 @@ impl Client {
         // Back to the pool once sent: it takes the next request when this response's body has
         // been read (`is_ready`); a body dropped unread closes the connection instead.
         self.put_idle(origin, sender);
-        HttpResponse::try_from(response.map(SdkBody::from_body_1_x))
-            .map_err(|e| ConnectorError::other(e.into(), None))
+        Ok(response)
     }
 
     fn take_idle(&self, origin: &Origin) -> Option<SendRequest<SdkBody>> {

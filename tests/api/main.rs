@@ -17,6 +17,7 @@ mod group_buy_transitions;
 mod http_conventions;
 mod idempotency;
 mod interests_csv;
+mod jwks;
 mod lost_responses;
 mod my_interest;
 mod participation;

@@ -3,32 +3,23 @@
 //! a key of its own algorithm, so `alg: none` and algorithm confusion fail by construction.
 
 use super::AuthError;
+use super::jwks::{IssuerKeys, KeySet};
 use super::{CredentialKind, Principal};
 use crate::configuration::JwtSettings;
-use jsonwebtoken::jwk::{AlgorithmParameters, EllipticCurve, JwkSet, KeyAlgorithm};
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use serde::{Deserialize, Serialize};
-use std::collections::HashMap;
-use std::collections::hash_map::Entry;
+
+pub use super::jwks::KeyError;
 
 /// Clock skew tolerated on `exp` and `nbf`.
 const LEEWAY_SECONDS: u64 = 60;
 
-#[derive(Debug, thiserror::Error)]
-pub enum KeyError {
-    #[error("JWT_JWKS is not a valid JWKS document")]
-    InvalidJwks,
-    #[error("JWKS key {0} is not an RS256 or ES256 (P-256) public key")]
-    UnsupportedKey(String),
-    #[error("a JWKS key has no kid")]
-    MissingKid,
-    #[error("JWKS kid {0} names more than one key")]
-    DuplicateKid(String),
-}
-
 pub struct JwtVerifier {
     hs256: Option<DecodingKey>,
-    by_kid: HashMap<String, (Algorithm, DecodingKey)>,
+    /// `JWT_JWKS`: the fallback when the issuer's own keys are unknown or unreachable.
+    configured: KeySet,
+    /// The issuer's keys, fetched from its JWKS URL (`jwks`).
+    issuer_keys: Option<IssuerKeys>,
     issuer: Option<String>,
     audience: Option<String>,
 }
@@ -46,64 +37,61 @@ struct Claims {
 
 impl JwtVerifier {
     pub fn new(settings: &JwtSettings) -> Result<Self, KeyError> {
-        let mut by_kid = HashMap::new();
-        if let Some(document) = &settings.jwks {
-            let set: JwkSet = serde_json::from_str(document).map_err(|_| KeyError::InvalidJwks)?;
-            for jwk in &set.keys {
-                let kid = jwk.common.key_id.clone().ok_or(KeyError::MissingKid)?;
-                let algorithm = match (&jwk.algorithm, jwk.common.key_algorithm) {
-                    (AlgorithmParameters::RSA(_), None | Some(KeyAlgorithm::RS256)) => {
-                        Algorithm::RS256
-                    }
-                    (AlgorithmParameters::EllipticCurve(ec), None | Some(KeyAlgorithm::ES256))
-                        if ec.curve == EllipticCurve::P256 =>
-                    {
-                        Algorithm::ES256
-                    }
-                    _ => return Err(KeyError::UnsupportedKey(kid)),
-                };
-                let key = DecodingKey::from_jwk(jwk)
-                    .map_err(|_| KeyError::UnsupportedKey(kid.clone()))?;
-                // Keeping either key of a repeated kid would make verification depend on
-                // the order of the document: refuse the whole set instead.
-                match by_kid.entry(kid) {
-                    Entry::Occupied(taken) => {
-                        return Err(KeyError::DuplicateKid(taken.key().clone()));
-                    }
-                    Entry::Vacant(free) => {
-                        free.insert((algorithm, key));
-                    }
-                }
-            }
-        }
+        let configured = match &settings.jwks {
+            Some(document) => KeySet::parse(document.as_bytes())?,
+            None => KeySet::default(),
+        };
         Ok(Self {
             hs256: settings
                 .hs256_secret
                 .as_ref()
                 .map(|s| DecodingKey::from_secret(s.expose().as_bytes())),
-            by_kid,
+            configured,
+            issuer_keys: IssuerKeys::new(settings)?,
             issuer: settings.issuer.clone(),
             audience: settings.audience.clone(),
         })
     }
 
-    pub fn verify(&self, token: &str) -> Result<Principal, AuthError> {
+    pub async fn verify(&self, token: &str) -> Result<Principal, AuthError> {
         let header = jsonwebtoken::decode_header(token)
             .map_err(|_| AuthError::Unauthenticated("the token is not a valid JWT"))?;
-        let (algorithm, key) = match header.alg {
-            Algorithm::HS256 => self.hs256.as_ref().map(|key| (Algorithm::HS256, key)),
-            Algorithm::RS256 | Algorithm::ES256 => header
-                .kid
-                .as_ref()
-                .and_then(|kid| self.by_kid.get(kid))
-                .filter(|(alg, _)| *alg == header.alg)
-                .map(|(alg, key)| (*alg, key)),
+        let algorithm = header.alg;
+        let key = match (algorithm, header.kid) {
+            (Algorithm::HS256, _) => self.hs256.clone(),
+            (Algorithm::RS256 | Algorithm::ES256, Some(kid)) => self.key(&kid, algorithm).await,
             _ => None,
         }
         .ok_or(AuthError::Unauthenticated(
             "the token is not signed with a configured key",
         ))?;
+        self.check(token, algorithm, &key)
+    }
 
+    /// The public key `kid` for `algorithm`: the issuer's while its set is fresh, else the
+    /// configured one, else the issuer's fetched again (as often as `jwks_refresh` allows).
+    async fn key(&self, kid: &str, algorithm: Algorithm) -> Option<DecodingKey> {
+        if let Some(issuer_keys) = &self.issuer_keys
+            && let Some(key) = issuer_keys.fresh_key(kid, algorithm).await
+        {
+            return Some(key);
+        }
+        if let Some(key) = self.configured.get(kid, algorithm) {
+            return Some(key);
+        }
+        match &self.issuer_keys {
+            Some(issuer_keys) => issuer_keys.fetched_key(kid, algorithm).await,
+            None => None,
+        }
+    }
+
+    /// The claims of `token`, signed with `key` under `algorithm`, if they are valid.
+    fn check(
+        &self,
+        token: &str,
+        algorithm: Algorithm,
+        key: &DecodingKey,
+    ) -> Result<Principal, AuthError> {
         let mut validation = Validation::new(algorithm);
         validation.leeway = LEEWAY_SECONDS;
         validation.validate_nbf = true;
@@ -186,6 +174,18 @@ impl DevClaims {
 mod tests {
     use super::*;
     use crate::configuration::Secret;
+    use std::time::Duration;
+
+    impl JwtVerifier {
+        /// `verify`, run to its end: these tests' keys are all configured, nothing is fetched.
+        fn verify_now(&self, token: &str) -> Result<Principal, AuthError> {
+            tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .expect("a runtime")
+                .block_on(self.verify(token))
+        }
+    }
 
     const SECRET: &str = "test-secret";
 
@@ -195,6 +195,9 @@ mod tests {
             jwks: None,
             issuer: issuer.map(String::from),
             audience: audience.map(String::from),
+            jwks_url: None,
+            jwks_refresh: Duration::from_secs(60),
+            jwks_max_age: Duration::from_secs(3600),
         })
         .expect("verifier")
     }
@@ -210,7 +213,7 @@ mod tests {
     #[test]
     fn accepts_a_valid_token_and_reads_its_claims() {
         let principal = verifier(None, None)
-            .verify(&token(&claims()))
+            .verify_now(&token(&claims()))
             .expect("valid");
         assert_eq!(principal.subject, "alice");
         assert_eq!(principal.scopes, ["group-buys:read", "group-buys:write"]);
@@ -221,9 +224,9 @@ mod tests {
     fn tolerates_a_minute_of_skew_and_no_more() {
         let mut c = claims();
         c.exp = chrono::Utc::now().timestamp() - 30;
-        assert!(verifier(None, None).verify(&token(&c)).is_ok());
+        assert!(verifier(None, None).verify_now(&token(&c)).is_ok());
         c.exp = chrono::Utc::now().timestamp() - 120;
-        assert!(verifier(None, None).verify(&token(&c)).is_err());
+        assert!(verifier(None, None).verify_now(&token(&c)).is_err());
     }
 
     #[test]
@@ -234,27 +237,31 @@ mod tests {
         let none_header = "eyJhbGciOiJub25lIiwidHlwIjoiSldUIn0"; // {"alg":"none","typ":"JWT"}
         assert!(
             verifier(None, None)
-                .verify(&format!("{none_header}.{payload}."))
+                .verify_now(&format!("{none_header}.{payload}."))
                 .is_err()
         );
         let other = claims().sign_hs256("another-secret").expect("signed");
-        assert!(verifier(None, None).verify(&other).is_err());
+        assert!(verifier(None, None).verify_now(&other).is_err());
     }
 
     #[test]
     fn checks_issuer_and_audience_when_configured() {
         let mut c = claims();
-        assert!(verifier(Some("gharart"), None).verify(&token(&c)).is_err());
+        assert!(
+            verifier(Some("gharart"), None)
+                .verify_now(&token(&c))
+                .is_err()
+        );
         c.iss = Some("gharart".into());
         c.aud = Some("group-buys".into());
         assert!(
             verifier(Some("gharart"), Some("group-buys"))
-                .verify(&token(&c))
+                .verify_now(&token(&c))
                 .is_ok()
         );
         assert!(
             verifier(Some("gharart"), Some("other"))
-                .verify(&token(&c))
+                .verify_now(&token(&c))
                 .is_err()
         );
     }
@@ -277,7 +284,7 @@ mod tests {
             &EncodingKey::from_secret(SECRET.as_bytes()),
         )
         .expect("signed");
-        let principal = verifier(None, None).verify(&t).expect("valid");
+        let principal = verifier(None, None).verify_now(&t).expect("valid");
         assert_eq!(principal.scopes, ["group-buys:read"]);
         assert!(principal.handles.is_empty());
     }
@@ -298,6 +305,9 @@ mod tests {
                 jwks: Some(jwks.to_owned()),
                 issuer: None,
                 audience: None,
+                jwks_url: None,
+                jwks_refresh: Duration::from_secs(60),
+                jwks_max_age: Duration::from_secs(3600),
             })
             .expect("verifier")
         }
@@ -336,18 +346,22 @@ mod tests {
             let verifier = jwks_verifier(JWKS, None);
             assert!(
                 verifier
-                    .verify(&rs256("rsa-2026a", RSA_A, &claims(json!({}))))
+                    .verify_now(&rs256("rsa-2026a", RSA_A, &claims(json!({}))))
                     .is_ok()
             );
             assert!(
                 verifier
-                    .verify(&rs256("rsa-2026b", RSA_B, &claims(json!({}))))
+                    .verify_now(&rs256("rsa-2026b", RSA_B, &claims(json!({}))))
                     .is_ok()
             );
             let ec = EncodingKey::from_ec_pem(EC_A.as_bytes()).expect("ec key");
             let es256 = sign(Algorithm::ES256, Some("ec-2026a"), &ec, &claims(json!({})));
             assert_eq!(
-                verifier.verify(&es256).map(|p| p.subject).ok().as_deref(),
+                verifier
+                    .verify_now(&es256)
+                    .map(|p| p.subject)
+                    .ok()
+                    .as_deref(),
                 Some("alice")
             );
         }
@@ -358,10 +372,10 @@ mod tests {
             let token_b = rs256("rsa-2026b", RSA_B, &claims(json!({})));
             let rotated = jwks_verifier(&jwks_without(&["rsa-2026a"]), None);
             assert!(
-                rotated.verify(&token_a).is_err(),
+                rotated.verify_now(&token_a).is_err(),
                 "a retired key no longer verifies"
             );
-            assert!(rotated.verify(&token_b).is_ok());
+            assert!(rotated.verify_now(&token_b).is_ok());
         }
 
         #[test]
@@ -369,22 +383,22 @@ mod tests {
             let verifier = jwks_verifier(JWKS, None);
             let c = claims(json!({}));
             assert!(
-                verifier.verify(&rs256("rsa-2099", RSA_A, &c)).is_err(),
+                verifier.verify_now(&rs256("rsa-2099", RSA_A, &c)).is_err(),
                 "unknown kid"
             );
             let key = EncodingKey::from_rsa_pem(RSA_A.as_bytes()).expect("rsa key");
             assert!(
                 verifier
-                    .verify(&sign(Algorithm::RS256, None, &key, &c))
+                    .verify_now(&sign(Algorithm::RS256, None, &key, &c))
                     .is_err(),
                 "no kid"
             );
             assert!(
-                verifier.verify(&rs256("rsa-2026b", RSA_A, &c)).is_err(),
+                verifier.verify_now(&rs256("rsa-2026b", RSA_A, &c)).is_err(),
                 "another key's kid"
             );
             assert!(
-                verifier.verify(&rs256("ec-2026a", RSA_A, &c)).is_err(),
+                verifier.verify_now(&rs256("ec-2026a", RSA_A, &c)).is_err(),
                 "an EC key's kid"
             );
         }
@@ -400,10 +414,10 @@ mod tests {
                 &forged_key,
                 &claims(json!({})),
             );
-            assert!(jwks_verifier(JWKS, None).verify(&forged).is_err());
+            assert!(jwks_verifier(JWKS, None).verify_now(&forged).is_err());
             assert!(
                 jwks_verifier(JWKS, Some("the-real-hs256-secret"))
-                    .verify(&forged)
+                    .verify_now(&forged)
                     .is_err()
             );
             let rs384 = EncodingKey::from_rsa_pem(RSA_A.as_bytes()).expect("rsa key");
@@ -414,7 +428,7 @@ mod tests {
                 &claims(json!({})),
             );
             assert!(
-                jwks_verifier(JWKS, None).verify(&other_alg).is_err(),
+                jwks_verifier(JWKS, None).verify_now(&other_alg).is_err(),
                 "RS384 is not configured"
             );
         }
@@ -425,11 +439,17 @@ mod tests {
             let now = chrono::Utc::now().timestamp();
             let soon = claims(json!({"nbf": now + 30}));
             assert!(
-                verifier.verify(&rs256("rsa-2026a", RSA_A, &soon)).is_ok(),
+                verifier
+                    .verify_now(&rs256("rsa-2026a", RSA_A, &soon))
+                    .is_ok(),
                 "within skew"
             );
             let later = claims(json!({"nbf": now + 300}));
-            assert!(verifier.verify(&rs256("rsa-2026a", RSA_A, &later)).is_err());
+            assert!(
+                verifier
+                    .verify_now(&rs256("rsa-2026a", RSA_A, &later))
+                    .is_err()
+            );
         }
 
         #[test]
@@ -439,7 +459,7 @@ mod tests {
             let verifier = jwks_verifier(JWKS, None);
             assert!(
                 verifier
-                    .verify(&rs256("rsa-2026a", RSA_A, &no_exp))
+                    .verify_now(&rs256("rsa-2026a", RSA_A, &no_exp))
                     .is_err()
             );
         }
@@ -451,6 +471,9 @@ mod tests {
                 jwks: Some(jwks.to_owned()),
                 issuer: None,
                 audience: None,
+                jwks_url: None,
+                jwks_refresh: Duration::from_secs(60),
+                jwks_max_age: Duration::from_secs(3600),
             };
             assert!(JwtVerifier::new(&settings("not json")).is_err());
             assert!(
@@ -477,6 +500,9 @@ mod tests {
                 jwks: Some(set.to_string()),
                 issuer: None,
                 audience: None,
+                jwks_url: None,
+                jwks_refresh: Duration::from_secs(60),
+                jwks_max_age: Duration::from_secs(3600),
             });
             assert!(
                 matches!(result, Err(KeyError::DuplicateKid(ref kid)) if kid == "rsa-2026a"),

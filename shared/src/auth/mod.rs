@@ -1,6 +1,7 @@
 //! Who is calling, and what they may do. Credentials are verified in the function itself,
 //! so a request behaves the same behind API Gateway, a Function URL and `cargo lambda watch`.
 
+mod jwks;
 pub mod jwt;
 pub mod pat;
 
@@ -130,7 +131,7 @@ impl Authenticator {
         if token.starts_with(pat::PREFIX) {
             self.pats.verify(token).await
         } else {
-            self.jwt.verify(token)
+            self.jwt.verify(token).await
         }
     }
 }
