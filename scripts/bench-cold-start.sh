@@ -3,6 +3,12 @@
 #
 #   sudo scripts/bench-cold-start.sh [--runs 10] [--warm 20] [--binary LABEL=PATH]...
 #                                    [--no-python] [--no-quota] [--no-tls] [--route pass]
+#                                    [--secret]
+#
+# --secret runs the Rust function as a deployed stage does: STAGE=dev and SECRET_ID, its keys
+# read at init from Secrets Manager (moto's server, from scripts/bootstrap.sh test; behind the
+# same socat TLS as DynamoDB in the TLS conditions): what reading the secret adds to init.
+# It implies --no-python (the Python function reads no secret).
 #
 # --route pass benches POST /v2/public/visitor-passes instead (issue-visitor-pass, Rust only):
 # every event a fresh challenge signed by bench.py under the dev server key and solved, so
@@ -33,7 +39,7 @@ set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 cd "$ROOT"
 
-RUNS=10 WARM=20 PYTHON_SIDE=1 QUOTA=1 TLS=1 ROUTE=get FUNCTION=get-public-group-buy
+RUNS=10 WARM=20 PYTHON_SIDE=1 QUOTA=1 TLS=1 ROUTE=get FUNCTION=get-public-group-buy SECRET=0
 BINARIES=()
 while [ $# -gt 0 ]; do
   case "$1" in
@@ -43,6 +49,7 @@ while [ $# -gt 0 ]; do
     --no-python) PYTHON_SIDE=0; shift ;;
     --no-quota) QUOTA=0; shift ;;
     --no-tls) TLS=0; shift ;;
+    --secret) SECRET=1 PYTHON_SIDE=0; shift ;;
     --route)
       case "$2" in
         get) ROUTE=get FUNCTION=get-public-group-buy ;;
@@ -65,9 +72,11 @@ fi
 
 OUT="$ROOT/target/cold-start-bench/$(date +%Y%m%d-%H%M%S)"
 mkdir -p "$OUT"
-SOCAT_PID="" CGROUP=""
+SOCAT_PID="" CGROUP="" MOTO_PID="" SECRETS_SOCAT_PID=""
 cleanup() {
-  if [ -n "$SOCAT_PID" ]; then kill "$SOCAT_PID" 2>/dev/null || true; fi
+  for pid in "$SOCAT_PID" "$MOTO_PID" "$SECRETS_SOCAT_PID"; do
+    if [ -n "$pid" ]; then kill "$pid" 2>/dev/null || true; fi
+  done
   stop_services
   # The cgroup can go once its processes have (bench.py kills each function it started).
   if [ -n "$CGROUP" ]; then rmdir "$CGROUP" 2>/dev/null || true; fi
@@ -172,6 +181,31 @@ if [ "$TLS" = 1 ]; then
   log "socat: TLS on port $TLS_PORT in front of DynamoDB Local"
 fi
 
+# --- Secrets Manager (moto), with the stage's secret --------------------------------------------
+SECRETS_PORT="" SECRETS_TLS_PORT="" ROTATING_KEY=gharart-local-rotating-key-v1
+if [ "$SECRET" = 1 ]; then
+  MOTO="$TOOLS/moto/bin/moto_server"
+  [ -x "$MOTO" ] || { log "missing $MOTO: run scripts/bootstrap.sh test"; exit 1; }
+  SECRETS_PORT=$(free_port)
+  "$MOTO" -H 127.0.0.1 -p "$SECRETS_PORT" >"$OUT/moto.log" 2>&1 &
+  MOTO_PID=$!
+  wait_for_port "$SECRETS_PORT" 30 || { log "moto did not start"; exit 1; }
+  ROTATING_KEY=cold-start-bench-rotating-key-0000000001
+  secret=$(python3 -c 'import json, sys; print(json.dumps({"VISITOR_HASH_KEY": "cold-start-bench-pseudonym-key-00000001", "ROTATING_KEYS": "k1=" + sys.argv[1], "JWT_HS256_SECRET": "cold-start-bench-hs256-secret-000000001"}))' "$ROTATING_KEY")
+  curl -sS -f -o /dev/null "http://127.0.0.1:$SECRETS_PORT/" \
+    -H 'x-amz-target: secretsmanager.CreateSecret' -H 'content-type: application/x-amz-json-1.1' \
+    -H 'authorization: AWS4-HMAC-SHA256 Credential=ASIACOLDSTARTBENCH00/20260101/us-east-1/secretsmanager/aws4_request, SignedHeaders=host, Signature=0' \
+    --data "$(python3 -c 'import json, sys; print(json.dumps({"Name": "gharart/group-buys/dev", "SecretString": sys.argv[1]}))' "$secret")"
+  log "moto: Secrets Manager on port $SECRETS_PORT, secret gharart/group-buys/dev"
+  if [ "$TLS" = 1 ]; then
+    SECRETS_TLS_PORT=$(free_port)
+    socat "OPENSSL-LISTEN:$SECRETS_TLS_PORT,reuseaddr,fork,nodelay,cert=$TLS_DIR/chain.pem,key=$TLS_DIR/leaf.key,verify=0" \
+      "TCP:127.0.0.1:$SECRETS_PORT,nodelay" 2>"$OUT/socat-secrets.log" &
+    SECRETS_SOCAT_PID=$!
+    wait_for_port "$SECRETS_TLS_PORT" 10 || { log "socat did not start"; exit 1; }
+  fi
+fi
+
 # --- the 128 MB CPU share ---------------------------------------------------------------------
 if [ "$QUOTA" = 1 ]; then
   CGROUP="/sys/fs/cgroup/cpu/gharart-cold-start-$$"
@@ -184,10 +218,10 @@ fi
 # --- the configurations -----------------------------------------------------------------------
 python3 - "$OUT/config.json" "$OUT/get.json" "$ROOT" "$TABLE_NAME" "$DYNAMODB_PORT" "${TLS_PORT:-}" \
   "${TLS_DIR:-}" "$CGROUP" "$VENV" "$PYTHON_SIDE" "${AWS_ENV[*]}" "$FUNCTION" "$ROUTE" \
-  "${BINARIES[@]}" <<'EOF'
+  "$SECRETS_PORT" "$SECRETS_TLS_PORT" "$ROTATING_KEY" "${BINARIES[@]}" <<'EOF'
 import json, os, sys
 (out, event, root, table, ddb_port, tls_port, tls_dir, cgroup, venv, python_side, aws_env,
- function, route, *binaries) = sys.argv[1:]
+ function, route, secrets_port, secrets_tls_port, rotating_key, *binaries) = sys.argv[1:]
 aws = dict(item.split("=", 1) for item in aws_env.split())
 lambda_env = {
     "PATH": "/usr/local/bin:/usr/bin:/bin", "LANG": "en_US.UTF-8", "TZ": ":UTC",
@@ -197,14 +231,21 @@ lambda_env = {
     "AWS_LAMBDA_LOG_GROUP_NAME": f"/aws/lambda/gharart-group-buys-dev-{function}",
     "AWS_LAMBDA_LOG_STREAM_NAME": "bench", "TABLE_NAME": table, **aws,
 }
-endpoints = {"http": (f"http://127.0.0.1:{ddb_port}", {})}
+def secrets(url):
+    """A deployed stage's variables: its keys come from the secret at `url`."""
+    if not secrets_port:
+        return {}
+    return {"STAGE": "dev", "SECRET_ID": "gharart/group-buys/dev",
+            "SECRETS_MANAGER_ENDPOINT": url}
+endpoints = {"http": (f"http://127.0.0.1:{ddb_port}", secrets(f"http://127.0.0.1:{secrets_port}"))}
 if tls_port:
     bundle = os.path.join(tls_dir, "bundle.pem")
     # The Rust function trusts Amazon's roots and DYNAMODB_CA_FILE (with DYNAMODB_ENDPOINT);
     # builds before it loaded the system's (SSL_CERT_FILE); boto3 reads AWS_CA_BUNDLE.
     endpoints["tls"] = (f"https://localhost:{tls_port}",
                         {"SSL_CERT_FILE": bundle, "AWS_CA_BUNDLE": bundle,
-                         "DYNAMODB_CA_FILE": os.path.join(tls_dir, "root.pem")})
+                         "DYNAMODB_CA_FILE": os.path.join(tls_dir, "root.pem"),
+                         **secrets(f"https://localhost:{secrets_tls_port}")})
 cpus = {"full": None}
 if cgroup:
     cpus["quota"] = cgroup
@@ -228,10 +269,10 @@ for label, argv, cwd, extra in functions:
                             "cwd": cwd, "env": env, "cgroup": group})
 spec = {"event": json.load(open(event)), "configs": configs}
 if route == "pass":
-    # The dev server key (no VISITOR_HASH_KEY in the functions' environment), and a low
-    # difficulty: the server checks one hash whatever it is, and the bench solves each.
-    spec["passes"] = {"serverKey": "gharart-local-visitor-hash-key", "difficulty": 8,
-                      "stage": "dev"}
+    # The current rotating key: the dev one (shared/src/configuration.rs, DEV_ROTATING_KEYS),
+    # or the secret's with --secret; and a low difficulty: the server checks one hash
+    # whatever it is, and the bench solves each.
+    spec["passes"] = {"rotatingKey": rotating_key, "difficulty": 8, "stage": "dev"}
 with open(out, "w") as f:
     json.dump(spec, f, indent=2)
 EOF

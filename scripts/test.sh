@@ -56,6 +56,10 @@ export DYNAMODB_CALL_LOG="${TMPDIR:-/tmp}/gharart-dynamodb-calls-$DYNAMODB_PORT.
 log "unit and integration tests"
 cargo test --workspace --locked
 
+log "secrets from Secrets Manager (moto's server)"
+MOTO_SERVER="$TOOLS/moto/bin/moto_server" \
+  cargo test --locked -p group-buy-tests --test api -- --ignored secrets::
+
 log "end-to-end tests through cargo lambda watch"
 export TABLE_NAME="e2e-$(date +%s)"
 # What `cargo lambda watch` runs: the workspace's binaries, built with its features unified.

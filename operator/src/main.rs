@@ -397,7 +397,7 @@ async fn run(cli: Cli) -> Result<(), String> {
                 registrations,
                 concurrency,
                 daily_limit: settings.limits.daily_interest_writes_per_visitor,
-                server_key: ServerKey::new(settings.visitor_hash_key.expose().as_bytes()),
+                server_key: ServerKey::new(&settings.keys),
                 draw,
             };
             let outcome = bench::run(&store, load).await?;

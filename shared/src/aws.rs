@@ -29,23 +29,29 @@ pub enum ClientError {
 /// refuses to start without the region and credentials Lambda sets, which against AWS would
 /// only show as a failing first request.
 pub fn function_dynamodb_client(
-    settings: &Settings,
+    endpoint: Option<&str>,
 ) -> Result<aws_sdk_dynamodb::Client, ClientError> {
-    if settings.dynamodb_endpoint.is_none() {
-        let set = |name: &str| std::env::var_os(name).is_some_and(|v| !v.is_empty());
-        if !set("AWS_REGION") && !set("AWS_DEFAULT_REGION") {
-            return Err(ClientError::MissingAwsVariable("AWS_REGION"));
-        }
-        for name in ["AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"] {
-            if !set(name) {
-                return Err(ClientError::MissingAwsVariable(name));
-            }
-        }
+    if endpoint.is_none() {
+        require_lambda_variables()?;
     }
     Ok(dynamodb_client_with(
-        settings,
-        functions_http_client(settings)?,
+        endpoint,
+        functions_http_client(endpoint)?,
     ))
+}
+
+/// What Lambda sets for every function and an AWS client needs: the region and credentials.
+pub fn require_lambda_variables() -> Result<(), ClientError> {
+    let set = |name: &str| std::env::var_os(name).is_some_and(|v| !v.is_empty());
+    if !set("AWS_REGION") && !set("AWS_DEFAULT_REGION") {
+        return Err(ClientError::MissingAwsVariable("AWS_REGION"));
+    }
+    for name in ["AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"] {
+        if !set(name) {
+            return Err(ClientError::MissingAwsVariable(name));
+        }
+    }
+    Ok(())
 }
 
 /// A DynamoDB client with tight timeouts: a Lambda behind API Gateway has seconds, not
@@ -57,12 +63,13 @@ pub fn function_dynamodb_client(
 /// code and start-up work that a function never uses. `function_dynamodb_client` refuses to start a
 /// deployed function that lacks them.
 pub async fn dynamodb_client(settings: &Settings) -> aws_sdk_dynamodb::Client {
-    match functions_http_client(settings) {
-        Ok(http) => dynamodb_client_with(settings, http),
+    let endpoint = settings.dynamodb_endpoint.as_deref();
+    match functions_http_client(endpoint) {
+        Ok(http) => dynamodb_client_with(endpoint, http),
         Err(e) => {
             // `api::App::new` refuses to start on this; the tests and tools get the error per call.
             tracing::error!(error = %e, "no HTTPS client for DynamoDB");
-            dynamodb_client_with(settings, SharedHttpClient::new(NoClient(e.to_string())))
+            dynamodb_client_with(endpoint, SharedHttpClient::new(NoClient(e.to_string())))
         }
     }
 }
@@ -92,10 +99,9 @@ impl HttpConnector for NoConnector {
 }
 
 pub fn dynamodb_client_with(
-    settings: &Settings,
+    endpoint: Option<&str>,
     http: SharedHttpClient,
 ) -> aws_sdk_dynamodb::Client {
-    let var = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
     let mut config = aws_sdk_dynamodb::Config::builder()
         .behavior_version(BehaviorVersion::latest())
         .http_client(http)
@@ -107,19 +113,18 @@ pub fn dynamodb_client_with(
                 .operation_timeout(Duration::from_secs(6))
                 .build(),
         );
-    let region = var("AWS_REGION").or_else(|| var("AWS_DEFAULT_REGION"));
-    match (region, &settings.dynamodb_endpoint) {
-        (Some(region), _) => config = config.region(Region::new(region)),
+    match (environment_region(), endpoint) {
+        (Some(region), _) => config = config.region(region),
         // DynamoDB Local: any region will do.
         (None, Some(_)) => config = config.region(Region::new("us-east-1")),
         (None, None) => {}
     }
-    match (environment_credentials(), &settings.dynamodb_endpoint) {
+    match (environment_credentials(), endpoint) {
         (Some(credentials), _) => config = config.credentials_provider(credentials),
         (None, Some(_)) => config = config.credentials_provider(local_credentials()),
         (None, None) => {}
     }
-    if let Some(endpoint) = &settings.dynamodb_endpoint {
+    if let Some(endpoint) = endpoint {
         config = config.endpoint_url(endpoint);
     }
     match CallLog::from_env() {
@@ -139,6 +144,14 @@ pub fn local_credentials() -> Credentials {
         .unwrap_or_else(|| Credentials::new("local", "local", None, None, "dynamodb-local"))
 }
 
+/// The region Lambda runs a function in.
+pub fn environment_region() -> Option<Region> {
+    let var = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
+    var("AWS_REGION")
+        .or_else(|| var("AWS_DEFAULT_REGION"))
+        .map(Region::new)
+}
+
 /// The credentials Lambda gives a function, as environment variables.
 pub fn environment_credentials() -> Option<Credentials> {
     let var = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
@@ -153,8 +166,8 @@ pub fn environment_credentials() -> Option<Credentials> {
 
 /// The functions' HTTPS client: Amazon's roots, and with an endpoint override the roots of
 /// `DYNAMODB_CA_FILE` too (a local TLS terminator).
-pub fn functions_http_client(settings: &Settings) -> Result<SharedHttpClient, TlsError> {
-    let extra = match settings.dynamodb_endpoint {
+pub fn functions_http_client(endpoint: Option<&str>) -> Result<SharedHttpClient, TlsError> {
+    let extra = match endpoint {
         Some(_) => https::extra_roots_file()?,
         None => None,
     };

@@ -11,6 +11,11 @@ use std::time::Duration;
 pub const DEV_JWT_HS256_SECRET: &str = "gharart-local-dev-secret-do-not-use-in-aws";
 /// The visitor hash key of local runs and tests. Public by design, like the dev JWT secret.
 pub const DEV_VISITOR_HASH_KEY: &str = "gharart-local-visitor-hash-key";
+/// The rotating keys of local runs and tests. Public by design, like the dev JWT secret.
+pub const DEV_ROTATING_KEYS: &str = "v1=gharart-local-rotating-key-v1";
+/// The variables that hold secrets. On a deployed stage they come from its secret in Secrets
+/// Manager (`SECRET_ID`, `secrets::load_settings`), never from the function's environment.
+pub const SECRET_VARIABLES: [&str; 3] = ["VISITOR_HASH_KEY", "ROTATING_KEYS", "JWT_HS256_SECRET"];
 /// The shortest secret a deployed stage accepts: 256 bits, as HMAC-SHA256 wants.
 pub const MIN_SECRET_BYTES: usize = 32;
 /// The stages where real people's data lives: JWKS only, with a pinned issuer and audience.
@@ -22,9 +27,10 @@ pub struct Settings {
     pub table_name: String,
     pub dynamodb_endpoint: Option<String>,
     pub jwt: JwtSettings,
-    /// Keys visitor hashes and (domain-separated) the sealing of pagination cursors, the
-    /// signing of visitor challenges and the visitor pass keys.
-    pub visitor_hash_key: Secret,
+    /// Where the stage's secrets are (`SECRET_ID`, a Secrets Manager secret): set on deployed
+    /// functions, which then take every variable of `SECRET_VARIABLES` from it.
+    pub secret_id: Option<String>,
+    pub keys: KeyMaterial,
     pub visitor_passes: VisitorPassSettings,
     pub limits: Limits,
     pub stuck_draft_after: Duration,
@@ -60,41 +66,48 @@ pub struct VisitorPassSettings {
     pub difficulty: u32,
     /// How long a pass is valid (`VISITOR_PASS_DAYS`).
     pub lifetime: Duration,
-    /// `VISITOR_PASS_KEYS`: the key id new passes are signed under (the first) and every
-    /// key id whose passes are still accepted (all of them). Each id's key is derived from
-    /// `VISITOR_HASH_KEY` and the id, so a new id rotates the pass key without a new secret.
-    pub key_ids: Vec<String>,
 }
 
-impl VisitorPassSettings {
-    /// The key id new passes are signed under.
-    pub fn current_key_id(&self) -> &str {
-        self.key_ids.first().map_or("v1", String::as_str)
-    }
+/// The service's own keys, by what they may be rotated with (docs/reference/configuration.md,
+/// "Keys and their rotation"). Every key the code uses is derived from one of these for one
+/// purpose (`keys::ServerKey`), so no derived key can stand in for another.
+#[derive(Clone, Debug)]
+pub struct KeyMaterial {
+    /// `VISITOR_HASH_KEY`: visitor keys and the participant pseudonyms. It cannot rotate:
+    /// every stored interest, entry, waitlist place and limit counter is found by the keyed
+    /// hash of its visitor, so a new key would make every visitor a stranger to their own
+    /// registrations (and able to register again).
+    pub pseudonym: Secret,
+    /// `ROTATING_KEYS`: `id=secret` pairs, the current one first. Cursors, visitor challenges,
+    /// visitor passes and idempotency records are signed, sealed or keyed with the first and
+    /// accepted under any, so a new key is added first and an old one removed once what it
+    /// signed has expired (passes: `VISITOR_PASS_DAYS`; idempotency records: 24 h).
+    pub rotating: Vec<(String, Secret)>,
 }
 
 /// The most leading zero bits a challenge may ask for: about 4 billion hashes already.
 pub const MAX_VISITOR_PASS_DIFFICULTY: u32 = 32;
 
-/// Parses `VISITOR_PASS_KEYS`: comma-separated key ids of 1 to 32 characters of
-/// `A-Z a-z 0-9 -`, the current one first, no repeats.
-fn pass_key_ids(raw: &str) -> Result<Vec<String>, ConfigError> {
+/// Parses `ROTATING_KEYS`: comma-separated `id=secret` pairs, the current one first; ids of 1
+/// to 32 characters of `A-Z a-z 0-9 -`, no id twice, no empty secret.
+fn rotating_keys(raw: &str) -> Result<Vec<(String, Secret)>, ConfigError> {
     let invalid = ConfigError::Invalid {
-        name: "VISITOR_PASS_KEYS",
-        expected: "comma-separated key ids (1 to 32 of A-Z a-z 0-9 -), the current one first",
+        name: "ROTATING_KEYS",
+        expected: "comma-separated id=secret pairs (ids: 1 to 32 of A-Z a-z 0-9 -), the \
+                   current one first",
     };
-    let ids: Vec<String> = raw.split(',').map(|id| id.trim().to_owned()).collect();
-    let well_formed = |id: &String| {
-        (1..=32).contains(&id.len()) && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
-    };
-    let mut unique = ids.clone();
-    unique.sort_unstable();
-    unique.dedup();
-    if ids.iter().all(well_formed) && unique.len() == ids.len() {
-        Ok(ids)
-    } else {
-        Err(invalid)
+    let mut keys: Vec<(String, Secret)> = Vec::new();
+    for pair in raw.split(',') {
+        let (id, secret) = pair.split_once('=').ok_or_else(|| invalid.clone())?;
+        let id = id.trim();
+        let well_formed = (1..=32).contains(&id.len())
+            && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-');
+        if !well_formed || secret.is_empty() || keys.iter().any(|(seen, _)| seen == id) {
+            return Err(invalid);
+        }
+        keys.push((id.to_owned(), Secret::new(secret)));
     }
+    Ok(keys)
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -126,7 +139,7 @@ impl std::fmt::Debug for Secret {
     }
 }
 
-#[derive(Debug, thiserror::Error)]
+#[derive(Clone, Debug, thiserror::Error)]
 pub enum ConfigError {
     #[error("{name} is required on a deployed stage")]
     Missing { name: &'static str },
@@ -141,6 +154,33 @@ pub enum ConfigError {
         stage: String,
         why: &'static str,
     },
+}
+
+/// What a function that only reads and writes the table needs (the scheduled expiry): no key,
+/// no secret, so its role need not read the stage's secret.
+#[derive(Clone, Debug)]
+pub struct TableSettings {
+    pub table_name: String,
+    pub dynamodb_endpoint: Option<String>,
+}
+
+impl TableSettings {
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_lookup(|name| std::env::var(name).ok().filter(|v| !v.is_empty()))
+    }
+
+    fn from_lookup(var: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let local = var("STAGE").is_none();
+        Ok(Self {
+            table_name: match (var("TABLE_NAME"), local) {
+                (Some(table), _) => table,
+                (None, true) => "gharart-group-buys-local".to_owned(),
+                (None, false) => return Err(ConfigError::Missing { name: "TABLE_NAME" }),
+            },
+            dynamodb_endpoint: var("DYNAMODB_ENDPOINT")
+                .or_else(|| local.then(|| "http://127.0.0.1:8000".to_owned())),
+        })
+    }
 }
 
 impl Settings {
@@ -168,6 +208,7 @@ impl Settings {
                     expected: "a positive whole number",
                 }),
         };
+        let table = TableSettings::from_lookup(&var)?;
         let jwks = var("JWT_JWKS");
         let hs256_secret = match (var("JWT_HS256_SECRET"), local) {
             (Some(secret), _) => Some(Secret::new(secret)),
@@ -180,9 +221,8 @@ impl Settings {
             }
         };
         let settings = Self {
-            table_name: with_dev_default("TABLE_NAME", "gharart-group-buys-local")?,
-            dynamodb_endpoint: var("DYNAMODB_ENDPOINT")
-                .or_else(|| local.then(|| "http://127.0.0.1:8000".to_owned())),
+            table_name: table.table_name,
+            dynamodb_endpoint: table.dynamodb_endpoint,
             jwt: JwtSettings {
                 hs256_secret,
                 jwks,
@@ -192,10 +232,11 @@ impl Settings {
                 jwks_refresh: Duration::from_secs(number("JWT_JWKS_REFRESH_SECONDS", 60)?.into()),
                 jwks_max_age: Duration::from_secs(number("JWT_JWKS_MAX_AGE_SECONDS", 3600)?.into()),
             },
-            visitor_hash_key: Secret::new(with_dev_default(
-                "VISITOR_HASH_KEY",
-                DEV_VISITOR_HASH_KEY,
-            )?),
+            secret_id: var("SECRET_ID"),
+            keys: KeyMaterial {
+                pseudonym: Secret::new(with_dev_default("VISITOR_HASH_KEY", DEV_VISITOR_HASH_KEY)?),
+                rotating: rotating_keys(&with_dev_default("ROTATING_KEYS", DEV_ROTATING_KEYS)?)?,
+            },
             visitor_passes: VisitorPassSettings {
                 difficulty: match number("VISITOR_PASS_DIFFICULTY", 18)? {
                     d if d <= MAX_VISITOR_PASS_DIFFICULTY => d,
@@ -209,7 +250,6 @@ impl Settings {
                 lifetime: Duration::from_secs(
                     u64::from(number("VISITOR_PASS_DAYS", 30)?) * 24 * 3600,
                 ),
-                key_ids: pass_key_ids(&var("VISITOR_PASS_KEYS").unwrap_or_else(|| "v1".into()))?,
             },
             limits: Limits {
                 daily_writes_per_handle: number("DAILY_WRITE_LIMIT_PER_HANDLE", 1000)?,
@@ -247,18 +287,18 @@ impl Settings {
             return Ok(());
         };
         let short = |secret: &Secret| secret.expose().len() < MIN_SECRET_BYTES;
-        let too_short = ConfigError::Invalid {
-            name: "VISITOR_HASH_KEY",
+        let too_short = |name| ConfigError::Invalid {
+            name,
             expected: "at least 32 bytes on a deployed stage",
         };
-        if short(&self.visitor_hash_key) {
-            return Err(too_short);
+        if short(&self.keys.pseudonym) {
+            return Err(too_short("VISITOR_HASH_KEY"));
+        }
+        if self.keys.rotating.iter().any(|(_, secret)| short(secret)) {
+            return Err(too_short("ROTATING_KEYS"));
         }
         if self.jwt.hs256_secret.as_ref().is_some_and(short) {
-            return Err(ConfigError::Invalid {
-                name: "JWT_HS256_SECRET",
-                expected: "at least 32 bytes on a deployed stage",
-            });
+            return Err(too_short("JWT_HS256_SECRET"));
         }
         if !STRICT_STAGES.contains(&stage) {
             return Ok(());
@@ -325,6 +365,7 @@ mod tests {
             ("JWT_ISSUER", "https://id.gharart.com"),
             ("JWT_AUDIENCE", "group-buys"),
             ("VISITOR_HASH_KEY", LONG_KEY),
+            ("ROTATING_KEYS", ROTATING),
         ])
         .expect("deployed settings");
         assert!(s.jwt.hs256_secret.is_none());
@@ -332,6 +373,7 @@ mod tests {
     }
 
     const LONG_KEY: &str = "0123456789abcdef0123456789abcdef";
+    const ROTATING: &str = "k2=0123456789abcdef0123456789abcdef";
 
     fn strict(
         stage: &str,
@@ -344,6 +386,7 @@ mod tests {
             ("JWT_ISSUER", "https://id.gharart.com"),
             ("JWT_AUDIENCE", "group-buys"),
             ("VISITOR_HASH_KEY", LONG_KEY),
+            ("ROTATING_KEYS", ROTATING),
         ];
         for (name, value) in overrides {
             vars.retain(|(n, _)| n != name);
@@ -373,6 +416,8 @@ mod tests {
         for stage in ["dev", "staging", "prod"] {
             let err = strict(stage, &[("VISITOR_HASH_KEY", "short")]).expect_err("short key");
             assert!(err.to_string().contains("VISITOR_HASH_KEY"), "{err}");
+            let err = strict(stage, &[("ROTATING_KEYS", "k2=short")]).expect_err("short key");
+            assert!(err.to_string().contains("ROTATING_KEYS"), "{err}");
         }
         let err = strict("dev", &[("JWT_HS256_SECRET", "short")]).expect_err("short secret");
         assert!(err.to_string().contains("JWT_HS256_SECRET"), "{err}");
@@ -392,15 +437,23 @@ mod tests {
             s.visitor_passes.lifetime,
             Duration::from_secs(30 * 24 * 3600)
         );
-        assert_eq!(s.visitor_passes.key_ids, ["v1"]);
-        let s = settings(&[("VISITOR_PASS_KEYS", "v2, v1")]).expect("rotated");
-        assert_eq!(s.visitor_passes.current_key_id(), "v2");
-        assert_eq!(s.visitor_passes.key_ids, ["v2", "v1"]);
-        for bad in ["", "v1,v1", "v 1", "v1,,v2"] {
-            assert!(settings(&[("VISITOR_PASS_KEYS", bad)]).is_err(), "{bad}");
-        }
+        assert!(settings(&[("VISITOR_PASS_DAYS", "0")]).is_err());
         assert!(settings(&[("VISITOR_PASS_DIFFICULTY", "33")]).is_err());
         assert!(settings(&[("VISITOR_PASS_DIFFICULTY", "0")]).is_err());
+    }
+
+    #[test]
+    fn rotating_keys_are_id_secret_pairs_the_current_first() {
+        let ids = |s: &Settings| -> Vec<String> {
+            s.keys.rotating.iter().map(|(id, _)| id.clone()).collect()
+        };
+        assert_eq!(ids(&settings(&[]).expect("defaults")), ["v1"]);
+        let s = settings(&[("ROTATING_KEYS", "v2=two, v1=one")]).expect("rotated");
+        assert_eq!(ids(&s), ["v2", "v1"]);
+        assert_eq!(s.keys.rotating[1].1.expose(), "one");
+        for bad in ["", "v1", "v1=a,v1=b", "v 1=a", "v1=a,,v2=b", "v1="] {
+            assert!(settings(&[("ROTATING_KEYS", bad)]).is_err(), "{bad}");
+        }
     }
 
     #[test]

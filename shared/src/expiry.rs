@@ -10,7 +10,7 @@
 
 use crate::aws::function_dynamodb_client;
 use crate::call_log::as_function;
-use crate::configuration::Settings;
+use crate::configuration::TableSettings;
 use crate::deadline::Deadline;
 use crate::domain::{
     Action, Decision, GroupBuy, Handle, HistoryEntry, Slug, Timestamp, Transition,
@@ -338,8 +338,11 @@ async fn expire_one(
 /// The whole `main` of the scheduled function.
 pub async fn run() -> Result<(), Error> {
     telemetry::init();
-    let settings = Settings::from_env()?;
-    let store = &Store::new(function_dynamodb_client(&settings)?, &settings.table_name);
+    let settings = TableSettings::from_env()?;
+    let store = &Store::new(
+        function_dynamodb_client(settings.dynamodb_endpoint.as_deref())?,
+        &settings.table_name,
+    );
     lambda_http::lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
         let deadline = Deadline::from_lambda(event.context.deadline);
         let run = expire_due(store, Timestamp::now(), &event.context.request_id, deadline).await?;

@@ -15,6 +15,7 @@ const LAYERS: &[&[&str]] = &[
         "deadline",
         "https",
         "keys",
+        "secrets",
         "table",
         "telemetry",
         "validation",

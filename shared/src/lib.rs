@@ -5,9 +5,9 @@
 //!
 //! `base` modules ← `domain` ← `store` ← `auth`, `expiry`, `events` ← `http` ← `api`
 //!
-//! - base: configuration, the clock's deadline, TLS and AWS clients, keys, telemetry,
-//!   validation, the table's key layout, the IAM call log; they import nothing of the crate
-//!   but each other.
+//! - base: configuration and the stage's secrets, the clock's deadline, TLS and AWS clients,
+//!   keys, telemetry, validation, the table's key layout, the IAM call log; they import
+//!   nothing of the crate but each other.
 //! - `domain`: types that parse and the pure lifecycle rules; no I/O.
 //! - `store`: DynamoDB; every rule that could race is a condition of its write.
 //! - `auth`: who is calling. `expiry` and `events`: the scheduled and stream functions,
@@ -28,6 +28,7 @@ pub mod expiry;
 pub mod http;
 pub mod https;
 pub mod keys;
+pub mod secrets;
 pub mod store;
 pub mod table;
 pub mod telemetry;

@@ -78,26 +78,44 @@ fn the_template_deploys_exactly_the_binaries() {
 }
 
 /// Each function has its least-privilege statements (deploy/policies.yaml) or its own role;
-/// without either SAM would give it a role that reaches no table. The one function that
-/// needs no table (visitor challenges are stateless) says so with an empty list.
+/// without either SAM would give it a role that reaches no table. Every route's function
+/// reads the stage's secret (and that secret only); the functions that need no table
+/// (visitor challenges are stateless, unmatched requests read nothing) have nothing else.
+/// The scheduled and stream functions read no secret.
 #[test]
 fn every_function_has_its_policies_or_its_role() {
     const TABLELESS: [&str; 2] = ["issue-visitor-challenge", "route-not-found"];
+    const SECRETLESS: [&str; 2] = ["expire-group-buys", "group-buy-events"];
     for (binary, function) in template_functions(&template()) {
         let props = &function["Properties"];
-        let policies = props["Policies"]
-            .as_sequence()
-            .map_or(0, |policies| policies.len());
+        let policies = props["Policies"].as_sequence().cloned().unwrap_or_default();
         let has_role = !props["Role"].is_null();
+        let reads_secret = |policy: &Yaml| {
+            policy["Statement"][0]["Action"][0].as_str() == Some("secretsmanager:GetSecretValue")
+                && format!("{:?}", policy["Statement"][0]["Resource"])
+                    .contains("secret:gharart/group-buys/${Stage}-??????")
+                && policy["Statement"].as_sequence().map(Vec::len) == Some(1)
+        };
+        if SECRETLESS.contains(&binary.as_str()) {
+            assert!(
+                !policies.iter().any(reads_secret),
+                "{binary} reads no secret"
+            );
+        } else {
+            assert!(
+                policies.first().is_some_and(reads_secret),
+                "{binary}: reads the stage's secret"
+            );
+        }
         if TABLELESS.contains(&binary.as_str()) {
             assert!(
-                props["Policies"].as_sequence().is_some() && policies == 0 && !has_role,
-                "{binary}: an empty list of policies, no role"
+                policies.len() == 1 && !has_role,
+                "{binary}: the secret's statement only, no role"
             );
             continue;
         }
         assert!(
-            (policies > 0) ^ has_role,
+            (!policies.is_empty()) ^ has_role,
             "{binary}: policies or a role, one of them"
         );
     }

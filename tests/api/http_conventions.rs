@@ -47,7 +47,11 @@ async fn a_dynamodb_outage_is_503_dependency_unavailable() {
     // A visitor's pass, and a solved challenge, made with the app's own keys: obtaining them
     // through the routes needs the table. Challenges need no dependency at all.
     let pass = down.passes.issue(now).expect("a pass").token;
-    let solved = down.passes.challenge_of("outage-salt", 0, now + 60).token;
+    let solved = down
+        .passes
+        .challenge_of("outage-salt", 0, now + 60)
+        .expect("a challenge")
+        .token;
     let routes = Route::ALL
         .into_iter()
         .filter(|route| *route != Route::IssueVisitorChallenge);

@@ -1,5 +1,8 @@
 use group_buy::Route;
-use group_buy_tests::{Call, HANDLE, OWNER_SCOPES, owner_token, spawn_app, token};
+use group_buy::configuration::DEV_ROTATING_KEYS;
+use group_buy_tests::{
+    Call, HANDLE, OWNER_SCOPES, owner_token, spawn_app, spawn_app_with, test_settings, token,
+};
 use serde_json::{Value, json};
 
 fn create(key: &str, body: &Value) -> Call {
@@ -194,4 +197,36 @@ async fn a_429_is_not_kept() {
     let again = app.send(publish("lamp-a", "limited-key")).await;
     assert_eq!(again.status, 429);
     assert_eq!(again.header("idempotent-replayed"), None, "not a replay");
+}
+
+/// A retry made after the rotating keys were rotated (a new key first, the old one still
+/// listed) finds the record its first request left under the old key, and replays it; the
+/// read that finds it is made only while more than one key is listed.
+#[tokio::test]
+async fn a_retry_across_a_key_rotation_replays_the_first_response() {
+    let before = spawn_app().await;
+    let first = before.send(create("order-rot", &lamp())).await;
+    assert_eq!(first.status, 201);
+
+    let rotated = spawn_app_with(test_settings(&[
+        ("TABLE_NAME", &before.table),
+        (
+            "ROTATING_KEYS",
+            &format!("v2=idempotency-rotation-key-v2,{DEV_ROTATING_KEYS}"),
+        ),
+    ]))
+    .await;
+    let retry = rotated.send(create("order-rot", &lamp())).await;
+    assert_eq!((retry.status, &retry.body), (201, &first.body));
+    assert_eq!(retry.header("idempotent-replayed"), Some("true"));
+    let reused = rotated
+        .send(create("order-rot", &json!({"title": "Vase"})))
+        .await;
+    assert_eq!(reused.code(), "IDEMPOTENCY_KEY_REUSED");
+    // New keyed requests are recorded under the new key, and replay there.
+    let second = rotated.send(create("order-new", &json!({"slug": "vase-drop", "title": "Vase", "currency": "INR", "unitPriceMinor": 1, "minParticipants": 1}))).await;
+    assert_eq!(second.status, 201);
+    let again = rotated.send(create("order-new", &json!({"slug": "vase-drop", "title": "Vase", "currency": "INR", "unitPriceMinor": 1, "minParticipants": 1}))).await;
+    assert_eq!(again.header("idempotent-replayed"), Some("true"));
+    assert_eq!(group_buys(&rotated).await, 2);
 }

@@ -24,6 +24,7 @@ mod participation;
 mod personal_access_tokens;
 mod price_tiers;
 mod public_group_buys;
+mod secrets;
 mod support_report;
 mod visitor_passes;
 mod waitlist;

@@ -2,6 +2,7 @@
 //! redemption for a pass; the pass as the visitor's identity on the visitor routes.
 
 use group_buy::Route;
+use group_buy::configuration::DEV_ROTATING_KEYS;
 use group_buy::domain::Timestamp;
 use group_buy::http::visitor_pass::solves;
 use group_buy_tests::{
@@ -100,7 +101,8 @@ async fn a_wrong_nonce_a_tampered_or_an_expired_challenge_fails() {
     let expired = app
         .app
         .passes
-        .challenge_of("expired-salt", 0, now_epoch() - 1);
+        .challenge_of("expired-salt", 0, now_epoch() - 1)
+        .expect("a challenge");
     for (challenge, nonce) in [
         (token, wrong.as_str()),
         (easier.as_str(), "0"),
@@ -120,7 +122,8 @@ async fn a_wrong_nonce_a_tampered_or_an_expired_challenge_fails() {
     let fresh = app
         .app
         .passes
-        .challenge_of("fresh-salt", 0, now_epoch() + 60);
+        .challenge_of("fresh-salt", 0, now_epoch() + 60)
+        .expect("a challenge");
     assert_eq!(redeem(&app.app, &fresh.token, "0").await.status, 201);
     // The failures spent nothing: the real challenge is still good.
     assert_eq!(redeem(&app.app, token, &right).await.status, 201);
@@ -250,7 +253,7 @@ async fn a_tampered_or_expired_pass_is_refused_and_none_is_required() {
 }
 
 #[tokio::test]
-async fn passes_under_the_previous_key_id_still_verify_after_a_rotation() {
+async fn passes_under_the_previous_rotating_key_still_verify_after_a_rotation() {
     let before = spawn_app().await;
     before.published("lamp-drop", json!({})).await;
     let old_pass = obtain_pass(&before.app).await;
@@ -261,7 +264,10 @@ async fn passes_under_the_previous_key_id_still_verify_after_a_rotation() {
     let table = before.table.clone();
     let rotated = spawn_app_with(test_settings(&[
         ("TABLE_NAME", &table),
-        ("VISITOR_PASS_KEYS", "v2,v1"),
+        (
+            "ROTATING_KEYS",
+            &format!("v2=rotation-test-key-v2,{DEV_ROTATING_KEYS}"),
+        ),
     ]))
     .await;
     let new_pass = obtain_pass(&rotated.app).await;
@@ -277,7 +283,7 @@ async fn passes_under_the_previous_key_id_still_verify_after_a_rotation() {
     // Once v1 is retired, its passes are refused; a key id never configured is refused.
     let retired = spawn_app_with(test_settings(&[
         ("TABLE_NAME", &table),
-        ("VISITOR_PASS_KEYS", "v2"),
+        ("ROTATING_KEYS", "v2=rotation-test-key-v2"),
     ]))
     .await;
     let refused = register(&retired, "lamp-drop", &old_pass).await;
@@ -292,10 +298,10 @@ async fn passes_under_the_previous_key_id_still_verify_after_a_rotation() {
         (refused.status, refused.code()),
         (401, "VISITOR_PASS_INVALID")
     );
-    // A pass a different server key signed is refused too.
+    // A pass another key signed under the same id is refused too.
     let foreign = spawn_app_with(test_settings(&[(
-        "VISITOR_HASH_KEY",
-        "another-server-key-for-this-test",
+        "ROTATING_KEYS",
+        "v1=another-key-same-id",
     )]))
     .await;
     let foreign_pass = obtain_pass(&foreign.app).await;

@@ -355,13 +355,23 @@ fn pass_cpu_on_the_server_and_hashes_on_the_client() {
     use group_buy::http::visitor_pass::{VisitorPasses, solves};
     use group_buy::keys::ServerKey;
     const DIFFICULTY: u32 = 18;
+    let rotated = group_buy::configuration::KeyMaterial {
+        pseudonym: group_buy::configuration::Secret::new("bench key"),
+        rotating: ["v2", "v1"]
+            .map(|id| {
+                (
+                    id.to_owned(),
+                    group_buy::configuration::Secret::new("bench key"),
+                )
+            })
+            .into(),
+    };
     let passes = VisitorPasses::new(
         &VisitorPassSettings {
             difficulty: DIFFICULTY,
             lifetime: std::time::Duration::from_secs(30 * 24 * 3600),
-            key_ids: vec!["v2".into(), "v1".into()],
         },
-        &ServerKey::new(b"bench key"),
+        &ServerKey::new(&rotated),
     );
     let now = chrono::Utc::now().timestamp();
     let solve = |salt: &str| {

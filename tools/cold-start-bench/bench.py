@@ -14,9 +14,10 @@ one event and then `--warm` more, and records:
   peak RSS  VmHWM of /proc/<pid>/status once every event is answered
 
 Every response must be a 200 (a 201 for the visitor pass route), or the run fails. With
-"passes" in CONFIG.json ({"serverKey", "difficulty", "stage"}), the function is
+"passes" in CONFIG.json ({"rotatingKey", "difficulty", "stage"}), the function is
 `issue-visitor-pass` and each event of each run is a fresh challenge, signed here under the
-key the function derives from the same server key (shared/src/keys.rs, challenge_key;
+key the function derives from the same current rotating key (shared/src/keys.rs,
+challenge_keys;
 shared/src/http/visitor_pass.rs, challenge_of) and solved, so that every redemption is a
 first one: `POST /v2/public/visitor-passes`. A configuration with a "cgroup" runs the
 process in that cgroup v1 CPU controller group from its first instruction (a /bin/sh wrapper
@@ -62,16 +63,16 @@ PUBLIC_GROUP_BUY = "/v2/public/group-buys/{handle}/{groupBuySlug}"
 VISITOR_PASSES = "/v2/public/visitor-passes"
 
 
-def challenge_key(server_key: bytes) -> bytes:
-    """shared/src/keys.rs: HMAC-SHA256(server key, label), no parts."""
-    return hmac.new(server_key, b"gharart/visitor-challenge/v1", hashlib.sha256).digest()
+def challenge_key(rotating_key: bytes) -> bytes:
+    """shared/src/keys.rs: HMAC-SHA256(the current rotating key, label), no parts."""
+    return hmac.new(rotating_key, b"gharart/visitor-challenge/v2", hashlib.sha256).digest()
 
 
-def solved_challenge(server_key: bytes, difficulty: int) -> tuple[str, str]:
+def solved_challenge(rotating_key: bytes, difficulty: int) -> tuple[str, str]:
     """A fresh challenge token, as the service issues it, and a nonce that solves it."""
     salt = base64.urlsafe_b64encode(os.urandom(16)).rstrip(b"=").decode()
     signed = f"c1.{salt}.{difficulty}.{int(time.time()) + 300}"
-    signature = hmac.new(challenge_key(server_key), signed.encode(), hashlib.sha256).digest()
+    signature = hmac.new(challenge_key(rotating_key), signed.encode(), hashlib.sha256).digest()
     token = f"{signed}.{base64.urlsafe_b64encode(signature).rstrip(b'=').decode()}"
     nonce = 0
     while True:
@@ -87,7 +88,7 @@ def events_for(spec: dict, count: int) -> list:
     passes = spec.get("passes")
     if not passes:
         return [spec["event"]] * count
-    key = passes["serverKey"].encode()
+    key = passes["rotatingKey"].encode()
     events = []
     for _ in range(count):
         token, nonce = solved_challenge(key, passes["difficulty"])

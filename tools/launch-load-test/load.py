@@ -222,23 +222,24 @@ def threshold(registrations: int) -> int:
     return max(1, registrations // 2)
 
 
-# shared/src/configuration.rs: DEV_VISITOR_HASH_KEY, what the sandboxes run with (no STAGE).
-DEV_VISITOR_HASH_KEY = b"gharart-local-visitor-hash-key"
+# shared/src/configuration.rs: DEV_ROTATING_KEYS, what the sandboxes run with (no STAGE).
 PASS_KEY_ID = "v1"
+DEV_ROTATING_KEY = b"gharart-local-rotating-key-v1"
 
 
 def _b64(raw: bytes) -> str:
     return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
 
 
-def visitor_pass(visitor: str, expires: int, server_key: bytes = DEV_VISITOR_HASH_KEY,
+def visitor_pass(visitor: str, expires: int, rotating_key: bytes = DEV_ROTATING_KEY,
                  kid: str = PASS_KEY_ID) -> str:
-    """The visitor pass the service would issue for `visitor` (shared/src/keys.rs,
-    visitor_pass_key; shared/src/http/visitor_pass.rs, pass_of), signed here so that the spike
+    """The visitor pass the service would issue for `visitor` under the rotating key `kid`
+    (shared/src/keys.rs, visitor_pass_keys; shared/src/http/visitor_pass.rs, pass_of), signed
+    here so that the spike
     measures registrations, not the proof of work of thousands of passes. The Rust tests hold
     the same test vector (`a_pass_signed_elsewhere_with_the_same_key_verifies`)."""
-    label = b"gharart/visitor-pass/v1"
-    derivation = hmac.new(server_key, label + len(kid).to_bytes(8, "big") + kid.encode(),
+    label = b"gharart/visitor-pass/v2"
+    derivation = hmac.new(rotating_key, label + len(kid).to_bytes(8, "big") + kid.encode(),
                           hashlib.sha256).digest()
     signed = f"p1.{kid}.{visitor}.{expires}"
     signature = hmac.new(derivation, signed.encode(), hashlib.sha256).digest()

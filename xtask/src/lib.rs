@@ -517,6 +517,18 @@ fn inline(stack: &Stack, line: &str) -> Result<String, Error> {
     Ok(out)
 }
 
+/// What every route's function may do besides its own statements: read the stage's secret,
+/// once, at init (shared/src/secrets.rs). Secrets Manager adds six random characters to a
+/// secret's name in its ARN.
+const STAGE_SECRET_POLICY: [&str; 6] = [
+    "# Every route's function reads the stage's secret once, at init (SECRET_ID).",
+    "- Statement:",
+    "    - Effect: Allow",
+    "      Action: [secretsmanager:GetSecretValue]",
+    "      Resource: !Sub \"arn:${AWS::Partition}:secretsmanager:${AWS::Region}:${AWS::AccountId}:secret:gharart/group-buys/${Stage}-??????\"",
+    "",
+];
+
 fn route_setting(route: &RouteSpec) -> Vec<String> {
     let throttle = route.throttle.name();
     vec![
@@ -557,13 +569,20 @@ fn route_function(
         "      - !Ref AWS::NoValue".to_owned(),
         "    Policies:".to_owned(),
     ];
-    lines.extend(policies.iter().map(|l| {
-        if l.is_empty() {
-            String::new()
-        } else {
-            format!("      {l}")
-        }
-    }));
+    lines.extend(STAGE_SECRET_POLICY.map(|l| format!("      {l}")));
+    // The function's own statements, unless it has none (`[]`) beyond the secret's.
+    if policies
+        .iter()
+        .any(|l| l.trim() != "[]" && !l.trim().is_empty())
+    {
+        lines.extend(policies.iter().map(|l| {
+            if l.is_empty() {
+                String::new()
+            } else {
+                format!("      {l}")
+            }
+        }));
+    }
     lines.extend([
         "    Events:".to_owned(),
         "      Api:".to_owned(),
@@ -1077,6 +1096,10 @@ Resources:
             let function = &resources[format!("{id}Function").as_str()]["Properties"];
             assert_eq!(
                 function["Policies"][0]["Statement"][0]["Action"][0].as_str(),
+                Some("secretsmanager:GetSecretValue")
+            );
+            assert_eq!(
+                function["Policies"][1]["Statement"][0]["Action"][0].as_str(),
                 Some("dynamodb:Query")
             );
         }

@@ -34,14 +34,14 @@ pub enum InitError {
 impl App {
     pub async fn new(settings: Settings) -> Result<Self, InitError> {
         let store = Store::new(
-            aws::function_dynamodb_client(&settings)?,
+            aws::function_dynamodb_client(settings.dynamodb_endpoint.as_deref())?,
             &settings.table_name,
         );
-        let server_key = ServerKey::new(settings.visitor_hash_key.expose().as_bytes());
+        let server_key = ServerKey::new(&settings.keys);
         Ok(Self {
             auth: Authenticator::new(&settings.jwt, settings.pat_cache_ttl, store.clone())?,
             store,
-            cursors: CursorCodec::new(&server_key.cursor_key()),
+            cursors: CursorCodec::new(&server_key.cursor_keys()),
             passes: VisitorPasses::new(&settings.visitor_passes, &server_key),
             server_key,
             settings,

@@ -9,10 +9,9 @@ use super::call::{Answer, Call, OwnerTarget};
 use super::spec::{Access, PLATFORM_ADMIN, RouteSpec};
 use crate::auth::{AuthError, Principal, Scope};
 use crate::call_log::as_function;
-use crate::configuration::Settings;
 use crate::deadline::Deadline;
 use crate::domain::{Handle, Slug};
-use crate::http::idempotency::{IdempotencyKey, Keyed, keeps};
+use crate::http::idempotency::{IdempotencyKey, Keyed, StoredResponse, keeps};
 use crate::http::visitor::Visitor;
 use crate::http::{ApiError, RequestIds};
 use crate::store::{Listing, StoreError};
@@ -53,9 +52,13 @@ pub trait Endpoint: Send + Sync + 'static {
     fn warm_up(app: &App) -> impl Future<Output = Result<(), StoreError>> + Send;
 }
 
-/// Answers a request of `E`: the caller first, as the route's access says, then the handler.
+/// Answers a request of `E`: the caller first, as the route's access says, then the handler
+/// (unless the request is the retry of one made before a rotation of the idempotency key).
 pub(super) async fn answer<E: Endpoint>(call: &mut Call<'_>) -> Result<Answer, ApiError> {
     let caller = E::Caller::resolve(call).await?;
+    if let Some(stored) = call.kept_before_rotation().await? {
+        return Ok(Answer::Replay(stored));
+    }
     E::handle(call, caller).await
 }
 
@@ -184,6 +187,22 @@ impl Call<'_> {
         self.log.caller = Some(visitor.kind.as_str());
         self.scope_idempotency(&visitor.key);
         Ok(visitor)
+    }
+
+    /// The response kept for this request's key under a rotating key before the current one:
+    /// only while a rotation is under way (`ROTATING_KEYS` lists more than one key) does a
+    /// keyed request pay this read, one per earlier key.
+    async fn kept_before_rotation(&self) -> Result<Option<StoredResponse>, ApiError> {
+        let Some(keyed) = &self.idempotency else {
+            return Ok(None);
+        };
+        let now = chrono::Utc::now().timestamp();
+        for record_key in &keyed.earlier_record_keys {
+            if let Some(stored) = self.app.store.kept_response(record_key, now).await? {
+                return Ok(Some(stored));
+            }
+        }
+        Ok(None)
     }
 
     /// Scopes the request's idempotency key to its caller (once the caller is known).
@@ -441,7 +460,7 @@ const WARM_UP_TIMEOUT: Duration = Duration::from_secs(2);
 /// leaves a connection to DynamoDB, its TLS handshake done, in the client's pool.
 pub async fn run<E: Endpoint>() -> Result<(), lambda_http::Error> {
     telemetry::init();
-    let app = App::new(Settings::from_env()?).await?;
+    let app = App::new(crate::secrets::load_settings().await?).await?;
     warm_up::<E>(&app).await;
     let app = &app;
     lambda_http::run(service_fn(move |req: Request| async move {

@@ -5,7 +5,9 @@
 //! status filter), is refused with 400 `INVALID_CURSOR` before DynamoDB sees it. Sealed, not
 //! only signed, so that no key ever shows: an interest's key names the visitor the same way
 //! in every campaign, and a readable cursor would let an owner follow one visitor across
-//! campaigns. Cursors of the earlier construction are refused like any altered one.
+//! campaigns. Cursors of the earlier construction are refused like any altered one. Sealed
+//! under the current rotating key and opened under any (`ROTATING_KEYS`), so a cursor given
+//! out just before a rotation still pages on.
 
 use crate::http::ApiError;
 use crate::http::query_param;
@@ -28,7 +30,8 @@ const NOT_A_CURSOR: &str =
 const NOT_THIS_LISTS: &str = "was altered, is of an earlier format, or belongs to another list";
 
 pub struct CursorCodec {
-    cipher: XChaCha20Poly1305,
+    /// One per rotating key, the current one (which seals) first.
+    ciphers: Vec<XChaCha20Poly1305>,
 }
 
 /// Why no cursor could be sealed: the system has no randomness to give.
@@ -37,10 +40,13 @@ pub struct CursorCodec {
 pub struct SealError(String);
 
 impl CursorCodec {
-    /// `key` is `ServerKey::cursor_key`.
-    pub fn new(key: &[u8; 32]) -> Self {
+    /// `keys` are `ServerKey::cursor_keys`, the current one first.
+    pub fn new(keys: &[[u8; 32]]) -> Self {
         Self {
-            cipher: XChaCha20Poly1305::new(CipherKey::from_slice(key)),
+            ciphers: keys
+                .iter()
+                .map(|key| XChaCha20Poly1305::new(CipherKey::from_slice(key)))
+                .collect(),
         }
     }
 
@@ -48,8 +54,11 @@ impl CursorCodec {
         let plaintext = serde_json::to_vec(&key).map_err(|e| SealError(e.to_string()))?;
         let mut nonce = [0u8; NONCE_LEN];
         getrandom::fill(&mut nonce).map_err(|e| SealError(e.to_string()))?;
-        let sealed = self
-            .cipher
+        let cipher = self
+            .ciphers
+            .first()
+            .ok_or_else(|| SealError("no cursor key".into()))?;
+        let sealed = cipher
             .encrypt(
                 XNonce::from_slice(&nonce),
                 Payload {
@@ -72,15 +81,16 @@ impl CursorCodec {
         }
         let (nonce, ciphertext) = sealed.split_at(NONCE_LEN);
         let plaintext = self
-            .cipher
-            .decrypt(
-                XNonce::from_slice(nonce),
-                Payload {
+            .ciphers
+            .iter()
+            .find_map(|cipher| {
+                let payload = Payload {
                     msg: ciphertext,
                     aad: list.as_bytes(),
-                },
-            )
-            .map_err(|_| ApiError::InvalidCursor(NOT_THIS_LISTS))?;
+                };
+                cipher.decrypt(XNonce::from_slice(nonce), payload).ok()
+            })
+            .ok_or(ApiError::InvalidCursor(NOT_THIS_LISTS))?;
         serde_json::from_slice(&plaintext).map_err(|_| ApiError::InvalidCursor(NOT_THIS_LISTS))
     }
 }
@@ -130,18 +140,18 @@ mod tests {
 
     #[test]
     fn round_trips_within_its_list() {
-        let codec = CursorCodec::new(&[7; 32]);
+        let codec = CursorCodec::new(&[[7; 32]]);
         let cursor = codec.encode("owner:acme", key()).expect("sealed");
         assert_eq!(codec.decode("owner:acme", &cursor).expect("valid"), key());
     }
 
     #[test]
     fn refuses_tampered_and_foreign_cursors() {
-        let codec = CursorCodec::new(&[7; 32]);
+        let codec = CursorCodec::new(&[[7; 32]]);
         let cursor = codec.encode("owner:acme", key()).expect("sealed");
         assert!(codec.decode("owner:other", &cursor).is_err());
         assert!(
-            CursorCodec::new(&[8; 32])
+            CursorCodec::new(&[[8; 32]])
                 .decode("owner:acme", &cursor)
                 .is_err()
         );
@@ -162,7 +172,7 @@ mod tests {
 
     #[test]
     fn no_key_shows_in_a_cursor() {
-        let codec = CursorCodec::new(&[7; 32]);
+        let codec = CursorCodec::new(&[[7; 32]]);
         let cursor = codec.encode("owner:acme", key()).expect("sealed");
         let bytes = URL_SAFE_NO_PAD.decode(&cursor).expect("base64");
         assert!(!String::from_utf8_lossy(&bytes).contains("GB#acme"));
@@ -170,6 +180,26 @@ mod tests {
             cursor,
             codec.encode("owner:other", key()).expect("sealed"),
             "lists never share a cursor"
+        );
+    }
+
+    /// After a rotation (a new key first), a cursor sealed under the old key still opens; once
+    /// the old key is removed, it is refused like any foreign cursor.
+    #[test]
+    fn cursors_outlive_a_rotation_until_the_old_key_goes() {
+        let before = CursorCodec::new(&[[7; 32]]);
+        let cursor = before.encode("owner:acme", key()).expect("sealed");
+        let rotated = CursorCodec::new(&[[9; 32], [7; 32]]);
+        assert_eq!(rotated.decode("owner:acme", &cursor).expect("valid"), key());
+        let fresh = rotated.encode("owner:acme", key()).expect("sealed");
+        assert!(
+            before.decode("owner:acme", &fresh).is_err(),
+            "sealed under the new key"
+        );
+        assert!(
+            CursorCodec::new(&[[9; 32]])
+                .decode("owner:acme", &cursor)
+                .is_err()
         );
     }
 }

@@ -51,6 +51,9 @@ pub struct Keyed {
     key: IdempotencyKey,
     request_hash: String,
     record_key: Option<String>,
+    /// The record keys under the rotating keys before the current one: a retry of a request
+    /// made before a rotation finds its record there (`ROTATING_KEYS`).
+    pub earlier_record_keys: Vec<String>,
     /// The handler's own transaction carried the record.
     pub recorded: bool,
 }
@@ -69,14 +72,20 @@ impl Keyed {
             key,
             request_hash: URL_SAFE_NO_PAD.encode(hash.finalize()),
             record_key: None,
+            earlier_record_keys: Vec::new(),
             recorded: false,
         }
     }
 
-    /// Scopes the key to `caller` (a credential kind and subject, or a visitor key).
+    /// Scopes the key to `caller` (a credential kind and subject, or a visitor key), under
+    /// the current rotating key and, for the records made before a rotation, the earlier ones.
     pub fn bind(&mut self, server_key: &ServerKey, caller: &str) {
-        let scoped = server_key.idempotency_key(caller, &self.key.0);
-        self.record_key = Some(idempotency_pk(&scoped));
+        let mut keys = server_key
+            .idempotency_keys(caller, &self.key.0)
+            .into_iter()
+            .map(|scoped| idempotency_pk(&scoped));
+        self.record_key = keys.next();
+        self.earlier_record_keys = keys.collect();
     }
 
     pub fn record_key(&self) -> Option<&str> {

@@ -5,8 +5,11 @@
 //! - a challenge, `c1.<salt>.<difficulty>.<expires>.<signature>`, names its random salt, the
 //!   leading zero bits it asks for and its expiry (epoch seconds); the service keeps nothing
 //!   for it until it is redeemed (the store's one redemption item, `redeem_challenge`);
-//! - a pass, `p1.<kid>.<visitor>.<expires>.<signature>`, names the key id it is signed under
-//!   (`VISITOR_PASS_KEYS`), a random visitor id the service chose (128 bits) and its expiry.
+//! - a pass, `p1.<kid>.<visitor>.<expires>.<signature>`, names the rotating key it is signed
+//!   under (`ROTATING_KEYS`), a random visitor id the service chose (128 bits) and its expiry.
+//!
+//! Both are signed under the current rotating key and accepted under any: a rotation adds a
+//! key first and loses no pass or challenge until the old key is removed.
 //!
 //! Neither is ever logged, and neither is stored: only the keyed hash of the visitor is.
 
@@ -54,7 +57,8 @@ pub struct IssuedPass {
 
 /// The keys and rules of challenges and passes, built once per function instance.
 pub struct VisitorPasses {
-    challenge_key: [u8; 32],
+    /// One per rotating key, the current one (which signs) first.
+    challenge_keys: Vec<[u8; 32]>,
     /// Every accepted key id with its key, the current one first.
     pass_keys: Vec<(String, [u8; 32])>,
     difficulty: u32,
@@ -118,12 +122,8 @@ pub fn well_formed_nonce(nonce: &str) -> bool {
 impl VisitorPasses {
     pub fn new(settings: &VisitorPassSettings, server_key: &ServerKey) -> Self {
         Self {
-            challenge_key: server_key.challenge_key(),
-            pass_keys: settings
-                .key_ids
-                .iter()
-                .map(|kid| (kid.clone(), server_key.visitor_pass_key(kid)))
-                .collect(),
+            challenge_keys: server_key.challenge_keys(),
+            pass_keys: server_key.visitor_pass_keys(),
             difficulty: settings.difficulty,
             lifetime_seconds: i64::try_from(settings.lifetime.as_secs()).unwrap_or(i64::MAX),
         }
@@ -131,23 +131,32 @@ impl VisitorPasses {
 
     /// A new challenge, at the configured difficulty, valid for `CHALLENGE_SECONDS`.
     pub fn challenge(&self, now_epoch: i64) -> Result<Challenge, ApiError> {
-        Ok(self.challenge_of(
+        self.challenge_of(
             &random_id()?,
             self.difficulty,
             now_epoch + CHALLENGE_SECONDS,
-        ))
+        )
     }
 
     /// The challenge of `salt` at `difficulty`, expiring at `expires_epoch`, signed: what
     /// `challenge` issues, and what a test builds to have one already expired.
-    pub fn challenge_of(&self, salt: &str, difficulty: u32, expires_epoch: i64) -> Challenge {
+    pub fn challenge_of(
+        &self,
+        salt: &str,
+        difficulty: u32,
+        expires_epoch: i64,
+    ) -> Result<Challenge, ApiError> {
+        let key = self
+            .challenge_keys
+            .first()
+            .ok_or_else(|| ApiError::Internal("no visitor challenge key".into()))?;
         let signed = format!("{CHALLENGE_VERSION}.{salt}.{difficulty}.{expires_epoch}");
-        Challenge {
-            token: sign(&self.challenge_key, &signed),
+        Ok(Challenge {
+            token: sign(key, &signed),
             salt: salt.to_owned(),
             difficulty,
             expires_at: timestamp(expires_epoch),
-        }
+        })
     }
 
     /// The challenge `token` solved by `nonce`, if it is one of ours, unexpired and solved:
@@ -158,7 +167,11 @@ impl VisitorPasses {
         nonce: &str,
         now_epoch: i64,
     ) -> Result<Solved, ApiError> {
-        let signed = verified(&self.challenge_key, token).ok_or(ApiError::ChallengeFailed)?;
+        let signed = self
+            .challenge_keys
+            .iter()
+            .find_map(|key| verified(key, token))
+            .ok_or(ApiError::ChallengeFailed)?;
         let mut parts = signed.split('.');
         let (Some(CHALLENGE_VERSION), Some(salt), Some(difficulty), Some(expires), None) = (
             parts.next(),
@@ -235,16 +248,23 @@ impl VisitorPasses {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::configuration::{KeyMaterial, Secret};
     use std::time::Duration;
 
     fn passes(kids: &[&str]) -> VisitorPasses {
+        let rotating = kids
+            .iter()
+            .map(|kid| ((*kid).to_owned(), Secret::new(format!("test key {kid}"))))
+            .collect();
         VisitorPasses::new(
             &VisitorPassSettings {
                 difficulty: 4,
                 lifetime: Duration::from_secs(3600),
-                key_ids: kids.iter().map(|k| (*k).to_owned()).collect(),
             },
-            &ServerKey::new(b"test key"),
+            &ServerKey::new(&KeyMaterial {
+                pseudonym: Secret::new("test key"),
+                rotating,
+            }),
         )
     }
 
@@ -256,19 +276,13 @@ mod tests {
     }
 
     /// The pass tools/launch-load-test/load.py signs itself (`visitor_pass`), under the dev
-    /// visitor hash key: the same bytes, so the two cannot drift apart unnoticed.
+    /// rotating key: the same bytes, so the two cannot drift apart unnoticed.
     #[test]
     fn a_pass_signed_elsewhere_with_the_same_key_verifies() {
-        let p = VisitorPasses::new(
-            &VisitorPassSettings {
-                difficulty: 4,
-                lifetime: Duration::from_secs(3600),
-                key_ids: vec!["v1".into()],
-            },
-            &ServerKey::new(crate::configuration::DEV_VISITOR_HASH_KEY.as_bytes()),
-        );
+        let settings = crate::configuration::Settings::from_lookup(|_| None).expect("dev");
+        let p = VisitorPasses::new(&settings.visitor_passes, &ServerKey::new(&settings.keys));
         let vector = "p1.v1.AAAAAAAAAAAAAAAAAAAAAA.2000000000.\
-                      0tZyURytKca5W1xGzNnvtRX2vpOxlm1ZDN_xxTJZsSA";
+                      zNilqsb7MOEIEVB1U6o5zFLSq2E5OeVz7fbC4Pyv7ZU";
         let pass = p
             .pass_of("v1", "AAAAAAAAAAAAAAAAAAAAAA", 2_000_000_000)
             .expect("pass");

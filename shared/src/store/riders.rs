@@ -135,6 +135,30 @@ impl Store {
         }
     }
 
+    /// The live record under `record_key`, if there is one: what a retry made across a
+    /// rotation of the idempotency key looks for under the earlier keys.
+    pub async fn kept_response(
+        &self,
+        record_key: &str,
+        now_epoch: i64,
+    ) -> Result<Option<StoredResponse>, StoreError> {
+        let out = observed(
+            self.client
+                .get_item()
+                .table_name(&self.table)
+                .key(PARTITION_KEY, s(record_key))
+                .key(SORT_KEY, s(IDEMPOTENCY_SK))
+                .consistent_read(true)
+                .return_consumed_capacity(ReturnConsumedCapacity::Indexes)
+                .send()
+                .await,
+        )
+        .map_err(|e| super::classify("GetItem", e))?;
+        let stored: Option<StoredResponse> = out.item.map(decode).transpose()?;
+        // TTL deletion lags: an expired record is no record.
+        Ok(stored.filter(|record| record.expires_at > now_epoch))
+    }
+
     /// Keeps the response of a keyed request that wrote nothing else; when a live record
     /// already holds the key, returns it instead.
     pub async fn keep_response(
