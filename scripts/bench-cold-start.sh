@@ -191,7 +191,7 @@ if [ "$SECRET" = 1 ]; then
   MOTO_PID=$!
   wait_for_port "$SECRETS_PORT" 30 || { log "moto did not start"; exit 1; }
   ROTATING_KEY=cold-start-bench-rotating-key-0000000001
-  secret=$(python3 -c 'import json, sys; print(json.dumps({"VISITOR_HASH_KEY": "cold-start-bench-pseudonym-key-00000001", "ROTATING_KEYS": "k1=" + sys.argv[1], "JWT_HS256_SECRET": "cold-start-bench-hs256-secret-000000001"}))' "$ROTATING_KEY")
+  secret=$(python3 -c 'import json, sys; print(json.dumps({"VISITOR_HASH_KEY": "cold-start-bench-pseudonym-key-00000001", "ROTATING_KEYS": "k1=" + sys.argv[1], "JWT_HS256_SECRET": "cold-start-bench-hs256-secret-000000001", "ORIGIN_SECRETS": "cold-start-bench-origin-secret-00000001"}))' "$ROTATING_KEY")
   curl -sS -f -o /dev/null "http://127.0.0.1:$SECRETS_PORT/" \
     -H 'x-amz-target: secretsmanager.CreateSecret' -H 'content-type: application/x-amz-json-1.1' \
     -H 'authorization: AWS4-HMAC-SHA256 Credential=ASIACOLDSTARTBENCH00/20260101/us-east-1/secretsmanager/aws4_request, SignedHeaders=host, Signature=0' \
@@ -268,6 +268,8 @@ for label, argv, cwd, extra in functions:
             configs.append({"label": f"{label} {endpoint_name} {cpu_name}", "argv": argv,
                             "cwd": cwd, "env": env, "cgroup": group})
 spec = {"event": json.load(open(event)), "configs": configs}
+if secrets_port:
+    spec["originSecret"] = "cold-start-bench-origin-secret-00000001"
 if route == "pass":
     # The current rotating key: the dev one (shared/src/configuration.rs, DEV_ROTATING_KEYS),
     # or the secret's with --secret; and a low difficulty: the server checks one hash

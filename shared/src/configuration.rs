@@ -15,7 +15,12 @@ pub const DEV_VISITOR_HASH_KEY: &str = "gharart-local-visitor-hash-key";
 pub const DEV_ROTATING_KEYS: &str = "v1=gharart-local-rotating-key-v1";
 /// The variables that hold secrets. On a deployed stage they come from its secret in Secrets
 /// Manager (`SECRET_ID`, `secrets::load_settings`), never from the function's environment.
-pub const SECRET_VARIABLES: [&str; 3] = ["VISITOR_HASH_KEY", "ROTATING_KEYS", "JWT_HS256_SECRET"];
+pub const SECRET_VARIABLES: [&str; 4] = [
+    "VISITOR_HASH_KEY",
+    "ROTATING_KEYS",
+    "JWT_HS256_SECRET",
+    "ORIGIN_SECRETS",
+];
 /// The shortest secret a deployed stage accepts: 256 bits, as HMAC-SHA256 wants.
 pub const MIN_SECRET_BYTES: usize = 32;
 /// The stages where real people's data lives: JWKS only, with a pinned issuer and audience.
@@ -36,6 +41,11 @@ pub struct Settings {
     pub stuck_draft_after: Duration,
     /// How long a function instance trusts a cached personal access token: the revocation delay.
     pub pat_cache_ttl: Duration,
+    /// `ORIGIN_SECRETS`: the values of `x-origin-verify` accepted, comma-separated (the one
+    /// the stage's CloudFront distribution sends, and during a rotation the next or the last
+    /// one). Empty (local runs and tests), every request is served; set, a request without
+    /// one of them did not come through the edge and is refused (403 `EDGE_REQUIRED`).
+    pub origin_secrets: Vec<Secret>,
 }
 
 #[derive(Clone, Debug)]
@@ -273,6 +283,15 @@ impl Settings {
                 u64::from(number("STUCK_DRAFT_HOURS", 24)?) * 3600,
             ),
             pat_cache_ttl: Duration::from_secs(u64::from(number("PAT_CACHE_SECONDS", 30)?)),
+            origin_secrets: var("ORIGIN_SECRETS")
+                .map(|raw| {
+                    raw.split(',')
+                        .map(str::trim)
+                        .filter(|s| !s.is_empty())
+                        .map(Secret::new)
+                        .collect()
+                })
+                .unwrap_or_default(),
             stage,
         };
         settings.check_stage_rules()?;
@@ -296,6 +315,15 @@ impl Settings {
         }
         if self.keys.rotating.iter().any(|(_, secret)| short(secret)) {
             return Err(too_short("ROTATING_KEYS"));
+        }
+        // A deployed stage is reached through its CloudFront distribution only.
+        if self.origin_secrets.is_empty() {
+            return Err(ConfigError::Missing {
+                name: "ORIGIN_SECRETS",
+            });
+        }
+        if self.origin_secrets.iter().any(short) {
+            return Err(too_short("ORIGIN_SECRETS"));
         }
         if self.jwt.hs256_secret.as_ref().is_some_and(short) {
             return Err(too_short("JWT_HS256_SECRET"));
@@ -366,6 +394,7 @@ mod tests {
             ("JWT_AUDIENCE", "group-buys"),
             ("VISITOR_HASH_KEY", LONG_KEY),
             ("ROTATING_KEYS", ROTATING),
+            ("ORIGIN_SECRETS", ORIGIN),
         ])
         .expect("deployed settings");
         assert!(s.jwt.hs256_secret.is_none());
@@ -374,6 +403,7 @@ mod tests {
 
     const LONG_KEY: &str = "0123456789abcdef0123456789abcdef";
     const ROTATING: &str = "k2=0123456789abcdef0123456789abcdef";
+    const ORIGIN: &str = "origin-0123456789abcdef0123456789";
 
     fn strict(
         stage: &str,
@@ -387,6 +417,7 @@ mod tests {
             ("JWT_AUDIENCE", "group-buys"),
             ("VISITOR_HASH_KEY", LONG_KEY),
             ("ROTATING_KEYS", ROTATING),
+            ("ORIGIN_SECRETS", ORIGIN),
         ];
         for (name, value) in overrides {
             vars.retain(|(n, _)| n != name);
@@ -418,6 +449,10 @@ mod tests {
             assert!(err.to_string().contains("VISITOR_HASH_KEY"), "{err}");
             let err = strict(stage, &[("ROTATING_KEYS", "k2=short")]).expect_err("short key");
             assert!(err.to_string().contains("ROTATING_KEYS"), "{err}");
+            let err = strict(stage, &[("ORIGIN_SECRETS", "")]).expect_err("no origin secret");
+            assert!(err.to_string().contains("ORIGIN_SECRETS"), "{err}");
+            let err = strict(stage, &[("ORIGIN_SECRETS", "short")]).expect_err("short secret");
+            assert!(err.to_string().contains("ORIGIN_SECRETS"), "{err}");
         }
         let err = strict("dev", &[("JWT_HS256_SECRET", "short")]).expect_err("short secret");
         assert!(err.to_string().contains("JWT_HS256_SECRET"), "{err}");

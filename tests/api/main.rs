@@ -8,6 +8,8 @@ mod deadline;
 mod deployment;
 mod draws;
 mod dynamodb_errors;
+mod edge;
+mod edge_waf;
 mod expiry;
 mod group_buy_create;
 mod group_buy_extend;

@@ -15,6 +15,7 @@ const PSEUDONYM_KEY: &str = "pseudonym-key-of-the-secrets-test-0001";
 const ROTATING_KEYS: &str =
     "k2=rotating-key-of-the-secrets-test-0002,k1=rotating-key-of-the-secrets-test-0001";
 const HS256: &str = "hs256-secret-of-the-secrets-test-00001";
+const ORIGIN: &str = "origin-secret-of-the-secrets-test-0001";
 
 /// moto's server on a free port, stopped when dropped.
 struct Moto {
@@ -107,6 +108,9 @@ async fn a_deployed_function_takes_its_keys_from_the_stages_secret() {
             "VISITOR_HASH_KEY": PSEUDONYM_KEY,
             "ROTATING_KEYS": ROTATING_KEYS,
             "JWT_HS256_SECRET": HS256,
+            "ORIGIN_SECRETS": ORIGIN,
+            // What only the template reads (CloudFront's header), never a function.
+            "EDGE_ORIGIN_SECRET": ORIGIN,
         }),
     )
     .await;
@@ -127,7 +131,13 @@ async fn a_deployed_function_takes_its_keys_from_the_stages_secret() {
         settings.jwt.hs256_secret.as_ref().map(|s| s.expose()),
         Some(HS256)
     );
+    assert_eq!(settings.origin_secrets.len(), 1);
     // The function serves with them: its passes are signed under the secret's current key.
+    // (Requests here come in-process, not through the edge: tests/api/edge.rs has that.)
+    let settings = group_buy::configuration::Settings {
+        origin_secrets: Vec::new(),
+        ..settings
+    };
     let app = spawn_app_with(settings).await;
     let pass = obtain_pass(&app.app).await;
     assert!(pass.starts_with("p1.k2."), "{pass}");
@@ -139,10 +149,15 @@ async fn a_secret_in_a_deployed_functions_environment_stops_its_start() {
     let moto = moto().await;
     moto.create_secret(
         "gharart/group-buys/dev",
-        &json!({"VISITOR_HASH_KEY": PSEUDONYM_KEY, "ROTATING_KEYS": ROTATING_KEYS}),
+        &json!({"VISITOR_HASH_KEY": PSEUDONYM_KEY, "ROTATING_KEYS": ROTATING_KEYS, "ORIGIN_SECRETS": ORIGIN}),
     )
     .await;
-    for variable in ["VISITOR_HASH_KEY", "ROTATING_KEYS", "JWT_HS256_SECRET"] {
+    for variable in [
+        "VISITOR_HASH_KEY",
+        "ROTATING_KEYS",
+        "JWT_HS256_SECRET",
+        "ORIGIN_SECRETS",
+    ] {
         let mut env = deployed(&moto, "gharart/group-buys/dev", "t");
         env.insert(
             variable.into(),
@@ -162,7 +177,7 @@ async fn a_missing_or_malformed_secret_stops_the_start_and_names_the_secret() {
     let moto = moto().await;
     moto.create_secret(
         "gharart/group-buys/short",
-        &json!({"VISITOR_HASH_KEY": "short", "ROTATING_KEYS": ROTATING_KEYS, "JWT_HS256_SECRET": HS256}),
+        &json!({"VISITOR_HASH_KEY": "short", "ROTATING_KEYS": ROTATING_KEYS, "JWT_HS256_SECRET": HS256, "ORIGIN_SECRETS": ORIGIN}),
     )
     .await;
     let env = deployed(&moto, "gharart/group-buys/none", "t");

@@ -84,7 +84,17 @@ def solved_challenge(rotating_key: bytes, difficulty: int) -> tuple[str, str]:
 
 def events_for(spec: dict, count: int) -> list:
     """The events of one cold start: the same one `count` times, or `count` fresh solved
-    challenges to redeem."""
+    challenges to redeem; with "originSecret" in the spec, each with the header CloudFront
+    adds (a deployed stage refuses requests without it)."""
+    events = unverified_events(spec, count)
+    origin = spec.get("originSecret")
+    if origin:
+        events = [dict(event, headers={**event.get("headers", {}), "x-origin-verify": origin})
+                  for event in events]
+    return events
+
+
+def unverified_events(spec: dict, count: int) -> list:
     passes = spec.get("passes")
     if not passes:
         return [spec["event"]] * count

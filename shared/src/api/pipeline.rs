@@ -23,6 +23,7 @@ use std::future::Future;
 use std::panic::AssertUnwindSafe;
 use std::pin::Pin;
 use std::time::{Duration, Instant};
+use subtle::ConstantTimeEq;
 
 /// The caller a route's handler receives, already authenticated and authorized.
 pub trait Caller: Sized + Send {
@@ -278,7 +279,10 @@ impl App {
             idempotency: None,
             deadline,
         };
-        let work = D::Keying::work::<D>(self, &mut call);
+        let work = async {
+            self.came_through_the_edge(&req)?;
+            D::Keying::work::<D>(self, &mut call).await
+        };
         // Boxed: the work holds AWS SDK futures, which are large; on the heap they cannot
         // overflow the stack of whatever polls this one.
         let work = AssertUnwindSafe(Box::pin(work)).catch_unwind();
@@ -331,7 +335,34 @@ impl App {
     }
 }
 
+/// The header a stage's CloudFront distribution adds to every request it forwards.
+const ORIGIN_VERIFY: &str = "x-origin-verify";
+
 impl App {
+    /// Whether `req` came through the stage's CloudFront distribution (and so its WAF): it
+    /// carries one of `ORIGIN_SECRETS`, compared in constant time. Always, where none is
+    /// configured (local runs and tests).
+    fn came_through_the_edge(&self, req: &Request) -> Result<(), ApiError> {
+        let accepted = &self.settings.origin_secrets;
+        if accepted.is_empty() {
+            return Ok(());
+        }
+        let shown = req
+            .headers()
+            .get(ORIGIN_VERIFY)
+            .map(|v| v.as_bytes())
+            .unwrap_or_default();
+        let known = accepted
+            .iter()
+            .fold(subtle::Choice::from(0), |found, secret| {
+                found | secret.expose().as_bytes().ct_eq(shown)
+            });
+        match bool::from(known) {
+            true => Ok(()),
+            false => Err(ApiError::EdgeRequired),
+        }
+    }
+
     /// Turns a handler's outcome into the response, honouring `Idempotency-Key`: a replay
     /// found by the handler's write is answered (or refused with 422 for another body); a
     /// keepable response that no write of the handler recorded is recorded now, unless a

@@ -65,6 +65,10 @@ pub enum ApiError {
     IdempotencyKeyReused,
     #[error("daily write limit reached")]
     DailyWriteLimit(DailyLimit),
+    /// A request to a deployed stage that did not come through its CloudFront distribution
+    /// (no accepted `x-origin-verify`).
+    #[error("not through the edge")]
+    EdgeRequired,
     /// No route of the API has the request's path.
     #[error("no such route")]
     RouteNotFound,
@@ -247,6 +251,12 @@ impl ApiError {
                 "INTEREST_NOT_FOUND",
                 "Interest not found",
                 "You have not registered interest in this group-buy.",
+            ),
+            Self::EdgeRequired => Problem::new(
+                S::FORBIDDEN,
+                "EDGE_REQUIRED",
+                "Edge required",
+                "This API is reached through its public address only.",
             ),
             Self::RouteNotFound => Problem::new(
                 S::NOT_FOUND,
