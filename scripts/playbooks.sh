@@ -17,8 +17,10 @@
 # variables scripts/dev.sh's banner prints: API (base URL), TOKEN (an owner JWT of acme-decor,
 # as dev.sh mints it), OPERATOR (the operator tool with --local), DYNAMODB_ENDPOINT and
 # TABLE_NAME (the table), API_LOG (the API's log) and LOCAL_EVENTS_FILE (the lifecycle
-# events); besides those API_PORT and DYNAMODB_LOCAL (`$DYNAMODB_LOCAL stop|start` takes
-# DynamoDB Local away and brings it back, data kept).
+# events); besides those API_PORT, DYNAMODB_LOCAL (`$DYNAMODB_LOCAL stop|start` takes
+# DynamoDB Local away and brings it back, data kept) and EVENT_STREAM (`$EVENT_STREAM
+# stop|start` stops the event runner and starts it again, with the LOCAL_EVENTS_REFUSE of the
+# caller's environment: playbook 8's fault).
 # PLAYBOOKS_VERBOSE=1 streams each file's transcript; otherwise it is shown on failure.
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
@@ -58,9 +60,36 @@ dynamodb_control() {
   esac
 }
 
+# `scripts/playbooks.sh event-stream stop|start`: what $EVENT_STREAM runs inside a playbook.
+event_stream_control() {
+  local pid_file="$PLAYBOOK_STATE/events.pid" pid
+  case "${1:-}" in
+    stop)
+      pid=$(cat "$pid_file" 2>/dev/null || true)
+      if [ -n "$pid" ]; then kill "$pid" 2>/dev/null || true; fi
+      rm -f "$pid_file"
+      log "event runner stopped"
+      ;;
+    start)
+      target/debug/gharart-operator --local event-stream >>"$PLAYBOOK_STATE/events.log" 2>&1 &
+      echo $! >"$pid_file"
+      log "event runner started${LOCAL_EVENTS_REFUSE:+, refusing $LOCAL_EVENTS_REFUSE}"
+      ;;
+    *)
+      echo "usage: scripts/playbooks.sh event-stream stop|start" >&2
+      return 2
+      ;;
+  esac
+}
+
 if [ "${1:-}" = dynamodb ]; then
   : "${PLAYBOOK_STATE:?only inside a playbook run by scripts/playbooks.sh}"
   dynamodb_control "${2:-}"
+  exit
+fi
+if [ "${1:-}" = event-stream ]; then
+  : "${PLAYBOOK_STATE:?only inside a playbook run by scripts/playbooks.sh}"
+  event_stream_control "${2:-}"
   exit
 fi
 
@@ -89,7 +118,9 @@ cleanup() {
   # timeout passes the signal on to the playbook it runs.
   if [ -n "${PLAYBOOK_PID:-}" ]; then kill "$PLAYBOOK_PID" 2>/dev/null || true; fi
   stop_services
-  if [ -n "${EVENTS_PID:-}" ]; then kill "$EVENTS_PID" 2>/dev/null || true; fi
+  if [ -f "$PLAYBOOK_STATE/events.pid" ]; then
+    kill "$(cat "$PLAYBOOK_STATE/events.pid")" 2>/dev/null || true
+  fi
   if [ -f "$PLAYBOOK_STATE/dynamodb.pid" ]; then
     kill "$(cat "$PLAYBOOK_STATE/dynamodb.pid")" 2>/dev/null || true
   fi
@@ -145,8 +176,7 @@ fi
 export PAT_CACHE_SECONDS=2
 
 export LOCAL_EVENTS_FILE="$PLAYBOOK_STATE/events.jsonl"
-"${operator[@]}" event-stream >"$PLAYBOOK_STATE/events.log" 2>&1 &
-EVENTS_PID=$!
+event_stream_control start
 
 if [ "$kinds" -eq 2 ]; then
   # The deployed schedule's work, as scripts/dev.sh runs it. Not for the playbooks: playbook
@@ -159,6 +189,7 @@ API_PORT=$(free_port)
 API_LOG="$PLAYBOOK_STATE/api.log"
 export API_PORT API_LOG API="http://127.0.0.1:$API_PORT"
 export DYNAMODB_LOCAL="bash $ROOT/scripts/playbooks.sh dynamodb"
+export EVENT_STREAM="bash $ROOT/scripts/playbooks.sh event-stream"
 log "API on $API (log: $API_LOG)"
 start_api "$API_PORT" "$API_LOG" || { tail -n 50 "$API_LOG"; exit 1; }
 

@@ -8,7 +8,15 @@
 //! the shard's last sequence number is written to a checkpoint file next to the events file
 //! (`<events file>.checkpoint`), and on start the eventIds already in the events file are read,
 //! so the records replayed after a stop between the append and the checkpoint add no line twice.
+//!
+//! A record it cannot deliver is tried again at each poll; after `ATTEMPTS` tries the rest of
+//! its batch is described in `<events file>.failures.jsonl`, one line per batch in the shape
+//! Lambda's on-failure destination gives the failure queue, and the runner moves on, as the
+//! deployed event source mapping does after its retries. `replay-failed-events` delivers them
+//! again. `LOCAL_EVENTS_REFUSE` (detail-types, comma-separated) makes it refuse those events: a
+//! fault injector, for the tests and the lost-events playbook.
 
+use crate::replay::FailedBatch;
 use aws_sdk_dynamodbstreams::types::{Record, Shard, ShardIteratorType};
 use group_buy::domain::Timestamp;
 use group_buy::events::{ChangeRecord, LifecycleEvent, Operation, Publisher, deliver_in_order};
@@ -21,6 +29,10 @@ use std::time::Duration;
 
 /// Records read per GetRecords call (DynamoDB Streams' maximum).
 const RECORDS_PER_READ: i32 = 1000;
+/// Tries of one record before its batch goes to the failures file.
+const ATTEMPTS: u32 = 3;
+/// The fault injector's variable: detail-types whose events the runner refuses to append.
+pub const REFUSE_VARIABLE: &str = "LOCAL_EVENTS_REFUSE";
 
 /// Where the runner reads and writes.
 pub struct EventStream {
@@ -42,10 +54,14 @@ struct Checkpoint {
 #[derive(Debug, Default, Clone, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 struct ShardPosition {
-    /// The last sequence number whose events are in the file.
+    /// The last sequence number whose events are in the file (or whose batch is in the
+    /// failures file).
     delivered_through: Option<String>,
     /// A closed shard read to its end.
     finished: bool,
+    /// The record that failed last, and how many times in a row.
+    #[serde(default)]
+    failing: Option<(String, u32)>,
 }
 
 fn checkpoint_path(events_file: &Path) -> PathBuf {
@@ -88,17 +104,26 @@ impl Checkpoint {
     }
 }
 
+/// The failures file of an events file: one batch description per line.
+pub fn failures_path(events_file: &Path) -> PathBuf {
+    let mut name = events_file.as_os_str().to_owned();
+    name.push(".failures.jsonl");
+    PathBuf::from(name)
+}
+
 /// The events file: one JSON line per event (`{"source", "detail-type", "detail"}`), each
 /// eventId once.
-struct EventsFile {
+pub struct EventsFile {
     path: PathBuf,
     written: Mutex<HashSet<String>>,
+    /// Detail-types refused (`LOCAL_EVENTS_REFUSE`).
+    refused: Vec<String>,
 }
 
 impl EventsFile {
     /// Opens `path`, reading the eventIds already in it; a last line cut short by a stop in the
     /// middle of a write is removed (its events are appended again from the stream).
-    fn open(path: PathBuf) -> Result<Self, String> {
+    pub fn open(path: PathBuf) -> Result<Self, String> {
         let fail = |e: std::io::Error| format!("{}: {e}", path.display());
         if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
             std::fs::create_dir_all(parent).map_err(fail)?;
@@ -123,15 +148,36 @@ impl EventsFile {
             .filter_map(|line| serde_json::from_str::<serde_json::Value>(line).ok())
             .filter_map(|line| line["detail"]["eventId"].as_str().map(str::to_owned))
             .collect();
+        let refused = std::env::var(REFUSE_VARIABLE)
+            .unwrap_or_default()
+            .split(',')
+            .map(str::trim)
+            .filter(|kind| !kind.is_empty())
+            .map(str::to_owned)
+            .collect();
         Ok(Self {
             path,
             written: Mutex::new(written),
+            refused,
         })
     }
 }
 
 impl Publisher for EventsFile {
     async fn publish(&self, events: &[LifecycleEvent]) -> Result<Vec<Result<(), String>>, String> {
+        let refused = |event: &LifecycleEvent| {
+            self.refused
+                .iter()
+                .any(|kind| kind == event.detail_type().as_str())
+        };
+        if let Some(event) = events.iter().find(|e| refused(e)) {
+            // As a bus refusing an entry: nothing of this call is appended.
+            let why = format!(
+                "{} refused ({REFUSE_VARIABLE})",
+                event.detail_type().as_str()
+            );
+            return Ok(events.iter().map(|_| Err(why.clone())).collect());
+        }
         let mut written = self
             .written
             .lock()
@@ -171,7 +217,7 @@ impl Publisher for EventsFile {
 }
 
 /// A record of DynamoDB Streams, in the shape the derivation reads.
-fn change_record(record: &Record) -> Result<ChangeRecord, String> {
+pub fn change_record(record: &Record) -> Result<ChangeRecord, String> {
     let change = record.dynamodb().ok_or("a record without its change")?;
     let operation = record
         .event_name()
@@ -359,13 +405,36 @@ impl EventStream {
                     position.delivered_through = Some(records[last].sequence_number.clone());
                 }
                 if let Some(why) = delivery.failure {
-                    // Resumed from the checkpoint at the next poll, as Lambda retries.
+                    let failed = &records[delivery.delivered].sequence_number;
+                    let attempts = match &position.failing {
+                        Some((sequence, tries)) if sequence == failed => tries + 1,
+                        _ => 1,
+                    };
+                    if attempts < ATTEMPTS {
+                        // Resumed from the checkpoint at the next poll, as Lambda retries.
+                        eprintln!(
+                            "gharart-operator: record {failed} not delivered (try {attempts}), \
+                             trying again: {why}"
+                        );
+                        position.failing = Some((failed.clone(), attempts));
+                        return Ok(());
+                    }
+                    // As Lambda after its retries: the rest of the batch is described in the
+                    // failures file, and the shard moves on past it.
+                    let rest = &records[delivery.delivered..];
+                    let batch = FailedBatch::of(stream_arn, shard_id, rest);
+                    batch.append_to(&failures_path(&self.events_file))?;
                     eprintln!(
-                        "gharart-operator: record {} not delivered, trying again: {why}",
-                        records[delivery.delivered].sequence_number
+                        "gharart-operator: records {} to {} not delivered after {ATTEMPTS} \
+                         tries, described in the failures file: {why}",
+                        batch.info.start_sequence_number, batch.info.end_sequence_number
                     );
+                    position.failing = None;
+                    position.delivered_through =
+                        rest.last().map(|record| record.sequence_number.clone());
                     return Ok(());
                 }
+                position.failing = None;
             }
             match out.next_shard_iterator() {
                 None => {

@@ -7,6 +7,7 @@
 mod bench;
 mod event_stream;
 mod inspect;
+mod replay;
 mod schedule;
 mod target;
 
@@ -114,6 +115,15 @@ enum Command {
         /// Milliseconds between two reads of the stream.
         #[arg(long, default_value_t = 250, value_parser = clap::value_parser!(u64).range(10..=1000))]
         poll_ms: u64,
+    },
+    /// Deliver again the lifecycle events of stream batches that could not be delivered: on a
+    /// stage, the batches its failure queue describes, onto its bus; with --local, those of
+    /// the runner's failures file, into its events file. Derived again from the table's
+    /// stream, so only while it holds them (24 hours); each batch is forgotten once replayed.
+    ReplayFailedEvents {
+        /// --local: the events file (its failures file is `<file>.failures.jsonl`).
+        #[arg(long, env = "LOCAL_EVENTS_FILE", default_value = group_buy::events::DEFAULT_LOCAL_EVENTS_FILE)]
+        events_file: std::path::PathBuf,
     },
     /// Run the scheduled work as the deployed schedule runs it (the expire-group-buys
     /// function's code: close what is due, give the closing-soon notices) every
@@ -448,6 +458,32 @@ async fn run(cli: Cli) -> Result<(), String> {
         }
         Command::Schedule { every_seconds } => {
             schedule::run(&store, std::time::Duration::from_secs(every_seconds)).await;
+        }
+        Command::ReplayFailedEvents { events_file } => {
+            let left = match (&target.aws, &target.local_settings) {
+                (Some(aws), _) => {
+                    // template.yaml names the stage's bus and queue after its table.
+                    let streams = aws_sdk_dynamodbstreams::Client::new(aws);
+                    let bus = group_buy::events::lambda::EventBus::new(
+                        aws_sdk_eventbridge::Client::new(aws),
+                        table,
+                    );
+                    let queue = format!("{table}-events-failures");
+                    let sqs = aws_sdk_sqs::Client::new(aws);
+                    replay::replay_queue(&streams, &sqs, &queue, &bus).await?
+                }
+                (None, Some(settings)) => {
+                    let endpoint = settings.dynamodb_endpoint.clone().unwrap_or_default();
+                    let streams = event_stream::local_streams_client(client, &endpoint);
+                    let events = event_stream::EventsFile::open(events_file.clone())?;
+                    let failures = event_stream::failures_path(&events_file);
+                    replay::replay_file(&streams, &failures, &events).await?
+                }
+                (None, None) => return Err("no target to replay on".into()),
+            };
+            if left > 0 {
+                return Err(format!("{left} batch(es) not replayed (above)"));
+            }
         }
         Command::Reports(ReportsCommand::List { since, handle }) => {
             inspect::list_reports(client, table, since, handle.as_ref()).await?;

@@ -129,6 +129,8 @@ pub struct Connected {
     pub table: String,
     /// `Some` for `--local` only: deployed stages' secrets are not the operator's to hold.
     pub local_settings: Option<Settings>,
+    /// `Some` for AWS targets: what the other clients of the stage are built from.
+    pub aws: Option<aws_config::SdkConfig>,
     /// The one line printed before acting: table, region, account.
     pub description: String,
 }
@@ -172,6 +174,7 @@ async fn connect_local() -> Result<Connected, String> {
         ),
         table,
         local_settings: Some(settings),
+        aws: None,
     })
 }
 
@@ -228,6 +231,7 @@ async fn connect_aws(table: String, region: Option<String>) -> Result<Connected,
         table,
         local_settings: None,
         description,
+        aws: Some(config),
     })
 }
 

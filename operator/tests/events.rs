@@ -28,12 +28,18 @@ struct Runner(Child);
 
 impl Runner {
     fn start(app: &TestApp, events_file: &Path) -> Self {
+        Self::refusing(app, events_file, "")
+    }
+
+    /// A runner whose "bus" refuses the events of `kinds` (`LOCAL_EVENTS_REFUSE`).
+    fn refusing(app: &TestApp, events_file: &Path, kinds: &str) -> Self {
         let log = std::fs::File::create(events_file.with_extension("log")).expect("runner log");
         let child = Command::new(env!("CARGO_BIN_EXE_gharart-operator"))
             .args(["--local", "event-stream", "--events-file"])
             .arg(events_file)
             .env("TABLE_NAME", &app.table)
             .env("DYNAMODB_ENDPOINT", dynamodb_endpoint())
+            .env("LOCAL_EVENTS_REFUSE", kinds)
             .env_remove("STAGE")
             .stdin(Stdio::null())
             .stdout(Stdio::null())
@@ -359,6 +365,71 @@ async fn a_replay_after_a_lost_checkpoint_adds_nothing_twice() {
         ["GroupBuyPublished", "ThresholdReached", "ThresholdLost"]
     );
     check_all(&events, &[&a, &b]);
+}
+
+/// A batch whose events cannot be published is tried three times, then described in the
+/// failures file (as Lambda sends it to the failure queue) while the stream moves on; the
+/// replay delivers its events once, in order, and forgets it; a second replay does nothing.
+#[tokio::test]
+async fn a_batch_given_up_on_is_replayed_once_from_the_stream() {
+    let app = spawn_app_with_events().await;
+    let file = events_file();
+    let mut failures = file.clone().into_os_string();
+    failures.push(".failures.jsonl");
+    let failures = PathBuf::from(failures);
+    let runner = Runner::refusing(&app, &file, "GroupBuyPublished");
+    let slug = "lost-lamp";
+    app.draft(slug, 1).await;
+    app.transition(slug, Route::PublishGroupBuy, None).await;
+    let started = Instant::now();
+    while std::fs::read_to_string(&failures)
+        .unwrap_or_default()
+        .lines()
+        .count()
+        < 1
+    {
+        assert!(
+            started.elapsed() < WITHIN,
+            "no batch described in the failures file"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    // Later changes are not held up by the failed batch.
+    let visitor = Visitor::anonymous();
+    assert_eq!(app.register(slug, &visitor, None).await.status, 201);
+    let events = wait_for(&file, 1).await;
+    assert_eq!(kinds(&events, slug), ["ThresholdReached"]);
+    runner.kill();
+
+    let replay = || {
+        Command::new(env!("CARGO_BIN_EXE_gharart-operator"))
+            .args(["--local", "replay-failed-events", "--events-file"])
+            .arg(&file)
+            .env("TABLE_NAME", &app.table)
+            .env("DYNAMODB_ENDPOINT", dynamodb_endpoint())
+            .env_remove("STAGE")
+            .env_remove("LOCAL_EVENTS_REFUSE")
+            .output()
+            .expect("the operator tool runs")
+    };
+    let out = replay();
+    let said = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{said} {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(said.contains(" records, 1 events published"), "{said}");
+    let events = lines(&file);
+    assert_eq!(
+        kinds(&events, slug),
+        ["ThresholdReached", "GroupBuyPublished"]
+    );
+    check_all(&events, &[&visitor]);
+    assert_eq!(std::fs::read_to_string(&failures).expect("kept"), "");
+    let again = replay();
+    assert!(again.status.success());
+    assert_eq!(lines(&file).len(), 2);
 }
 
 #[tokio::test]

@@ -554,10 +554,33 @@ fn the_stream_processor_loses_nothing_silently_with_least_privilege() {
             .is_some_and(|n| (0..=100).contains(&n)),
         "retries are bounded (-1 would retry until the record expires)"
     );
+    // A batch given up on reaches the queue with most of the stream's 24 h left to replay it.
     assert!(
         source["MaximumRecordAgeInSeconds"]
             .as_i64()
-            .is_some_and(|s| (60..=86400).contains(&s))
+            .is_some_and(|s| (60..=6 * 3600).contains(&s))
+    );
+    // The bus keeps every event in an archive, and an alarm fires long before a failed
+    // batch's records leave the stream.
+    let archive = resources
+        .as_mapping()
+        .expect("Resources")
+        .values()
+        .find(|r| r["Type"].as_str() == Some("AWS::Events::Archive"))
+        .expect("an archive of the bus");
+    assert_eq!(
+        tagged(&archive["Properties"]["SourceArn"], "GetAtt"),
+        Some("GroupBuyEventBus.Arn")
+    );
+    let deadline = &resources["EventsReplayDeadlineAlarm"]["Properties"];
+    assert_eq!(
+        deadline["MetricName"].as_str(),
+        Some("ApproximateAgeOfOldestMessage")
+    );
+    assert!(
+        deadline["Threshold"]
+            .as_f64()
+            .is_some_and(|t| t <= 12.0 * 3600.0)
     );
     assert_eq!(
         strings_of(&source["FunctionResponseTypes"]),

@@ -39,6 +39,15 @@ pub enum EventBusError {
 }
 
 impl EventBus {
+    /// The bus `name`, reached with `client` (the operator's replay, with its own
+    /// credentials).
+    pub fn new(client: aws_sdk_eventbridge::Client, name: &str) -> Self {
+        Self {
+            client,
+            name: name.to_owned(),
+        }
+    }
+
     /// The bus of `EVENT_BUS_NAME`, reached as `app.rs` reaches DynamoDB: region and
     /// credentials from Lambda's environment (no `aws-config` chains), Amazon's roots, tight
     /// timeouts (a slow call is a failed record, retried by Lambda, not a stuck shard).
