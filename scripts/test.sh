@@ -26,6 +26,12 @@ PACKAGE_BUILD_LOG="${TMPDIR:-/tmp}/gharart-package-build-$$.log"
 log "packaging, part 1: sam build for arm64 in the background, niced (log: $PACKAGE_BUILD_LOG)"
 setsid -w nice -n 19 bash scripts/package-test.sh build >"$PACKAGE_BUILD_LOG" 2>&1 &
 PACKAGE_BUILD_PID=$!
+# setsid gives it a session, and so (with the kernel's autogroup scheduling, as on Debian) a
+# CPU group of its own, which competes with this one as an equal whatever the nice value of
+# its processes: the group itself is niced too.
+if [ -w "/proc/$PACKAGE_BUILD_PID/autogroup" ]; then
+  echo 19 >"/proc/$PACKAGE_BUILD_PID/autogroup" 2>/dev/null || true
+fi
 
 log "cargo fmt --check"
 cargo fmt --all -- --check

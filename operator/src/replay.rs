@@ -77,6 +77,10 @@ pub enum Replayed {
     Failed(String),
 }
 
+/// Pages without a record followed in a row before a batch's read is given up (and tried again
+/// at the next replay).
+const MAX_EMPTY_PAGES: u32 = 20;
+
 /// Sequence numbers are decimal strings of up to 40 digits: compared as numbers.
 fn after(sequence: &str, end: &str) -> bool {
     let (a, b) = (
@@ -106,27 +110,41 @@ pub async fn replay<P: Publisher>(
         Err(e) if gone(e.code()) => return Replayed::Expired,
         Err(e) => return Replayed::Failed(crate::target::error_chain(&e)),
     };
-    let mut records = Vec::new();
+    // Every record from the first through the last: DynamoDB Streams may answer a page with
+    // no record before later ones, so empty pages are followed too, a bounded number of times.
+    let mut records: Vec<ChangeRecord> = Vec::new();
+    let mut empty_pages = 0;
     while let Some(current) = iterator.take() {
         let out = match streams.get_records().shard_iterator(current).send().await {
             Ok(out) => out,
             Err(e) if gone(e.code()) => return Replayed::Expired,
             Err(e) => return Replayed::Failed(crate::target::error_chain(&e)),
         };
-        let mut passed_the_end = false;
+        let mut reached_the_end = false;
         for record in out.records() {
             let record = match change_record(record) {
                 Ok(record) => record,
                 Err(e) => return Replayed::Failed(e),
             };
             if after(&record.sequence_number, &batch.end_sequence_number) {
-                passed_the_end = true;
+                reached_the_end = true;
                 break;
             }
+            reached_the_end = record.sequence_number == batch.end_sequence_number;
             records.push(record);
+            if reached_the_end {
+                break;
+            }
         }
-        // Past the batch's end, at the shard's end, or nothing more written yet.
-        if passed_the_end || out.records().is_empty() {
+        if reached_the_end {
+            break;
+        }
+        empty_pages = if out.records().is_empty() {
+            empty_pages + 1
+        } else {
+            0
+        };
+        if empty_pages >= MAX_EMPTY_PAGES {
             break;
         }
         iterator = out.next_shard_iterator().map(str::to_owned);
@@ -136,6 +154,16 @@ pub async fn replay<P: Publisher>(
     {
         // The stream starts later than the batch: its first records have aged out.
         return Replayed::Expired;
+    }
+    let complete = records.last().map(|r| r.sequence_number.as_str())
+        == Some(batch.end_sequence_number.as_str())
+        && records.len() == batch.batch_size;
+    if !complete {
+        return Replayed::Failed(format!(
+            "read {} of the batch's {} records; kept, to try again",
+            records.len(),
+            batch.batch_size
+        ));
     }
     let delivery = deliver_in_order(&records, publisher, || true).await;
     match delivery.failure {
@@ -179,28 +207,36 @@ pub async fn replay_file<P: Publisher>(
     failures: &Path,
     publisher: &P,
 ) -> Result<usize, String> {
-    let raw = match std::fs::read_to_string(failures) {
-        Ok(raw) => raw,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
-        Err(e) => return Err(format!("{}: {e}", failures.display())),
-    };
-    let mut kept = String::new();
+    // Claimed first, by a rename: what the runner appends meanwhile goes to a new file, which
+    // the batches not replayed are then appended to.
+    let mut claimed = failures.as_os_str().to_owned();
+    claimed.push(".replaying");
+    let claimed = std::path::PathBuf::from(claimed);
+    // A claim an earlier replay left (it stopped midway) is taken up first, as it is.
+    if !claimed.exists() {
+        match std::fs::rename(failures, &claimed) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(0),
+            Err(e) => return Err(format!("{}: {e}", failures.display())),
+        }
+    }
+    let raw =
+        std::fs::read_to_string(&claimed).map_err(|e| format!("{}: {e}", claimed.display()))?;
+    let mut kept = Vec::new();
     for line in raw.lines().filter(|l| !l.trim().is_empty()) {
         let batch: FailedBatch = serde_json::from_str(line)
-            .map_err(|e| format!("{}: not a batch description: {e}", failures.display()))?;
+            .map_err(|e| format!("{}: not a batch description: {e}", claimed.display()))?;
         let replayed = replay(streams, &batch.info, publisher).await;
         report(&batch.info, &replayed);
         if !matches!(replayed, Replayed::Delivered { .. }) {
-            kept.push_str(line);
-            kept.push('\n');
+            kept.push(batch);
         }
     }
-    let mut temporary = failures.as_os_str().to_owned();
-    temporary.push(".tmp");
-    std::fs::write(&temporary, &kept)
-        .and_then(|()| std::fs::rename(&temporary, failures))
-        .map_err(|e| format!("{}: {e}", failures.display()))?;
-    Ok(kept.lines().count())
+    for batch in &kept {
+        batch.append_to(failures)?;
+    }
+    std::fs::remove_file(&claimed).map_err(|e| format!("{}: {e}", claimed.display()))?;
+    Ok(kept.len())
 }
 
 /// Replays every batch the stage's failure queue describes onto its bus; deletes each message
@@ -226,6 +262,8 @@ pub async fn replay_queue<P: Publisher>(
         .queue_url
         .ok_or_else(|| format!("no URL for the queue {queue_name}"))?;
     let mut left = 0;
+    // A message kept comes back after its visibility timeout: seen once is enough.
+    let mut seen = std::collections::HashSet::new();
     loop {
         let received = sqs
             .receive_message()
@@ -238,10 +276,14 @@ pub async fn replay_queue<P: Publisher>(
             .await
             .map_err(|e| format!("ReceiveMessage: {}", crate::target::error_chain(&e)))?;
         let messages = received.messages();
-        if messages.is_empty() {
+        let fresh: Vec<_> = messages
+            .iter()
+            .filter(|m| seen.insert(m.message_id().unwrap_or_default().to_owned()))
+            .collect();
+        if fresh.is_empty() {
             return Ok(left);
         }
-        for message in messages {
+        for message in fresh {
             let body = message.body().unwrap_or_default();
             let Ok(batch) = serde_json::from_str::<FailedBatch>(body) else {
                 println!(

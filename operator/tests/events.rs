@@ -426,7 +426,8 @@ async fn a_batch_given_up_on_is_replayed_once_from_the_stream() {
         ["ThresholdReached", "GroupBuyPublished"]
     );
     check_all(&events, &[&visitor]);
-    assert_eq!(std::fs::read_to_string(&failures).expect("kept"), "");
+    // Nothing left to replay: the file is gone, or empty.
+    assert_eq!(std::fs::read_to_string(&failures).unwrap_or_default(), "");
     let again = replay();
     assert!(again.status.success());
     assert_eq!(lines(&file).len(), 2);

@@ -93,7 +93,12 @@ impl DocumentClient {
     pub fn with_system_roots() -> Result<Self, TlsError> {
         let mut roots = rustls::RootCertStore::empty();
         let found = rustls_native_certs::load_native_certs();
-        roots.add_parsable_certificates(found.certs);
+        let (added, _) = roots.add_parsable_certificates(found.certs);
+        if added == 0 {
+            return Err(TlsError(
+                "no usable root certificate in the system's store".into(),
+            ));
+        }
         Ok(Self(client_of(roots)?))
     }
 

@@ -3,8 +3,8 @@
 //! roles have, would show them).
 //!
 //! `SECRET_ID` names the stage's secret, a JSON object whose members are the variables of
-//! `configuration::SECRET_VARIABLES` (`VISITOR_HASH_KEY`, `ROTATING_KEYS` and, on dev,
-//! `JWT_HS256_SECRET`). With it, those variables come from the secret alone; a deployed
+//! `configuration::SECRET_VARIABLES` (`VISITOR_HASH_KEY`, `ROTATING_KEYS`, `ORIGIN_SECRETS`
+//! and, on dev, `JWT_HS256_SECRET`). With it, those variables come from the secret alone; a deployed
 //! function that also finds one in its environment refuses to start. Without it (local runs and
 //! tests), every variable comes from the environment, with the local defaults.
 

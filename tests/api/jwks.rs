@@ -155,10 +155,39 @@ async fn keys_follow_the_providers_rotation_with_fetches_rate_limited() {
     assert_eq!(app.send(list(rs256("rsa-2026b", RSA_B))).await.status, 401);
     assert_eq!(provider.fetches(), 3);
 
-    // The provider goes down: the configured key still signs in.
+    // The provider withdraws rsa-2026a too, which the stage also has configured: once the
+    // set is fetched again, the issuer's word wins over the configuration.
+    provider.publish(&["rsa-2026b"]);
+    tokio::time::sleep(Duration::from_millis(2100)).await;
+    assert_eq!(app.send(list(rs256("rsa-2026a", RSA_A))).await.status, 401);
+    assert_eq!(provider.fetches(), 4);
+
+    // The provider goes down: with no fresh set, the configured key signs in again, and the
+    // last fetched set's keys still do.
     *provider.down.lock().expect("lock") = true;
     tokio::time::sleep(Duration::from_millis(2100)).await;
     assert_eq!(app.send(list(rs256("rsa-2026a", RSA_A))).await.status, 200);
+    assert_eq!(app.send(list(rs256("rsa-2026b", RSA_B))).await.status, 200);
+}
+
+/// A provider publishes keys beside its signing keys (for encryption, or of algorithms this
+/// service does not take): they are passed over, not a reason to refuse the whole set.
+#[tokio::test]
+async fn keys_for_other_uses_in_the_published_set_are_passed_over() {
+    let (provider, base) = Provider::start(&["rsa-2026b"]).await;
+    let mut set: Value = serde_json::from_str(&jwks_of(&["rsa-2026b"])).expect("jwks");
+    if let Some(keys) = set["keys"].as_array_mut() {
+        let mut encryption = keys[0].clone();
+        encryption["kid"] = json!("enc-2026");
+        encryption["use"] = json!("enc");
+        encryption["alg"] = json!("RSA-OAEP");
+        keys.push(encryption);
+        keys.push(json!({"kty": "OKP", "crv": "Ed25519", "kid": "ed-2026", "x": "11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo"}));
+    }
+    *provider.document.lock().expect("lock") = set.to_string();
+    let app = spawn_app_with(test_settings(&[("JWT_JWKS_URL", &format!("{base}/jwks"))])).await;
+    assert_eq!(app.send(list(rs256("rsa-2026b", RSA_B))).await.status, 200);
+    assert_eq!(provider.fetches(), 1);
 }
 
 /// With no JWKS URL configured, the keys' URL is the `jwks_uri` of the issuer's OpenID

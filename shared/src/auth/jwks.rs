@@ -5,9 +5,10 @@
 //! redeploy; here a token whose `kid` no known key has makes the instance fetch the keys again,
 //! at most once per `jwks_refresh`, so tokens with made-up key ids cannot make it hammer the
 //! provider. A fetched set is trusted for `jwks_max_age`, after which it is fetched again
-//! before use; a key the provider withdrew is refused from then on. When the provider cannot be
-//! reached, the last set fetched stays in use, and the configured keys (`JWT_JWKS`) are the
-//! fallback for an instance that never fetched one.
+//! before use; a key the provider withdrew is refused from then on, even one also configured.
+//! When the provider cannot be reached, the last set fetched stays in use, and the configured
+//! keys (`JWT_JWKS`) serve as long as no fresh set says otherwise: at an instance's start
+//! (nothing is fetched at init) and while the provider is unreachable.
 
 use crate::configuration::JwtSettings;
 use crate::https::DocumentClient;
@@ -18,7 +19,7 @@ use std::collections::hash_map::Entry;
 use std::time::{Duration, Instant};
 use tokio::sync::Mutex;
 
-/// One fetch, the discovery document's included, takes at most this.
+/// One fetch, the discovery document's included, takes at most this in all.
 const FETCH_TIMEOUT: Duration = Duration::from_secs(2);
 /// A JWKS or discovery document larger than this is refused (a provider's is a few KB).
 const MAX_DOCUMENT_BYTES: usize = 64 * 1024;
@@ -42,34 +43,54 @@ pub enum KeyError {
 pub struct KeySet(HashMap<String, (Algorithm, DecodingKey)>);
 
 impl KeySet {
-    /// The RS256 and ES256 (P-256) keys of a JWKS document; any other key, a key without a
-    /// `kid`, or a `kid` named twice refuses the whole document.
+    /// The RS256 and ES256 (P-256) keys of a configured JWKS document (`JWT_JWKS`); any other
+    /// key, a key without a `kid`, or a `kid` named twice refuses the whole document: a
+    /// configuration mistake stops the start.
     pub fn parse(document: &[u8]) -> Result<Self, KeyError> {
         let set: JwkSet = serde_json::from_slice(document).map_err(|_| KeyError::InvalidJwks)?;
-        let mut by_kid = HashMap::new();
+        let mut keys = Self::default();
         for jwk in &set.keys {
-            let kid = jwk.common.key_id.clone().ok_or(KeyError::MissingKid)?;
-            let algorithm = match (&jwk.algorithm, jwk.common.key_algorithm) {
-                (AlgorithmParameters::RSA(_), None | Some(KeyAlgorithm::RS256)) => Algorithm::RS256,
-                (AlgorithmParameters::EllipticCurve(ec), None | Some(KeyAlgorithm::ES256))
-                    if ec.curve == EllipticCurve::P256 =>
-                {
-                    Algorithm::ES256
-                }
-                _ => return Err(KeyError::UnsupportedKey(kid)),
+            let (kid, verifying) = usable(jwk)?;
+            keys.insert(kid, verifying)?;
+        }
+        Ok(keys)
+    }
+
+    /// The RS256 and ES256 signing keys of an issuer's published JWKS: keys for encryption
+    /// (`use: enc`) or of other algorithms, which providers publish beside their signing keys,
+    /// are passed over; a `kid` named twice still refuses the set, as does a set with no
+    /// usable key at all.
+    pub fn parse_published(document: &[u8]) -> Result<Self, KeyError> {
+        let set: serde_json::Value =
+            serde_json::from_slice(document).map_err(|_| KeyError::InvalidJwks)?;
+        let mut keys = Self::default();
+        for key in set["keys"].as_array().ok_or(KeyError::InvalidJwks)? {
+            if key["use"].as_str().is_some_and(|u| u != "sig") {
+                continue;
+            }
+            let Ok(jwk) = serde_json::from_value::<jsonwebtoken::jwk::Jwk>(key.clone()) else {
+                continue;
             };
-            let key =
-                DecodingKey::from_jwk(jwk).map_err(|_| KeyError::UnsupportedKey(kid.clone()))?;
-            // Keeping either key of a repeated kid would make verification depend on the
-            // order of the document: refuse the whole set instead.
-            match by_kid.entry(kid) {
-                Entry::Occupied(taken) => return Err(KeyError::DuplicateKid(taken.key().clone())),
-                Entry::Vacant(free) => {
-                    free.insert((algorithm, key));
-                }
+            if let Ok((kid, verifying)) = usable(&jwk) {
+                keys.insert(kid, verifying)?;
             }
         }
-        Ok(Self(by_kid))
+        match keys.len() {
+            0 => Err(KeyError::InvalidJwks),
+            _ => Ok(keys),
+        }
+    }
+
+    fn insert(&mut self, kid: String, verifying: (Algorithm, DecodingKey)) -> Result<(), KeyError> {
+        // Keeping either key of a repeated kid would make verification depend on the order
+        // of the document: refuse the whole set instead.
+        match self.0.entry(kid) {
+            Entry::Occupied(taken) => Err(KeyError::DuplicateKid(taken.key().clone())),
+            Entry::Vacant(free) => {
+                free.insert(verifying);
+                Ok(())
+            }
+        }
     }
 
     /// The key `kid`, if it verifies `algorithm`.
@@ -85,6 +106,22 @@ impl KeySet {
     }
 }
 
+/// The `kid` of an RS256 or ES256 (P-256) public key, and the key.
+fn usable(jwk: &jsonwebtoken::jwk::Jwk) -> Result<(String, (Algorithm, DecodingKey)), KeyError> {
+    let kid = jwk.common.key_id.clone().ok_or(KeyError::MissingKid)?;
+    let algorithm = match (&jwk.algorithm, jwk.common.key_algorithm) {
+        (AlgorithmParameters::RSA(_), None | Some(KeyAlgorithm::RS256)) => Algorithm::RS256,
+        (AlgorithmParameters::EllipticCurve(ec), None | Some(KeyAlgorithm::ES256))
+            if ec.curve == EllipticCurve::P256 =>
+        {
+            Algorithm::ES256
+        }
+        _ => return Err(KeyError::UnsupportedKey(kid)),
+    };
+    let key = DecodingKey::from_jwk(jwk).map_err(|_| KeyError::UnsupportedKey(kid.clone()))?;
+    Ok((kid, (algorithm, key)))
+}
+
 /// Where the keys are published.
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum Source {
@@ -98,18 +135,39 @@ pub struct IssuerKeys {
     source: Source,
     refresh: Duration,
     max_age: Duration,
-    state: Mutex<State>,
+    /// What is known, behind a lock held for no I/O: a verification never waits for a fetch
+    /// that another request makes.
+    known: std::sync::Mutex<Known>,
+    /// Held by the one request fetching, so that concurrent ones do not fetch too.
+    fetching: Mutex<Fetcher>,
 }
 
 #[derive(Default)]
-struct State {
+struct Known {
+    keys: KeySet,
+    fetched_at: Option<Instant>,
+    attempted_at: Option<Instant>,
+}
+
+#[derive(Default)]
+struct Fetcher {
     /// Made at the first fetch: reading the system's trust store costs milliseconds of init.
     client: Option<DocumentClient>,
     /// The JWKS URL, once known (from the settings, or discovered).
     jwks_url: Option<String>,
-    keys: KeySet,
-    fetched_at: Option<Instant>,
-    attempted_at: Option<Instant>,
+}
+
+/// What the issuer says of a key.
+pub enum Lookup {
+    /// Its set has the key.
+    Found(DecodingKey),
+    /// Its set, fetched less than `jwks_max_age` ago, has no such key: it does not vouch for it.
+    Refused,
+    /// Its set has the key, but was fetched `jwks_max_age` ago or more: to be fetched again,
+    /// and used as it is if the issuer cannot be reached.
+    Stale(DecodingKey),
+    /// No fresh set says anything of the key: never fetched, or a stale set without it.
+    Unknown,
 }
 
 impl IssuerKeys {
@@ -130,35 +188,56 @@ impl IssuerKeys {
             source,
             refresh: settings.jwks_refresh,
             max_age: settings.jwks_max_age,
-            state: Mutex::new(State::default()),
+            known: std::sync::Mutex::new(Known::default()),
+            fetching: Mutex::new(Fetcher::default()),
         }))
     }
 
-    /// The issuer's key `kid` for `algorithm`, from a set fetched less than `jwks_max_age`
-    /// ago; never fetches.
-    pub async fn fresh_key(&self, kid: &str, algorithm: Algorithm) -> Option<DecodingKey> {
-        let state = self.state.lock().await;
-        let fresh = state
-            .fetched_at
-            .is_some_and(|at| at.elapsed() < self.max_age);
-        fresh.then(|| state.keys.get(kid, algorithm)).flatten()
+    fn known(&self) -> std::sync::MutexGuard<'_, Known> {
+        // A poisoned lock still holds consistent data: every write to it is one assignment.
+        self.known
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
-    /// The issuer's key `kid` for `algorithm`, after fetching the set again if the last fetch
-    /// (or attempt) was `jwks_refresh` ago or more; from the last set fetched otherwise, or
-    /// when the fetch fails.
-    pub async fn fetched_key(&self, kid: &str, algorithm: Algorithm) -> Option<DecodingKey> {
-        let mut state = self.state.lock().await;
-        let allowed = state
+    /// What the set fetched last says of `kid`; never fetches.
+    pub fn lookup(&self, kid: &str, algorithm: Algorithm) -> Lookup {
+        let known = self.known();
+        let fresh = known
+            .fetched_at
+            .is_some_and(|at| at.elapsed() < self.max_age);
+        match (known.keys.get(kid, algorithm), fresh) {
+            (Some(key), true) => Lookup::Found(key),
+            (None, true) => Lookup::Refused,
+            (Some(key), false) => Lookup::Stale(key),
+            (None, false) => Lookup::Unknown,
+        }
+    }
+
+    /// Whether a set was ever fetched.
+    pub fn ever_fetched(&self) -> bool {
+        self.known().fetched_at.is_some()
+    }
+
+    /// `lookup`, after fetching the set again if the last fetch (or attempt) was
+    /// `jwks_refresh` ago or more.
+    pub async fn refetched(&self, kid: &str, algorithm: Algorithm) -> Lookup {
+        let mut fetcher = self.fetching.lock().await;
+        let allowed = self
+            .known()
             .attempted_at
             .is_none_or(|at| at.elapsed() >= self.refresh);
         if allowed {
-            state.attempted_at = Some(Instant::now());
-            match self.fetch(&mut state).await {
+            self.known().attempted_at = Some(Instant::now());
+            let fetched = tokio::time::timeout(FETCH_TIMEOUT, self.fetch(&mut fetcher))
+                .await
+                .unwrap_or_else(|_| Err(format!("no answer within {FETCH_TIMEOUT:?}")));
+            match fetched {
                 Ok(keys) => {
                     tracing::info!(keys = keys.len(), "fetched the issuer's signing keys");
-                    state.keys = keys;
-                    state.fetched_at = Some(Instant::now());
+                    let mut known = self.known();
+                    known.keys = keys;
+                    known.fetched_at = Some(Instant::now());
                 }
                 // The last set stays: an unreachable provider must not sign everyone out.
                 Err(e) => {
@@ -166,15 +245,16 @@ impl IssuerKeys {
                 }
             }
         }
-        state.keys.get(kid, algorithm)
+        drop(fetcher);
+        self.lookup(kid, algorithm)
     }
 
-    async fn fetch(&self, state: &mut State) -> Result<KeySet, String> {
-        if state.client.is_none() {
-            state.client = Some(DocumentClient::with_system_roots().map_err(|e| e.to_string())?);
+    async fn fetch(&self, fetcher: &mut Fetcher) -> Result<KeySet, String> {
+        if fetcher.client.is_none() {
+            fetcher.client = Some(DocumentClient::with_system_roots().map_err(|e| e.to_string())?);
         }
-        let client = state.client.as_ref().ok_or("no client")?;
-        let url = match (&state.jwks_url, &self.source) {
+        let client = fetcher.client.as_ref().ok_or("no client")?;
+        let url = match (&fetcher.jwks_url, &self.source) {
             (Some(url), _) => url.clone(),
             (None, Source::Jwks(url)) => url.clone(),
             (None, Source::Issuer(issuer)) => {
@@ -194,12 +274,12 @@ impl IssuerKeys {
                 allowed(url).map_err(|e| e.to_string())?
             }
         };
-        state.jwks_url = Some(url.clone());
+        fetcher.jwks_url = Some(url.clone());
         let document = client
             .get(&url, FETCH_TIMEOUT, MAX_DOCUMENT_BYTES)
             .await
             .map_err(|e| format!("{url}: {e}"))?;
-        KeySet::parse(&document).map_err(|e| format!("{url}: {e}"))
+        KeySet::parse_published(&document).map_err(|e| format!("{url}: {e}"))
     }
 }
 

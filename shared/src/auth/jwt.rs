@@ -3,7 +3,7 @@
 //! a key of its own algorithm, so `alg: none` and algorithm confusion fail by construction.
 
 use super::AuthError;
-use super::jwks::{IssuerKeys, KeySet};
+use super::jwks::{IssuerKeys, KeySet, Lookup};
 use super::{CredentialKind, Principal};
 use crate::configuration::JwtSettings;
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
@@ -68,20 +68,27 @@ impl JwtVerifier {
         self.check(token, algorithm, &key)
     }
 
-    /// The public key `kid` for `algorithm`: the issuer's while its set is fresh, else the
-    /// configured one, else the issuer's fetched again (as often as `jwks_refresh` allows).
+    /// The public key `kid` for `algorithm`. The issuer's set decides while it is fresh (a key
+    /// it lacks is refused, unless fetching it again shows the key); the configured keys serve
+    /// while no fresh set is known: before the first fetch (a configured key then needs none)
+    /// and while the issuer cannot be reached.
     async fn key(&self, kid: &str, algorithm: Algorithm) -> Option<DecodingKey> {
-        if let Some(issuer_keys) = &self.issuer_keys
-            && let Some(key) = issuer_keys.fresh_key(kid, algorithm).await
-        {
-            return Some(key);
+        let Some(issuer) = &self.issuer_keys else {
+            return self.configured.get(kid, algorithm);
+        };
+        match issuer.lookup(kid, algorithm) {
+            Lookup::Found(key) => return Some(key),
+            Lookup::Unknown if !issuer.ever_fetched() => {
+                if let Some(key) = self.configured.get(kid, algorithm) {
+                    return Some(key);
+                }
+            }
+            Lookup::Refused | Lookup::Stale(_) | Lookup::Unknown => {}
         }
-        if let Some(key) = self.configured.get(kid, algorithm) {
-            return Some(key);
-        }
-        match &self.issuer_keys {
-            Some(issuer_keys) => issuer_keys.fetched_key(kid, algorithm).await,
-            None => None,
+        match issuer.refetched(kid, algorithm).await {
+            Lookup::Found(key) | Lookup::Stale(key) => Some(key),
+            Lookup::Refused => None,
+            Lookup::Unknown => self.configured.get(kid, algorithm),
         }
     }
 
