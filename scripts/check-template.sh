@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Lints template.yaml offline, twice: cfn-lint (the pinned one in .tools/venv) and SAM CLI's
-# own `sam validate --lint`; lints deploy/edge-waf.yaml (the edge's WAF stack) with cfn-lint;
+# own `sam validate --lint`; lints deploy/edge-waf.yaml (the edge's WAF stack) the same two ways;
 # and scans both with checkov (.tools/checkov), which must report no failed check. Any
 # finding, warnings included, fails the script; a template-wide exception goes in the
 # template's `Metadata: cfn-lint:` with the reason next to it, and a checkov check that does
@@ -36,8 +36,9 @@ log "cfn-lint template.yaml ($region)"
 log "sam validate --lint --template template.yaml ($region)"
 "${offline[@]}" sam validate --lint --region "$region" --template template.yaml || status=1
 
-log "cfn-lint deploy/edge-waf.yaml (us-east-1, where CloudFront's web ACLs live)"
+log "cfn-lint and sam validate --lint deploy/edge-waf.yaml (us-east-1, where CloudFront's web ACLs live)"
 "${offline[@]}" cfn-lint --regions us-east-1 --template deploy/edge-waf.yaml || status=1
+"${offline[@]}" sam validate --lint --region us-east-1 --template deploy/edge-waf.yaml || status=1
 
 for template in template.yaml deploy/edge-waf.yaml; do
   log "checkov $template (no failed check; skips need their reason in the template)"

@@ -9,6 +9,14 @@ export PATH="$TOOLS/venv/bin:$TOOLS/sam/bin:$HOME/.cargo/bin:$PATH"
 # Each line with the time of day, so that a long run's log shows where its minutes went.
 log() { printf '\033[1m==> %s %s\033[0m\n' "$(date +%T)" "$*" >&2; }
 
+# kill_tree PID: PID and every process below it (a background job of a script shares the
+# script's process group, so it cannot be killed as a group).
+kill_tree() {
+  local child
+  for child in $(pgrep -P "$1" 2>/dev/null); do kill_tree "$child"; done
+  kill "$1" 2>/dev/null || true
+}
+
 # A TCP port nothing listens on.
 free_port() {
   python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
