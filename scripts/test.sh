@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The one test command (README, .ci/run; docs/testing.md says what each step proves): installs
-# what is missing (scripts/bootstrap.sh test), checks formatting, lints, lints the SAM template,
+# what is missing (scripts/bootstrap.sh test), checks formatting, lints (that template.yaml and
+# the watch router are current is xtask's test, in the workspace's tests), lints the templates,
 # the GitHub workflows, the shell scripts, the docs' links, openapi.yaml and the dependencies
 # (cargo deny), then runs every test against its
 # own DynamoDB Local on a free port: unit and integration tests (handlers in-process),
@@ -34,8 +35,6 @@ log "cargo fmt --check"
 cargo fmt --all -- --check
 log "cargo clippy --all-targets -- -D warnings"
 cargo clippy --workspace --all-targets --quiet --locked -- -D warnings
-log "derived files up to date (cargo xtask check: template.yaml, the watch router)"
-cargo xtask check
 log "template.yaml (cfn-lint, sam validate --lint)"
 bash scripts/check-template.sh
 log "GitHub workflows (check-jsonschema, zizmor --offline)"
