@@ -121,7 +121,8 @@ AWS_CREDENTIALS=(AWS_REGION=us-east-1 AWS_DEFAULT_REGION=us-east-1
   AWS_SESSION_TOKEN=packagetest)
 
 log "creating table $TABLE_NAME and minting a dev token for $HANDLE (gharart-operator)"
-CARGO_TARGET_DIR="$ROOT/target" cargo build --quiet --locked -p gharart-operator
+# The workspace's binaries, as the other steps build them (-p would resolve other features).
+CARGO_TARGET_DIR="$ROOT/target" cargo build --quiet --locked --workspace --bins
 OPERATOR="$ROOT/target/debug/gharart-operator"
 # The operator names its target explicitly (--local) since it learned --stage and --table.
 target_flag=()

@@ -56,17 +56,19 @@ export DYNAMODB_CALL_LOG="${TMPDIR:-/tmp}/gharart-dynamodb-calls-$DYNAMODB_PORT.
 : >"$DYNAMODB_CALL_LOG"
 
 log "unit and integration tests"
+# Every later cargo call here names --workspace (never -p): cargo resolves features over the
+# packages it builds, so `-p` would build the dependencies a second time with another set.
 cargo test --workspace --locked
 
 log "secrets from Secrets Manager (moto's server)"
 MOTO_SERVER="$TOOLS/moto/bin/moto_server" \
-  cargo test --locked -p group-buy-tests --test api -- --ignored secrets::
+  cargo test --locked --workspace --test api -- --ignored secrets::
 
 log "end-to-end tests through cargo lambda watch"
 export TABLE_NAME="e2e-$(date +%s)"
 # What `cargo lambda watch` runs: the workspace's binaries, built with its features unified.
 cargo build --quiet --locked --workspace --bins
-cargo run --quiet --locked -p gharart-operator -- --local create-table
+target/debug/gharart-operator --local create-table
 # Revocation must show within the cache delay; keep it short so the test can wait it out.
 export PAT_CACHE_SECONDS=2
 # The deployed schedule's work every few seconds, as scripts/dev.sh runs it every minute: an
@@ -77,7 +79,7 @@ export OPERATOR_BIN="$ROOT/target/debug/gharart-operator"
 API_PORT=$(free_port)
 API_LOG="${TMPDIR:-/tmp}/gharart-api-$API_PORT.log"
 start_api "$API_PORT" "$API_LOG" || { tail -n 50 "$API_LOG"; exit 1; }
-if ! E2E_BASE_URL="http://127.0.0.1:$API_PORT" cargo test --locked -p group-buy-tests --test e2e -- --ignored; then
+if ! E2E_BASE_URL="http://127.0.0.1:$API_PORT" cargo test --locked --workspace --test e2e -- --ignored; then
   log "end-to-end tests failed; the API log follows"
   tail -n 100 "$API_LOG"
   exit 1
@@ -90,7 +92,7 @@ LOCKED_PORT=$(free_port)
 LOCKED_LOG="${TMPDIR:-/tmp}/gharart-api-$LOCKED_PORT.log"
 ORIGIN_SECRETS=$ORIGIN_SECRET start_api "$LOCKED_PORT" "$LOCKED_LOG" || { tail -n 50 "$LOCKED_LOG"; exit 1; }
 if ! E2E_BASE_URL="http://127.0.0.1:$LOCKED_PORT" E2E_ORIGIN_SECRET="$ORIGIN_SECRET" \
-  cargo test --locked -p group-buy-tests --test e2e -- --ignored the_origin_lock_over_http; then
+  cargo test --locked --workspace --test e2e -- --ignored the_origin_lock_over_http; then
   tail -n 50 "$LOCKED_LOG"
   exit 1
 fi
@@ -109,7 +111,7 @@ log "openapi.yaml fuzzed by Schemathesis against the functions under cargo lambd
 bash scripts/schemathesis.sh
 
 log "IAM: every recorded DynamoDB call against its function's policy in template.yaml"
-cargo test --locked -p group-buy-tests --test iam -- --ignored
+cargo test --locked --workspace --test iam -- --ignored
 
 log "packaging, part 2: waiting for the arm64 build"
 if ! wait "$PACKAGE_BUILD_PID"; then
