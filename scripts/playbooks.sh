@@ -26,15 +26,22 @@ set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 cd "$ROOT"
 
+# kill_pid_file FILE: stops the process whose pid FILE holds, if any, and removes FILE. The
+# pids of what a playbook may stop and start live in files, since a playbook's shell cannot
+# hand one back to the runner.
+kill_pid_file() {
+  local pid
+  pid=$(cat "$1" 2>/dev/null || true)
+  if [ -n "$pid" ]; then kill "$pid" 2>/dev/null || true; fi
+  rm -f "$1"
+}
+
 # `scripts/playbooks.sh dynamodb stop|start`: what $DYNAMODB_LOCAL runs inside a playbook.
-# The pid lives in a file, since a playbook's shell cannot hand one back to the runner.
 dynamodb_control() {
-  local pid_file="$PLAYBOOK_STATE/dynamodb.pid" pid
+  local pid_file="$PLAYBOOK_STATE/dynamodb.pid"
   case "${1:-}" in
     stop)
-      pid=$(cat "$pid_file" 2>/dev/null || true)
-      if [ -n "$pid" ]; then kill "$pid" 2>/dev/null || true; fi
-      rm -f "$pid_file"
+      kill_pid_file "$pid_file"
       for _ in $(seq 1 100); do
         if ! (echo >"/dev/tcp/127.0.0.1/$PLAYBOOK_DYNAMODB_PORT") 2>/dev/null; then
           log "DynamoDB Local stopped"
@@ -62,12 +69,10 @@ dynamodb_control() {
 
 # `scripts/playbooks.sh event-stream stop|start`: what $EVENT_STREAM runs inside a playbook.
 event_stream_control() {
-  local pid_file="$PLAYBOOK_STATE/events.pid" pid
+  local pid_file="$PLAYBOOK_STATE/events.pid"
   case "${1:-}" in
     stop)
-      pid=$(cat "$pid_file" 2>/dev/null || true)
-      if [ -n "$pid" ]; then kill "$pid" 2>/dev/null || true; fi
-      rm -f "$pid_file"
+      kill_pid_file "$pid_file"
       log "event runner stopped"
       ;;
     start)
@@ -118,12 +123,8 @@ cleanup() {
   # timeout passes the signal on to the playbook it runs.
   if [ -n "${PLAYBOOK_PID:-}" ]; then kill "$PLAYBOOK_PID" 2>/dev/null || true; fi
   stop_services
-  if [ -f "$PLAYBOOK_STATE/events.pid" ]; then
-    kill "$(cat "$PLAYBOOK_STATE/events.pid")" 2>/dev/null || true
-  fi
-  if [ -f "$PLAYBOOK_STATE/dynamodb.pid" ]; then
-    kill "$(cat "$PLAYBOOK_STATE/dynamodb.pid")" 2>/dev/null || true
-  fi
+  kill_pid_file "$PLAYBOOK_STATE/events.pid"
+  kill_pid_file "$PLAYBOOK_STATE/dynamodb.pid"
   # DynamoDB Local writes its files until it exits; give it a moment before removing them.
   sleep 0.2
   rm -rf "$PLAYBOOK_STATE"

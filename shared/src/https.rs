@@ -62,6 +62,11 @@ pub fn amazon_roots_client(extra: Option<&[u8]>) -> Result<SharedHttpClient, Tls
 /// Trusting the system's store (`SSL_CERT_FILE`, or the usual files and directories): the
 /// operator's client, run on laptops that may sit behind a TLS-inspecting proxy.
 pub fn system_roots_client() -> Result<SharedHttpClient, TlsError> {
+    client(system_roots()?)
+}
+
+/// The system's store, refused when it holds no usable root.
+fn system_roots() -> Result<rustls::RootCertStore, TlsError> {
     let mut roots = rustls::RootCertStore::empty();
     let found = rustls_native_certs::load_native_certs();
     let (added, _) = roots.add_parsable_certificates(found.certs);
@@ -70,7 +75,7 @@ pub fn system_roots_client() -> Result<SharedHttpClient, TlsError> {
             "no usable root certificate in the system's store".into(),
         ));
     }
-    client(roots)
+    Ok(roots)
 }
 
 /// The roots of `DYNAMODB_CA_FILE`, read when the endpoint is overridden.
@@ -91,15 +96,7 @@ pub struct DocumentClient(Client);
 
 impl DocumentClient {
     pub fn with_system_roots() -> Result<Self, TlsError> {
-        let mut roots = rustls::RootCertStore::empty();
-        let found = rustls_native_certs::load_native_certs();
-        let (added, _) = roots.add_parsable_certificates(found.certs);
-        if added == 0 {
-            return Err(TlsError(
-                "no usable root certificate in the system's store".into(),
-            ));
-        }
-        Ok(Self(client_of(roots)?))
+        Ok(Self(client_of(system_roots()?)?))
     }
 
     /// The body of a 200 answer to `GET url`, at most `max_bytes`, within `timeout` in all.
