@@ -86,6 +86,17 @@ print(len(value))
 ' "$1" "${2:-$body}"
 }
 
+# json_sum PATH FIELD [JSON]: the sum of FIELD over the array at PATH of the last body.
+json_sum() {
+  python3 -c '
+import json, sys
+value = json.loads(sys.argv[3])
+for part in filter(None, sys.argv[1].split(".")):
+    value = value[int(part)] if isinstance(value, list) else value.get(part)
+print(sum(item.get(sys.argv[2], 0) for item in value))
+' "$1" "$2" "${3:-$body}"
+}
+
 # check ARGS...: `test ARGS`, saying what failed (and the last response) when it does not hold.
 check() {
   if ! test "$@"; then

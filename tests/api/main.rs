@@ -27,6 +27,7 @@ mod personal_access_tokens;
 mod price_tiers;
 mod public_group_buys;
 mod secrets;
+mod stats;
 mod support_report;
 mod visitor_passes;
 mod waitlist;

@@ -295,7 +295,7 @@ fn every_recorded_call_is_allowed_by_its_function_policy() {
 }
 
 #[test]
-fn the_stream_processor_reads_the_stream_and_no_item() {
+fn the_stream_processor_reads_the_stream_and_writes_only_the_statistics() {
     let policy = &template_policies()["group-buy-events"];
     let actions: BTreeSet<&str> = policy
         .statements
@@ -309,14 +309,19 @@ fn the_stream_processor_reads_the_stream_and_no_item() {
             "dynamodb:GetRecords",
             "dynamodb:GetShardIterator",
             "dynamodb:ListStreams",
+            "dynamodb:PutItem",
+            "dynamodb:UpdateItem",
         ])
     );
-    assert!(
-        policy
-            .statements
-            .iter()
-            .all(|s| s.resources == [Resource::Stream])
-    );
+    for statement in &policy.statements {
+        if statement.resources != [Resource::Stream] {
+            assert_eq!(
+                statement.leading_keys(),
+                Some(&["GBSTATS#*".to_owned()][..]),
+                "the stream function writes the statistics' items and nothing else"
+            );
+        }
+    }
 }
 
 #[test]

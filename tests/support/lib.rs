@@ -4,6 +4,7 @@
 
 pub mod iam;
 pub mod proxy;
+pub mod stream;
 
 use aws_sdk_dynamodb::types::AttributeValue;
 use futures::StreamExt;

@@ -186,6 +186,14 @@ routes! {
         handler: |call, owner| Ok(owner::interests(call, owner.0).await?.into()),
         warm_up: warm_up_credentials,
     }
+    /// GET …/stats
+    GetGroupBuyStats {
+        function: "get-group-buy-stats",
+        GET "/v2/handles/{handle}/group-buys/{groupBuySlug}/stats",
+        caller: OwnerReading, throttle: OwnerRead, concurrency: OwnerRead,
+        handler: |call, owner| Ok(owner::stats(call, owner.0).await?.into()),
+        warm_up: warm_up_credentials,
+    }
     /// GET /v2/public/group-buys/{handle}
     ListPublicGroupBuys {
         function: "list-public-group-buys",

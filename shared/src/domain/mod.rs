@@ -10,6 +10,7 @@ pub mod interest;
 pub mod lifecycle;
 pub mod price_tier;
 pub mod rollup;
+pub mod stats;
 pub mod support;
 pub mod timestamp;
 

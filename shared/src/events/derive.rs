@@ -195,13 +195,13 @@ pub fn derive(record: &ChangeRecord) -> Result<Vec<LifecycleEvent>, DeriveError>
 }
 
 #[derive(Clone, Copy, Debug)]
-enum Image {
+pub(super) enum Image {
     Old,
     New,
 }
 
 /// The record's old or new image, decoded; `None` when the record has none.
-fn image<T: DeserializeOwned>(
+pub(super) fn image<T: DeserializeOwned>(
     record: &ChangeRecord,
     which: Image,
 ) -> Result<Option<T>, DeriveError> {

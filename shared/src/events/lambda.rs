@@ -5,11 +5,14 @@
 //! (template.yaml, `GroupBuyEventsFunction`).
 
 use super::delivery::{Publisher, deliver_in_order};
+use super::stats::{StatsKeeper, record_stats};
 use super::{ChangeRecord, LifecycleEvent, Operation, SOURCE};
-use crate::aws::environment_credentials;
+use crate::aws::{environment_credentials, function_dynamodb_client};
+use crate::configuration::TableSettings;
 use crate::deadline::Deadline;
 use crate::domain::Timestamp;
 use crate::https;
+use crate::store::Store;
 use aws_lambda_events::event::dynamodb::{Event, EventRecord};
 use aws_lambda_events::event::streams::{DynamoDbBatchItemFailure, DynamoDbEventResponse};
 use aws_sdk_eventbridge::config::retry::RetryConfig;
@@ -150,9 +153,10 @@ const TIME_PER_CALL: Duration = Duration::from_secs(10);
 
 /// One invocation: every record's events published in order; the first record that could
 /// not be delivered (and so every later one: Lambda retries from it) in `batchItemFailures`.
-pub async fn handle<P: Publisher>(
+pub async fn handle<P: Publisher, K: StatsKeeper>(
     event: Event,
     publisher: &P,
+    stats: &K,
     deadline: Deadline,
 ) -> DynamoDbEventResponse {
     let mut records = Vec::with_capacity(event.records.len());
@@ -166,14 +170,20 @@ pub async fn handle<P: Publisher>(
             }
         }
     }
-    let delivery = deliver_in_order(&records, publisher, || {
+    // The statistics first: a record whose statistics failed is not published either, so
+    // that Lambda's retry from it redoes both (each safe to repeat).
+    // Boxed: one allocation a batch keeps the function's future shallow enough for rustc's
+    // layout computation (its default recursion limit).
+    let stats = Box::pin(record_stats(&records, stats)).await;
+    let delivery = deliver_in_order(&records[..stats.recorded], publisher, || {
         !deadline.too_close_for(TIME_PER_CALL)
     })
     .await;
-    let failed = match (delivery.failure, unreadable) {
-        (Some(why), _) => Some((delivery.delivered, why)),
-        (None, Some((index, why))) => Some((index, why)),
-        (None, None) => None,
+    let failed = match (delivery.failure, stats.failure, unreadable) {
+        (Some(why), _, _) => Some((delivery.delivered, why)),
+        (None, Some(why), _) => Some((stats.recorded, why)),
+        (None, None, Some((index, why))) => Some((index, why)),
+        (None, None, None) => None,
     };
     let mut response = DynamoDbEventResponse::default();
     if let Some((index, why)) = failed {
@@ -208,9 +218,14 @@ pub async fn run() -> Result<(), Error> {
     crate::telemetry::init();
     let bus = EventBus::from_env()?;
     let bus = &bus;
+    let settings = TableSettings::from_env()?;
+    let store = &Store::new(
+        function_dynamodb_client(settings.dynamodb_endpoint.as_deref())?,
+        &settings.table_name,
+    );
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Event>| async move {
         let deadline = Deadline::from_lambda(event.context.deadline);
-        Ok::<_, Error>(handle(event.payload, bus, deadline).await)
+        Ok::<_, Error>(handle(event.payload, bus, store, deadline).await)
     }))
     .await
 }
@@ -264,6 +279,35 @@ mod tests {
         }
     }
 
+    /// A stand-in for the statistics' table (their rules are tested against DynamoDB Local,
+    /// tests/api/stats.rs): records the sequence numbers applied, or refuses one (once).
+    #[derive(Default)]
+    struct Keeper {
+        applied: Mutex<Vec<String>>,
+        refuse: Mutex<Option<&'static str>>,
+    }
+
+    impl StatsKeeper for Keeper {
+        async fn apply(
+            &self,
+            _group_buy: (&str, &str),
+            _hour: Timestamp,
+            _change: crate::events::stats::StatsChange,
+            record: &ChangeRecord,
+        ) -> Result<(), crate::store::StoreError> {
+            let mut refuse = self.refuse.lock().expect("lock");
+            if refuse.is_some_and(|s| s == record.sequence_number) {
+                *refuse = None;
+                return Err(crate::store::StoreError::Unavailable("throttled".into()));
+            }
+            self.applied
+                .lock()
+                .expect("lock")
+                .push(record.sequence_number.clone());
+            Ok(())
+        }
+    }
+
     fn ample() -> Deadline {
         Deadline::after(Duration::from_secs(60))
     }
@@ -271,7 +315,13 @@ mod tests {
     #[tokio::test]
     async fn near_the_timeout_the_rest_is_handed_back_not_failed() {
         let bus = FakeBus::default();
-        let response = handle(batch(), &bus, Deadline::after(Duration::from_secs(1))).await;
+        let response = handle(
+            batch(),
+            &bus,
+            &Keeper::default(),
+            Deadline::after(Duration::from_secs(1)),
+        )
+        .await;
         assert_eq!(failures(&response), [Some("100".to_owned())]);
         assert!(bus.accepted.lock().expect("lock").is_empty());
     }
@@ -359,9 +409,28 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn a_record_whose_statistics_fail_is_retried_with_its_events() {
+        let bus = FakeBus::default();
+        let keeper = Keeper::default();
+        *keeper.refuse.lock().expect("lock") = Some("300");
+        let event = batch();
+        let response = handle(event.clone(), &bus, &keeper, ample()).await;
+        // Records 100 and 200 are done; 300's events wait for its statistics.
+        assert_eq!(failures(&response), [Some("300".to_owned())]);
+        assert_eq!(bus.kinds(), ["ThresholdReached", "GroupBuyPaused"]);
+        let retry = retried_by_lambda(&event, &response).expect("a retry");
+        assert!(failures(&handle(retry, &bus, &keeper, ample()).await).is_empty());
+        assert_eq!(
+            bus.kinds(),
+            ["ThresholdReached", "GroupBuyPaused", "ThresholdLost"]
+        );
+        assert_eq!(*keeper.applied.lock().expect("lock"), ["100", "300"]);
+    }
+
+    #[tokio::test]
     async fn every_record_delivered_reports_no_failure() {
         let bus = FakeBus::default();
-        let response = handle(batch(), &bus, ample()).await;
+        let response = handle(batch(), &bus, &Keeper::default(), ample()).await;
         assert!(failures(&response).is_empty());
         let kinds = bus.kinds();
         assert_eq!(
@@ -380,7 +449,7 @@ mod tests {
             .expect("lock")
             .insert(DetailType::GroupBuyPaused.as_str());
         let event = batch();
-        let response = handle(event.clone(), &bus, ample()).await;
+        let response = handle(event.clone(), &bus, &Keeper::default(), ample()).await;
         assert_eq!(failures(&response), [Some("200".to_owned())]);
         assert_eq!(
             serde_json::to_value(&response).expect("JSON"),
@@ -388,7 +457,7 @@ mod tests {
         );
         let retry = retried_by_lambda(&event, &response).expect("a retry");
         assert_eq!(retry.records.len(), 2);
-        assert!(failures(&handle(retry, &bus, ample()).await).is_empty());
+        assert!(failures(&handle(retry, &bus, &Keeper::default(), ample()).await).is_empty());
         // Every event accepted at least once; the one of record 300, accepted in both
         // attempts, with the same id both times.
         let accepted = bus.accepted.lock().expect("lock").clone();
@@ -413,7 +482,7 @@ mod tests {
             down: true,
             ..FakeBus::default()
         };
-        let response = handle(batch(), &bus, ample()).await;
+        let response = handle(batch(), &bus, &Keeper::default(), ample()).await;
         assert_eq!(failures(&response), [Some("100".to_owned())]);
     }
 
@@ -435,7 +504,7 @@ mod tests {
         ]}))
         .expect("event");
         let bus = FakeBus::default();
-        let response = handle(event, &bus, ample()).await;
+        let response = handle(event, &bus, &Keeper::default(), ample()).await;
         assert_eq!(failures(&response), [Some("200".to_owned())]);
         let kinds = bus.kinds();
         assert_eq!(
@@ -461,7 +530,7 @@ mod tests {
             .collect();
         let event: Event = serde_json::from_value(json!({"Records": records})).expect("event");
         let bus = FakeBus::default();
-        assert!(failures(&handle(event, &bus, ample()).await).is_empty());
+        assert!(failures(&handle(event, &bus, &Keeper::default(), ample()).await).is_empty());
         assert_eq!(bus.accepted.lock().expect("lock").len(), 23);
     }
 }

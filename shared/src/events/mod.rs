@@ -10,9 +10,11 @@
 pub mod delivery;
 mod derive;
 pub mod lambda;
+pub mod stats;
 
 pub use delivery::{Delivery, Publisher, deliver_in_order};
 pub use derive::{DeriveError, derive};
+pub use stats::{Recorded, record_stats};
 
 use crate::domain::{CloseOutcome, Timestamp};
 use serde::{Deserialize, Serialize};

@@ -13,6 +13,7 @@ mod reports;
 mod retirement;
 mod riders;
 mod rollup;
+mod stats;
 mod stored_response;
 mod waitlist;
 
@@ -62,6 +63,7 @@ pub use reports::{REPORT_RETENTION_DAYS, StoredReport};
 pub use retirement::{RETENTION_AFTER_CLOSE_DAYS, Retirement};
 pub use riders::{Refusal, Riders};
 pub use rollup::Summary;
+pub use stats::Counted;
 pub use stored_response::{RETENTION_SECONDS, StoredResponse};
 pub use waitlist::{WaitlistEntry, WaitlistHead};
 

@@ -16,6 +16,8 @@
 //! | daily counter (TTL) | [`limit_pk`] | [`LIMIT_SK`] | – |
 //! | idempotency record (TTL) | [`idempotency_pk`] | [`IDEMPOTENCY_SK`] | – |
 //! | rollup counters | [`rollup_partition`] | [`TOTALS_SK`], [`drafts_sk`] | – |
+//! | a group-buy's statistics: one hour | [`stats_pk`] | [`stats_hour_sk`] | – |
+//! | a stream record counted in them (TTL) | [`stats_pk`] | [`stats_seen_sk`] | – |
 //! | redeemed visitor challenge (TTL) | [`challenge_pk`] | [`CHALLENGE_REDEEMED_SK`] | – |
 //! | a draw's seed and progress | [`draw_pk`] | [`DRAW_CONTROL_SK`] | – |
 //! | a draw's ranks, 100 tickets an item | [`draw_pk`] | [`rank_chunk_sk`] | – |
@@ -61,6 +63,11 @@ pub const IDEMPOTENCY_SK: &str = "IDEM";
 pub const TOTALS_SK: &str = "TOTALS";
 /// The sort key prefix of a rollup shard's drafts counted by hour.
 pub const DRAFTS_PREFIX: &str = "DRAFTS#";
+/// The partition key prefix of a group-buy's statistics (`stats_pk`); not `GB#…`, so no
+/// lifecycle event is derived from their writes.
+pub const STATS_PREFIX: &str = "GBSTATS#";
+/// The sort key prefix of an hour of statistics.
+pub const STATS_HOUR_PREFIX: &str = "HOUR#";
 /// Write shards of the admin and deadline indexes.
 pub const INDEX_SHARDS: u32 = 4;
 /// Partitions the rollup counters are spread over.
@@ -79,6 +86,22 @@ pub fn group_buy_pk(handle: &str, slug: &str) -> String {
 /// The handle and slug of a `group_buy_pk`; `None` for a key of another item.
 pub fn group_buy_of(pk: &str) -> Option<(&str, &str)> {
     pk.strip_prefix(GROUP_BUY_PREFIX)?.split_once('#')
+}
+
+/// The partition of a group-buy's statistics: beside its item collection, not in it, so that
+/// the stream consumer that writes them never contends with the registrations it counts.
+pub fn stats_pk(handle: &str, slug: &str) -> String {
+    format!("{STATS_PREFIX}{handle}#{slug}")
+}
+
+/// The statistics of the hour starting at `hour` (an RFC 3339 time): sorted by time.
+pub fn stats_hour_sk(hour: &str) -> String {
+    format!("{STATS_HOUR_PREFIX}{hour}")
+}
+
+/// The mark that stream record `record_id` was counted, so that a redelivery is not.
+pub fn stats_seen_sk(record_id: &str) -> String {
+    format!("SEEN#{record_id}")
 }
 
 /// A history entry: by time, then the request that wrote it.

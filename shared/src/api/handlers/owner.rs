@@ -2,6 +2,7 @@
 
 use crate::api::call::{Answer, Call, OwnerTarget, Target, Written};
 use crate::domain::daily_limit::{DailyLimit, OWNER_WRITES};
+use crate::domain::stats::campaign_stats;
 use crate::domain::{
     Action, Audience, CloseOutcome, Decision, ExtensionDecision, GroupBuy, HistoryEntry,
     NewGroupBuy, Rejection, Status, Timestamp, Transition,
@@ -461,4 +462,19 @@ pub(crate) async fn interests(call: &mut Call<'_>, owner: OwnerTarget) -> Result
         }
     };
     Ok(reply.header(header::VARY, "Accept").private())
+}
+
+/// The group-buy's interest over time (API.md "Campaign statistics"): its hours as the stream
+/// consumer recorded them, read beside the group-buy (two queries, no scan).
+pub(crate) async fn stats(call: &mut Call<'_>, owner: OwnerTarget) -> Result<Reply, ApiError> {
+    let target = owner.target;
+    let slug = target.slug()?;
+    let store = &call.app.store;
+    let (gb, recorded) = tokio::try_join!(
+        store.get(&target.handle, slug),
+        store.recorded_hours(target.handle.as_str(), slug.as_str()),
+    )?;
+    let gb = gb.ok_or(ApiError::GroupBuyNotFound)?;
+    let stats = campaign_stats(&gb, &recorded, Timestamp::now());
+    Ok(Reply::json(StatusCode::OK, &json!(stats)).private())
 }
