@@ -99,7 +99,7 @@ if [ "$DEV_SERVER" = 1 ]; then
   else
     # start_api with one more flag (its own process group, which stop_services ends).
     export VISITOR_PASS_DIFFICULTY="${VISITOR_PASS_DIFFICULTY:-8}"
-    (exec setsid cargo lambda watch --ignore-changes --concurrency "$INSTANCES" -A 127.0.0.1 \
+    (exec setsid cargo lambda watch --ignore-changes --disable-cors --concurrency "$INSTANCES" -A 127.0.0.1 \
       -P "$API_PORT") >>"$OUT/api.log" 2>&1 &
     API_PID=$!
     wait_for_port "$API_PORT" 120 || { log "cargo lambda watch did not start"; exit 1; }

@@ -57,7 +57,9 @@ start_api() {
   local port=$1 log_file=${2:-/dev/stderr}
   # The local stack's visitor challenges are cheap (the service's default is 18 zero bits).
   export VISITOR_PASS_DIFFICULTY="${VISITOR_PASS_DIFFICULTY:-8}"
-  (cd "$ROOT" && exec setsid cargo lambda watch --ignore-changes -A 127.0.0.1 -P "$port") \
+  # --disable-cors: the dev server would otherwise answer every preflight itself and let any
+  # origin read every route; the functions answer CORS as API.md says (shared/src/http/cors.rs).
+  (cd "$ROOT" && exec setsid cargo lambda watch --ignore-changes --disable-cors -A 127.0.0.1 -P "$port") \
     >>"$log_file" 2>&1 &
   API_PID=$!
   wait_for_port "$port" 120 || { log "cargo lambda watch did not start on port $port"; return 1; }

@@ -46,6 +46,8 @@ pub struct Settings {
     /// one). Empty (local runs and tests), every request is served; set, a request without
     /// one of them did not come through the edge and is refused (403 `EDGE_REQUIRED`).
     pub origin_secrets: Vec<Secret>,
+    /// The storefront origins the public routes answer CORS for (`STOREFRONT_ORIGINS`).
+    pub storefront_origins: Vec<String>,
 }
 
 #[derive(Clone, Debug)]
@@ -118,6 +120,40 @@ fn rotating_keys(raw: &str) -> Result<Vec<(String, Secret)>, ConfigError> {
         keys.push((id.to_owned(), Secret::new(secret)));
     }
     Ok(keys)
+}
+
+/// The storefront origins of local runs: the local console's (scripts/dev.sh serves the
+/// storefront demo page there), under both of its names.
+pub const DEV_STOREFRONT_ORIGINS: &str = "http://127.0.0.1:9080,http://localhost:9080";
+
+/// Parses `STOREFRONT_ORIGINS`: comma-separated origins, each `https://host[:port]` (or
+/// `http://` for a local one), no path, no wildcard. Unset: none, and no CORS at all.
+fn storefront_origins(raw: Option<String>) -> Result<Vec<String>, ConfigError> {
+    let Some(raw) = raw else {
+        return Ok(Vec::new());
+    };
+    raw.split(',')
+        .map(str::trim)
+        .filter(|o| !o.is_empty())
+        .map(|origin| {
+            let host = origin
+                .strip_prefix("https://")
+                .or_else(|| origin.strip_prefix("http://"));
+            let well_formed = host.is_some_and(|h| {
+                !h.is_empty()
+                    && h.bytes()
+                        .all(|b| b.is_ascii_alphanumeric() || b".-:[]".contains(&b))
+            });
+            match well_formed {
+                true => Ok(origin.to_ascii_lowercase()),
+                false => Err(ConfigError::Invalid {
+                    name: "STOREFRONT_ORIGINS",
+                    expected: "comma-separated origins, each https://host[:port] with no path \
+                               or wildcard",
+                }),
+            }
+        })
+        .collect()
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -283,6 +319,10 @@ impl Settings {
                 u64::from(number("STUCK_DRAFT_HOURS", 24)?) * 3600,
             ),
             pat_cache_ttl: Duration::from_secs(u64::from(number("PAT_CACHE_SECONDS", 30)?)),
+            storefront_origins: storefront_origins(
+                var("STOREFRONT_ORIGINS")
+                    .or_else(|| local.then(|| DEV_STOREFRONT_ORIGINS.to_owned())),
+            )?,
             origin_secrets: var("ORIGIN_SECRETS")
                 .map(|raw| {
                     raw.split(',')
@@ -498,5 +538,32 @@ mod tests {
         // One entry per shard at least.
         assert!(settings(&[("DRAW_MAX_ENTRIES", "15")]).is_err());
         assert!(settings(&[("DRAW_MAX_ENTRIES", "16")]).is_ok());
+    }
+
+    #[test]
+    fn storefront_origins_are_bare_origins() {
+        let local = settings(&[]).expect("local defaults");
+        assert_eq!(
+            local.storefront_origins,
+            ["http://127.0.0.1:9080", "http://localhost:9080"]
+        );
+        let s = settings(&[(
+            "STOREFRONT_ORIGINS",
+            "https://Shop.example, https://b.example:8443",
+        )])
+        .expect("origins");
+        assert_eq!(
+            s.storefront_origins,
+            ["https://shop.example", "https://b.example:8443"]
+        );
+        for bad in [
+            "*",
+            "https://*.example",
+            "https://shop.example/",
+            "shop.example",
+            "ftp://a",
+        ] {
+            assert!(settings(&[("STOREFRONT_ORIGINS", bad)]).is_err(), "{bad}");
+        }
     }
 }

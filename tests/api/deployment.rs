@@ -362,10 +362,15 @@ fn the_edge_caches_the_public_group_buy_reads_and_nothing_else() {
             "{pattern}: the API's max-age={max_age} is honoured"
         );
         let key = &policy["ParametersInCacheKeyAndForwardedToOrigin"];
+        // Origin only (the CORS answer names the storefront): never a credential.
+        let headers: Vec<&str> = key["HeadersConfig"]["Headers"]
+            .as_sequence()
+            .map(|h| h.iter().filter_map(Yaml::as_str).collect())
+            .unwrap_or_default();
         assert_eq!(
-            key["HeadersConfig"]["HeaderBehavior"].as_str(),
-            Some("none"),
-            "{pattern}: no header in the key"
+            (key["HeadersConfig"]["HeaderBehavior"].as_str(), headers),
+            (Some("whitelist"), vec!["Origin"]),
+            "{pattern}: no header but Origin in the key"
         );
         assert_eq!(
             key["CookiesConfig"]["CookieBehavior"].as_str(),

@@ -480,6 +480,133 @@ async fn unmatched_paths_and_methods_are_problem_json() {
     }
 }
 
+/// CORS (API.md, Conventions) as a browser meets it: a storefront origin's preflight of
+/// `PUT my-interest` is answered, and the public answers let that origin (only) read them;
+/// owner routes answer no CORS, to a storefront or anyone.
+#[tokio::test]
+#[ignore = "needs cargo lambda watch; run by scripts/test.sh"]
+async fn public_routes_answer_cors_for_the_storefronts_only() {
+    let api = Api::new();
+    if api.skips_local_only(
+        "public_routes_answer_cors_for_the_storefronts_only",
+        "the local storefront origins",
+    ) {
+        return;
+    }
+    let storefront = "http://127.0.0.1:9080";
+    let stranger = "https://shop.example.net";
+    let allow_origin = |headers: &HeaderMap| {
+        headers
+            .get("access-control-allow-origin")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned)
+    };
+    let (status, _, _) = api
+        .call(
+            Method::POST,
+            "",
+            Some(
+                json!({"slug": "cors-drop", "title": "Lamp", "currency": "INR",
+                "unitPriceMinor": 99900, "minParticipants": 1}),
+            ),
+        )
+        .await;
+    assert_eq!(status, 201);
+    api.call(Method::POST, "/cors-drop/publish", None).await;
+    let interest = format!(
+        "{}/v2/public/group-buys/{}/cors-drop/my-interest",
+        api.base, api.handle
+    );
+    let preflight = |origin: &str| {
+        api.http
+            .request(Method::OPTIONS, &interest)
+            .header("origin", origin)
+            .header("access-control-request-method", "PUT")
+            .header(
+                "access-control-request-headers",
+                "content-type, x-visitor-pass",
+            )
+    };
+    let answer = api.execute(preflight(storefront)).await;
+    assert_eq!(answer.status().as_u16(), 204);
+    let headers = answer.headers().clone();
+    assert_eq!(allow_origin(&headers).as_deref(), Some(storefront));
+    let allowed_headers = headers["access-control-allow-headers"]
+        .to_str()
+        .unwrap_or_default();
+    assert!(
+        allowed_headers.contains("x-visitor-pass"),
+        "{allowed_headers}"
+    );
+    assert!(
+        headers["access-control-allow-methods"]
+            .to_str()
+            .is_ok_and(|m| m.contains("PUT"))
+    );
+    let refused = api.execute(preflight(stranger)).await;
+    assert_eq!(allow_origin(refused.headers()), None);
+
+    let pass = api.pass().await;
+    let registered = api
+        .execute(
+            api.http
+                .put(&interest)
+                .header("origin", storefront)
+                .header("x-visitor-pass", &pass)
+                .json(&json!({"quantity": 1})),
+        )
+        .await;
+    assert_eq!(registered.status().as_u16(), 201);
+    let headers = registered.headers();
+    assert_eq!(allow_origin(headers).as_deref(), Some(storefront));
+    assert!(
+        headers["access-control-expose-headers"]
+            .to_str()
+            .is_ok_and(|h| h.contains("x-request-id"))
+    );
+    assert!(headers.get_all("vary").iter().any(|v| v == "Origin"));
+    let public = format!("{}/v2/public/group-buys/{}/cors-drop", api.base, api.handle);
+    let read = api
+        .execute(api.http.get(&public).header("origin", stranger))
+        .await;
+    assert_eq!(
+        (read.status().as_u16(), allow_origin(read.headers())),
+        (200, None)
+    );
+
+    let owner = api
+        .execute(
+            api.http
+                .get(format!(
+                    "{}/v2/handles/{}/group-buys/cors-drop",
+                    api.base, api.handle
+                ))
+                .bearer_auth(&api.token)
+                .header("origin", storefront),
+        )
+        .await;
+    assert_eq!(
+        (owner.status().as_u16(), allow_origin(owner.headers())),
+        (200, None)
+    );
+    let owner_preflight = api
+        .execute(
+            api.http
+                .request(
+                    Method::OPTIONS,
+                    format!(
+                        "{}/v2/handles/{}/group-buys/cors-drop/close",
+                        api.base, api.handle
+                    ),
+                )
+                .header("origin", storefront)
+                .header("access-control-request-method", "POST"),
+        )
+        .await;
+    assert_eq!(owner_preflight.status().as_u16(), 405);
+    assert_eq!(allow_origin(owner_preflight.headers()), None);
+}
+
 #[tokio::test]
 #[ignore = "needs cargo lambda watch; run by scripts/test.sh"]
 async fn the_public_walkthrough_over_http() {

@@ -6,14 +6,14 @@
 
 use super::app::App;
 use super::call::{Answer, Call, OwnerTarget};
-use super::spec::{Access, PLATFORM_ADMIN, RouteSpec};
+use super::spec::{Access, DEFAULT_ROUTE, PLATFORM_ADMIN, RouteSpec};
 use crate::auth::{AuthError, Principal, Scope};
 use crate::call_log::as_function;
 use crate::deadline::Deadline;
 use crate::domain::{Handle, Slug};
 use crate::http::idempotency::{IdempotencyKey, Keyed, StoredResponse, keeps};
 use crate::http::visitor::Visitor;
-use crate::http::{ApiError, RequestIds};
+use crate::http::{ApiError, RequestIds, cors};
 use crate::store::{Listing, StoreError};
 use crate::telemetry::{self, RequestLog};
 use futures_util::FutureExt;
@@ -314,6 +314,15 @@ impl App {
             Err(e) => e.into_response(&ids.request_id),
         };
         ids.stamp(&mut response);
+        // The public routes answer CORS for the stage's storefronts; the owner, admin and
+        // support routes never do, nor what no route takes (bar the preflights of the public
+        // routes, which `Unmatched` answers with their own headers).
+        if matches!(spec.access, Access::Public | Access::Visitor)
+            && spec.path != DEFAULT_ROUTE
+            && let Some(origin) = cors::allowed_origin(&req, &self.settings.storefront_origins)
+        {
+            cors::allow(&mut response, origin);
+        }
         let log = call.log;
         telemetry::emit_metrics(spec.function, &log.metrics);
         tracing::info!(

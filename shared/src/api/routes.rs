@@ -18,6 +18,7 @@ use super::pipeline::{
     warm_up_nothing, warm_up_public_list,
 };
 use super::spec::{Access, Concurrency, DEFAULT_ROUTE, RouteSpec, Throttle};
+use crate::http::cors;
 use crate::http::visitor::Visitor;
 use crate::http::{ApiError, match_path};
 use crate::store::StoreError;
@@ -301,6 +302,17 @@ impl Endpoint for Unmatched {
         let path = Some(req.raw_http_path())
             .filter(|p| !p.is_empty())
             .unwrap_or_else(|| req.uri().path());
+        // No route takes OPTIONS: a browser's preflight for a public route comes here.
+        let cors_methods: Vec<&str> = Route::ALL
+            .iter()
+            .filter(|route| matches!(route.access(), Access::Public | Access::Visitor))
+            .filter(|route| route.match_path(path).is_some())
+            .map(|route| route.method())
+            .collect();
+        let storefronts = &call.app.settings.storefront_origins;
+        if let Some(preflight) = cors::preflight(req, &cors_methods, storefronts) {
+            return Ok(preflight.into());
+        }
         Err(unmatched(req.method().as_str(), path))
     }
 

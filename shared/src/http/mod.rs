@@ -2,6 +2,7 @@
 //! knows nothing of HTTP; its failures become answers here, in `error`, and only here.
 
 mod conventions;
+pub mod cors;
 pub mod cursor;
 pub mod error;
 pub mod idempotency;
