@@ -297,8 +297,14 @@ fn the_edge_caches_the_public_group_buy_reads_and_nothing_else() {
     let config = &distributions[0]["Properties"]["DistributionConfig"];
 
     let origins = config["Origins"].as_sequence().expect("Origins");
-    assert_eq!(origins.len(), 1);
-    let origin = &origins[0];
+    assert_eq!(origins.len(), 2, "the API and the web front end's bucket");
+    let origin_named = |id: &str| {
+        origins
+            .iter()
+            .find(|o| o["Id"].as_str() == Some(id))
+            .unwrap_or_else(|| panic!("an origin {id}"))
+    };
+    let origin = origin_named("http-api");
     assert!(
         tagged(&origin["DomainName"], "Sub")
             .is_some_and(|d| d.starts_with("${HttpApi}.execute-api.")),
@@ -327,12 +333,83 @@ fn the_edge_caches_the_public_group_buy_reads_and_nothing_else() {
             .expect("the default serves what no pattern does")
     };
     for (_, behaviour) in &behaviours {
-        assert_eq!(text(&behaviour["TargetOriginId"]), text(&origin["Id"]));
         assert_eq!(
             behaviour["ViewerProtocolPolicy"].as_str(),
             Some("https-only")
         );
     }
+    // Every /v2 path goes to the API (a path no route has gets the API's own 404), and the
+    // rest to the web front end's bucket: reads only, and nothing of the viewer's forwarded.
+    let api_serves = |path: &str| {
+        let (pattern, behaviour) = &behaviours[serving(path)];
+        assert_eq!(
+            text(&behaviour["TargetOriginId"]),
+            "http-api",
+            "{path} ({pattern})"
+        );
+    };
+    api_serves("/v2/no-such-route");
+    let (_, web) = &behaviours[serving("/console/index.html")];
+    assert_eq!(text(&web["TargetOriginId"]), "web");
+    assert_eq!(
+        strings_of(&web["AllowedMethods"]),
+        strings_of(&web["CachedMethods"])
+    );
+    assert!(
+        strings_of(&web["AllowedMethods"])
+            .iter()
+            .all(|m| m == "GET" || m == "HEAD")
+    );
+    assert!(
+        web["OriginRequestPolicyId"].is_null(),
+        "no viewer header reaches the bucket"
+    );
+    let web_origin = origin_named("web");
+    assert_eq!(
+        web_origin["S3OriginConfig"]["OriginAccessIdentity"].as_str(),
+        Some(""),
+        "origin access control, not the legacy identity"
+    );
+    let control = &attribute_of(
+        &template,
+        &web_origin["OriginAccessControlId"],
+        "Id",
+        "AWS::CloudFront::OriginAccessControl",
+    )["Properties"]["OriginAccessControlConfig"];
+    assert_eq!(control["SigningBehavior"].as_str(), Some("always"));
+    let bucket = &template["Resources"]["WebBucket"]["Properties"];
+    for block in [
+        "BlockPublicAcls",
+        "BlockPublicPolicy",
+        "IgnorePublicAcls",
+        "RestrictPublicBuckets",
+    ] {
+        assert_eq!(
+            bucket["PublicAccessBlockConfiguration"][block].as_bool(),
+            Some(true),
+            "{block}"
+        );
+    }
+    let readers: Vec<&Yaml> =
+        template["Resources"]["WebBucketPolicy"]["Properties"]["PolicyDocument"]["Statement"]
+            .as_sequence()
+            .expect("statements")
+            .iter()
+            .filter(|s| s["Effect"].as_str() == Some("Allow"))
+            .collect();
+    assert_eq!(readers.len(), 1, "one reader");
+    assert_eq!(
+        readers[0]["Principal"]["Service"].as_str(),
+        Some("cloudfront.amazonaws.com")
+    );
+    assert!(
+        tagged(
+            &readers[0]["Condition"]["StringEquals"]["AWS:SourceArn"],
+            "Sub"
+        )
+        .is_some_and(|arn| arn.ends_with(":distribution/${EdgeDistribution}")),
+        "only this stage's distribution"
+    );
 
     let max_age = public_max_age();
     let is_cached =
@@ -450,6 +527,7 @@ fn the_edge_caches_the_public_group_buy_reads_and_nothing_else() {
             .path()
             .replace("{handle}", "acme-decor")
             .replace("{groupBuySlug}", "spring-vase");
+        api_serves(&path);
         // The public writes (visitor challenges and passes) are never cached.
         if route.access() == Access::Public && route.method() == "GET" {
             assert_cached(&path);
