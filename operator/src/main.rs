@@ -470,14 +470,14 @@ async fn run(cli: Cli) -> Result<(), String> {
                     );
                     let queue = format!("{table}-events-failures");
                     let sqs = aws_sdk_sqs::Client::new(aws);
-                    replay::replay_queue(&streams, &sqs, &queue, &bus).await?
+                    replay::replay_queue(&streams, &sqs, &queue, &bus, &store).await?
                 }
                 (None, Some(settings)) => {
                     let endpoint = settings.dynamodb_endpoint.clone().unwrap_or_default();
                     let streams = event_stream::local_streams_client(client, &endpoint);
                     let events = event_stream::EventsFile::open(events_file.clone())?;
                     let failures = event_stream::failures_path(&events_file);
-                    replay::replay_file(&streams, &failures, &events).await?
+                    replay::replay_file(&streams, &failures, &events, &store).await?
                 }
                 (None, None) => return Err("no target to replay on".into()),
             };

@@ -11,7 +11,8 @@
 use crate::event_stream::change_record;
 use aws_sdk_dynamodbstreams::error::ProvideErrorMetadata;
 use aws_sdk_dynamodbstreams::types::ShardIteratorType;
-use group_buy::events::{ChangeRecord, Publisher, deliver_in_order};
+use group_buy::events::{ChangeRecord, Publisher, deliver_in_order, record_stats};
+use group_buy::store::Store;
 use serde::{Deserialize, Serialize};
 use std::io::Write;
 use std::path::Path;
@@ -96,6 +97,7 @@ pub async fn replay<P: Publisher>(
     streams: &aws_sdk_dynamodbstreams::Client,
     batch: &BatchInfo,
     publisher: &P,
+    store: &Store,
 ) -> Replayed {
     let iterator = streams
         .get_shard_iterator()
@@ -165,8 +167,11 @@ pub async fn replay<P: Publisher>(
             batch.batch_size
         ));
     }
-    let delivery = deliver_in_order(&records, publisher, || true).await;
-    match delivery.failure {
+    // The statistics too: a batch given up on had neither its events nor (from the record
+    // that failed on) its statistics; both are safe to apply again.
+    let stats = record_stats(&records, store).await;
+    let delivery = deliver_in_order(&records[..stats.recorded], publisher, || true).await;
+    match delivery.failure.or(stats.failure) {
         None => Replayed::Delivered {
             records: records.len(),
             events: delivery.published,
@@ -206,6 +211,7 @@ pub async fn replay_file<P: Publisher>(
     streams: &aws_sdk_dynamodbstreams::Client,
     failures: &Path,
     publisher: &P,
+    store: &Store,
 ) -> Result<usize, String> {
     // Claimed first, by a rename: what the runner appends meanwhile goes to a new file, which
     // the batches not replayed are then appended to.
@@ -226,7 +232,7 @@ pub async fn replay_file<P: Publisher>(
     for line in raw.lines().filter(|l| !l.trim().is_empty()) {
         let batch: FailedBatch = serde_json::from_str(line)
             .map_err(|e| format!("{}: not a batch description: {e}", claimed.display()))?;
-        let replayed = replay(streams, &batch.info, publisher).await;
+        let replayed = replay(streams, &batch.info, publisher, store).await;
         report(&batch.info, &replayed);
         if !matches!(replayed, Replayed::Delivered { .. }) {
             kept.push(batch);
@@ -247,6 +253,7 @@ pub async fn replay_queue<P: Publisher>(
     sqs: &aws_sdk_sqs::Client,
     queue_name: &str,
     publisher: &P,
+    store: &Store,
 ) -> Result<usize, String> {
     let queue_url = sqs
         .get_queue_url()
@@ -293,7 +300,7 @@ pub async fn replay_queue<P: Publisher>(
                 left += 1;
                 continue;
             };
-            let replayed = replay(streams, &batch.info, publisher).await;
+            let replayed = replay(streams, &batch.info, publisher, store).await;
             report(&batch.info, &replayed);
             match (replayed, message.receipt_handle()) {
                 (Replayed::Delivered { .. }, Some(receipt)) => {
