@@ -268,6 +268,12 @@ async fn capacity_per_route_with_a_long_description() {
                 200,
             ),
             (
+                "stats (owner)",
+                Route::GetGroupBuyStats,
+                owner(Route::GetGroupBuyStats, format!("{one}/stats")),
+                200,
+            ),
+            (
                 "withdraw",
                 Route::WithdrawInterest,
                 my_interest(Route::WithdrawInterest, &slug, &a),
@@ -568,4 +574,57 @@ async fn draw_of_a_hundred_thousand_entries() {
         usage.capacity_units,
         took.as_secs_f64() / 9.0
     );
+}
+
+/// What keeping the campaign statistics costs, off the request path: the stream consumer's
+/// DynamoDB calls and capacity per registration and per withdrawal (each is an interest record
+/// and a tally record on the stream), and for the redelivery of an already counted batch.
+#[tokio::test]
+#[ignore = "a benchmark: scripts/bench.sh"]
+async fn statistics_per_registration_on_the_stream() {
+    let app = group_buy_tests::spawn_app_with_events().await;
+    app.published("stats-bench", json!({})).await;
+    let visitors = app.visitors(RUNS).await;
+    for visitor in &visitors {
+        assert_eq!(app.register("stats-bench", visitor, None).await.status, 201);
+    }
+    let registered = group_buy_tests::stream::stream_records(&app).await;
+    for visitor in &visitors {
+        assert_eq!(app.withdraw("stats-bench", visitor).await.status, 204);
+    }
+    let all = group_buy_tests::stream::stream_records(&app).await;
+    let withdrawn = &all[registered.len()..];
+    let consume = |records: &[group_buy::events::ChangeRecord]| {
+        let records = records.to_vec();
+        let store = app.app.store.clone();
+        async move {
+            let (recorded, usage) =
+                measure(group_buy::events::record_stats(&records, &store)).await;
+            assert_eq!(recorded.failure, None);
+            usage
+        }
+    };
+    let per = |usage: DynamoUsage| {
+        (
+            usage.calls as f64 / RUNS as f64,
+            usage.capacity_units / RUNS as f64,
+        )
+    };
+    // The records before the first registration (the create and the publish) count nothing.
+    let first = consume(&registered).await;
+    let second = consume(withdrawn).await;
+    let again = consume(&all).await;
+    println!("\nThe statistics' cost on the stream consumer, per visitor ({RUNS} visitors)\n");
+    println!("| records | calls | capacity units |");
+    println!("|---|---|---|");
+    for (name, (calls, capacity)) in [
+        (
+            "a registration (interest inserted, tally moved)",
+            per(first),
+        ),
+        ("a withdrawal (interest deleted, tally moved)", per(second)),
+        ("both again, redelivered", per(again)),
+    ] {
+        println!("| {name} | {calls:.1} | {capacity:.1} |");
+    }
 }
