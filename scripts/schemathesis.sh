@@ -44,29 +44,10 @@ API_LOG="$STATE/api.log"
 log "API on $API (log: $API_LOG)"
 start_api "$API_PORT" "$API_LOG" || { tail -n 50 "$API_LOG"; exit 1; }
 
-# Every function once, before any generated request: `cargo lambda watch` starts a function
-# (`cargo run --bin`) at its first request, and Schemathesis would time that start-up.
-warm_up() {
-  local method=$1 path=$2 status
-  status=$(curl -sS -o /dev/null -w '%{http_code}' -X "$method" "$API$path" --max-time 300) || true
-  case "$status" in [234]??) ;; *)
-    log "warm-up: $method $path answered ${status:-nothing}"
-    tail -n 30 "$API_LOG" >&2
-    exit 1
-    ;;
-  esac
-}
+# Every function once, before any generated request: Schemathesis would time a function's
+# start under `cargo lambda watch`.
 log "starting every function"
-for route in "GET /v2/handles/x/group-buys" "POST /v2/handles/x/group-buys" \
-  "GET /v2/handles/x/group-buys/x" "POST /v2/handles/x/group-buys/x/publish" \
-  "POST /v2/handles/x/group-buys/x/pause" "POST /v2/handles/x/group-buys/x/close" \
-  "GET /v2/handles/x/group-buys/x/interests" "GET /v2/public/group-buys/x" \
-  "GET /v2/public/group-buys/x/x" "PUT /v2/public/group-buys/x/x/my-interest" \
-  "GET /v2/public/group-buys/x/x/my-interest" "DELETE /v2/public/group-buys/x/x/my-interest" \
-  "GET /v2/platform-admin/group-buys" "POST /v2/support/report" \
-  "POST /v2/public/visitor-challenges" "POST /v2/public/visitor-passes"; do
-  warm_up $route
-done
+warm_up_functions "$API" "$API_LOG"
 
 # Data for the generated requests to find: a published group-buy (and a draft) of $HANDLE.
 # The first request to each function waits for `cargo lambda watch` to start it.

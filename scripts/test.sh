@@ -6,9 +6,11 @@
 # (cargo deny), then runs every test against its
 # own DynamoDB Local on a free port: unit and integration tests (handlers in-process),
 # end-to-end tests over HTTP through `cargo lambda watch`, the walkthrough's and the
-# playbooks' steps, a generated client, Schemathesis, the IAM check of every DynamoDB call
-# those made, and the packaging test (an arm64 function built by `sam build`, run under qemu
-# against a Lambda Runtime API stub). The packaging test's build, the longest step, runs from
+# playbooks' steps, the web front end in headless Chromium (sign-in through a local OIDC
+# provider, the console, the admin dashboard, the storefront widget, axe and the budgets), a
+# generated client, Schemathesis, the IAM check of every DynamoDB call those made, and the
+# packaging test (an arm64 function built by `sam build`, run under qemu against a Lambda
+# Runtime API stub). The packaging test's build, the longest step, runs from
 # the start at the lowest CPU priority, so it takes only the CPU the other steps leave idle.
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
@@ -103,6 +105,9 @@ bash scripts/playbooks.sh docs/walkthrough.md
 
 log "playbooks: the API steps of docs/playbooks/*.md"
 bash scripts/playbooks.sh
+
+log "web front end: console, admin dashboard and widget in headless Chromium, axe, budgets (scripts/web-test.sh)"
+bash scripts/web-test.sh
 
 log "openapi.yaml through a generated client (openapi-python-client, the owner lifecycle and the public half)"
 bash scripts/generated-client.sh
