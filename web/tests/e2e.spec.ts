@@ -72,6 +72,11 @@ function widget(page: Page) {
   return page.locator('gharart-group-buy');
 }
 
+/** The owner's access token, from the console's sessionStorage. */
+function ownerToken(): Promise<string> {
+  return owner.evaluate(() => JSON.parse(sessionStorage.getItem('gharart.console.session') || '{}').accessToken as string);
+}
+
 /** A local datetime-local value `seconds` from now (the browser's zone is Asia/Kolkata). */
 function localIn(seconds: number): string {
   const d = new Date(Date.now() + seconds * 1000 + 330 * 60_000);
@@ -171,6 +176,9 @@ test('a visitor registers through the widget on the demo page and the console fo
   await w.getByLabel('Quantity').selectOption('2');
   await w.getByRole('button', { name: 'Register interest' }).click();
   await expect(w).toContainText('You are in: 2 units');
+  // The outcome is announced by the one live region, and the focus stayed in the widget.
+  await expect(w.locator('[data-part=live]')).toHaveText('Your interest is registered.');
+  expect(await w.evaluate((el) => document.activeElement === el && !!el.shadowRoot?.activeElement)).toBe(true);
   await expect(w.locator('[data-part=progress]')).toContainText('1 of 3 needed');
   // The price tiers: the next one and what it still needs.
   await expect(w).toContainText('1 more participant and the price drops to ₹2,299.00');
@@ -250,6 +258,63 @@ test('pause holds registrations; extend moves the deadline; publish reopens', as
   await expect(owner.locator('.badge')).toHaveText('published');
 });
 
+test('a step acts only on the state the owner saw', async () => {
+  // The campaign page mounted afresh: its 10 s refresh does not come before the click.
+  await owner.goto(`${CONSOLE}/#/h/${HANDLE}`);
+  await owner.goto(`${CONSOLE}/#/h/${HANDLE}/g/${SLUG}`);
+  await expect(owner.locator('.badge')).toHaveText('published');
+  // Someone else pauses it behind the page's back.
+  const url = `${CONSOLE}/v2/handles/${HANDLE}/group-buys/${SLUG}`;
+  const authorization = `Bearer ${await ownerToken()}`;
+  const current = await owner.request.get(url, { headers: { authorization } });
+  const paused = await owner.request.post(`${url}/pause`, {
+    headers: { authorization, 'if-match': current.headers().etag, 'idempotency-key': `pause-behind-${run}` },
+  });
+  expect(paused.status()).toBe(200);
+  const posts: string[] = [];
+  const onRequest = (r: import('@playwright/test').Request) => {
+    if (r.method() === 'POST' && r.url().includes(`/group-buys/${SLUG}/`)) posts.push(r.url());
+  };
+  owner.on('request', onRequest);
+  await owner.getByRole('button', { name: 'Pause' }).click();
+  await expect(owner.locator('.stale')).toContainText('Changed since you looked: now paused, version');
+  await expect(owner.locator('.badge')).toHaveText('paused');
+  await expect(owner.getByTestId('step-outcome')).toBeFocused();
+  owner.off('request', onRequest);
+  expect(posts).toEqual([]);
+  // Now that the page shows it, the owner reopens it.
+  await owner.getByRole('button', { name: 'Publish' }).click();
+  await expect(owner.locator('.badge')).toHaveText('published');
+});
+
+test('a step pressed again after a lost answer reuses its Idempotency-Key and gets the replay', async () => {
+  const keys: string[] = [];
+  let lose = true;
+  // The first extend reaches the API, and its answer is lost on the way back.
+  await owner.route('**/extend', async (route) => {
+    keys.push(route.request().headers()['idempotency-key']);
+    if (!lose) return route.continue();
+    lose = false;
+    await route.fetch();
+    await route.abort('failed');
+  });
+  await owner.getByLabel('New deadline (your time)').fill(localIn(15 * 86400));
+  await owner.getByRole('button', { name: 'Extend' }).click();
+  await expect(owner.locator('.problem[data-code=NETWORK]')).toBeVisible();
+  await expect(owner.locator('#now')).toContainText('extended 2 of 3 times');
+  const [response] = await Promise.all([
+    owner.waitForResponse((r) => r.url().endsWith('/extend') && r.request().method() === 'POST'),
+    owner.getByRole('button', { name: 'Extend' }).click(),
+  ]);
+  expect(keys).toHaveLength(2);
+  expect(keys[1]).toBe(keys[0]);
+  expect(response.status()).toBe(200);
+  expect(response.headers()['idempotent-replayed']).toBe('true');
+  await expect(owner.getByRole('status')).toContainText('Extend: done');
+  await expect(owner.locator('#now')).toContainText('extended 2 of 3 times');
+  await owner.unroute('**/extend');
+});
+
 test('the participants download as CSV', async () => {
   const [download] = await Promise.all([owner.waitForEvent('download'), owner.getByRole('button', { name: 'Download CSV' }).click()]);
   expect(download.suggestedFilename()).toBe(`${HANDLE}-${SLUG}-participants.csv`);
@@ -281,6 +346,12 @@ test('the widget uses the token of a signed-in user when the host page provides 
   expect(await page.evaluate(() => Object.keys(localStorage).filter((k) => k.startsWith('gharart.visitor-pass')))).toEqual([]);
   await w.getByRole('button', { name: 'Withdraw' }).click();
   await expect(w).toContainText('You have withdrawn');
+  // A token the API refuses (expired): the group-buy still shows, the host page hears of it.
+  await page.evaluate(() => addEventListener('gharart-token-expired', () => document.body.setAttribute('data-token-expired', '')));
+  await page.evaluate(() => dispatchEvent(new CustomEvent('gharart-token', { detail: { token: 'expired.token.value' } })));
+  await expect(w).toContainText('Sign in again to see your interest');
+  await expect(w.getByRole('heading', { name: /Brass lamp/ })).toBeVisible();
+  await expect(page.locator('body[data-token-expired]')).toBeAttached();
   await context.close();
 });
 
@@ -367,6 +438,28 @@ test('a fair draw: entries through the widget, the owner runs the draw, the visi
 });
 
 test('a support report goes out with the last request ids', async () => {
+  // A refused close, then more calls than the recent-calls ring holds: the report still
+  // names the refused call.
+  await owner.goto(`${CONSOLE}/#/h/${HANDLE}/g/${SLUG}`);
+  const [refused] = await Promise.all([
+    owner.waitForResponse((r) => r.url().endsWith('/close') && r.request().method() === 'POST'),
+    owner.getByRole('button', { name: 'Close as fulfilled' }).click(),
+  ]);
+  expect(refused.status()).toBe(409);
+  const refusedId = refused.headers()['x-request-id'];
+  expect(refusedId).toBeTruthy();
+  for (let i = 0; i < 18; i++) {
+    await Promise.all([
+      owner.waitForResponse((r) => r.url().includes(`/group-buys/${SLUG}/interests`)),
+      owner.getByRole('button', { name: 'Refresh now' }).click(),
+    ]);
+  }
+  // The 10 s refresh is a background call: it does not enter the recent calls.
+  await owner.waitForTimeout(500); // the last refresh's other reads answered too
+  const lastCall = await owner.locator('.request-log summary').textContent();
+  await owner.waitForResponse((r) => r.url().includes(`/group-buys/${SLUG}/interests`), { timeout: 15_000 });
+  await owner.waitForTimeout(300);
+  await expect(owner.locator('.request-log summary')).toHaveText(lastCall!);
   await owner.goto(`${CONSOLE}/#/report`);
   await expect(owner.getByRole('heading', { name: 'Report a problem' })).toBeVisible();
   await owner.getByLabel('Summary').fill('The close was refused');
@@ -378,7 +471,8 @@ test('a support report goes out with the last request ids', async () => {
     owner.getByRole('button', { name: 'Send report' }).click(),
   ]);
   const body = JSON.parse(request.postData() || '{}');
-  expect(body.requestId).toBeTruthy();
+  expect(body.requestId).toBe(refusedId);
+  expect(body.reproArtifact).toContain(refusedId);
   expect(body.reproArtifact).not.toContain('Bearer');
   await expect(owner.getByTestId('report-id')).not.toBeEmpty();
 });

@@ -23,6 +23,24 @@ export type Transition =
   | { kind: 'extend'; closesAt: string }
   | { kind: 'draw' };
 
+/**
+ * The group-buy changed between the owner's look and the step: the step was not sent. Carries
+ * the state read just now, which the page shows instead.
+ */
+export class StaleError extends Error {
+  constructor(
+    readonly current: GroupBuy,
+    readonly etag: string | null,
+  ) {
+    super(`Changed since you looked: now ${current.status}, version ${current.version}. Check it, then try again.`);
+  }
+}
+
+/** A read for the periodic refresh: kept out of the recent calls (http.ts, `background`). */
+export interface ReadOptions {
+  background?: boolean;
+}
+
 export class Api {
   constructor(
     private base: string,
@@ -37,12 +55,12 @@ export class Api {
     return call(this.base, 'GET', `${this.owner(handle)}?limit=100${status ? `&status=${status}` : ''}`, { token: this.token() });
   }
 
-  create(handle: string, body: NewGroupBuy): Promise<CallResult<GroupBuy>> {
-    return call(this.base, 'POST', this.owner(handle), { token: this.token(), body, idempotent: true });
+  create(handle: string, body: NewGroupBuy, idempotencyKey: string): Promise<CallResult<GroupBuy>> {
+    return call(this.base, 'POST', this.owner(handle), { token: this.token(), body, idempotencyKey });
   }
 
-  get(handle: string, slug: string, history = false): Promise<CallResult<GroupBuyWithHistory>> {
-    return call(this.base, 'GET', `${this.owner(handle, slug)}${history ? '?include=history' : ''}`, { token: this.token() });
+  get(handle: string, slug: string, history = false, o: ReadOptions = {}): Promise<CallResult<GroupBuyWithHistory>> {
+    return call(this.base, 'GET', `${this.owner(handle, slug)}${history ? '?include=history' : ''}`, { token: this.token(), ...o });
   }
 
   /** The history entries before `cursor` (the `historyNextCursor` of a later page). */
@@ -51,22 +69,24 @@ export class Api {
   }
 
   /**
-   * The guide's first debugging rule: read the current state, then act on that version only
-   * (If-Match with the ETag just read, a fresh Idempotency-Key).
+   * A step on the version the owner saw (`seenEtag`), never on one they did not. The guide's
+   * first debugging rule reads the current state first; if it moved since the owner's look, the
+   * step is not sent (StaleError, with the new state). Otherwise If-Match carries the seen
+   * ETag, so a change in between is the API's 412, and `idempotencyKey` is the intent's key.
    */
-  async transition(handle: string, slug: string, t: Transition): Promise<CallResult<GroupBuy>> {
+  async transition(handle: string, slug: string, t: Transition, seenEtag: string | null, idempotencyKey: string): Promise<CallResult<GroupBuy>> {
     const current = await this.get(handle, slug);
-    const body = t.kind === 'close' ? { outcome: t.outcome } : t.kind === 'extend' ? { closesAt: t.closesAt } : undefined;
+    if (!seenEtag || current.etag !== seenEtag) throw new StaleError(current.body, current.etag);
     return call(this.base, 'POST', `${this.owner(handle, slug)}/${t.kind}`, {
       token: this.token(),
-      body,
-      ifMatch: current.etag,
-      idempotent: true,
+      body: transitionBody(t),
+      ifMatch: seenEtag,
+      idempotencyKey,
     });
   }
 
-  interests(handle: string, slug: string): Promise<CallResult<InterestList>> {
-    return call(this.base, 'GET', `${this.owner(handle, slug)}/interests?limit=100`, { token: this.token() });
+  interests(handle: string, slug: string, o: ReadOptions = {}): Promise<CallResult<InterestList>> {
+    return call(this.base, 'GET', `${this.owner(handle, slug)}/interests?limit=100`, { token: this.token(), ...o });
   }
 
   /** Every page of the participants as CSV, one header row. */
@@ -85,8 +105,8 @@ export class Api {
     return out;
   }
 
-  stats(handle: string, slug: string): Promise<CallResult<Stats>> {
-    return call(this.base, 'GET', `${this.owner(handle, slug)}/stats`, { token: this.token() });
+  stats(handle: string, slug: string, o: ReadOptions = {}): Promise<CallResult<Stats>> {
+    return call(this.base, 'GET', `${this.owner(handle, slug)}/stats`, { token: this.token(), ...o });
   }
 
   admin(filters: { status?: Status | ''; handle?: string; flag?: AdminFlag | ''; cursor?: string }): Promise<CallResult<AdminRollup>> {
@@ -106,7 +126,12 @@ export class Api {
     return call(this.base, 'GET', `/v2/public/group-buys/${enc(handle)}/${enc(slug)}/draw?limit=100`);
   }
 
-  report(body: SupportReport): Promise<CallResult<SupportReceipt>> {
-    return call(this.base, 'POST', '/v2/support/report', { token: this.token(), body, idempotent: true });
+  report(body: SupportReport, idempotencyKey: string): Promise<CallResult<SupportReceipt>> {
+    return call(this.base, 'POST', '/v2/support/report', { token: this.token(), body, idempotencyKey });
   }
+}
+
+/** A step's body: what the API keys its Idempotency-Key on, with the path. */
+export function transitionBody(t: Transition): object | undefined {
+  return t.kind === 'close' ? { outcome: t.outcome } : t.kind === 'extend' ? { closesAt: t.closesAt } : undefined;
 }

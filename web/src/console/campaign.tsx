@@ -1,11 +1,12 @@
-// One group-buy: state, transitions (each after a fresh read, with If-Match and an
-// Idempotency-Key), the refused step's own detail, the draw, the chart, the participants
+// One group-buy: state, transitions (each on the version the owner saw: a fresh read first, no
+// step if it moved, then If-Match with the seen ETag and the intent's Idempotency-Key), the
+// refused step's own detail, the draw, the chart, the participants
 // (CSV download), the history, and how to embed the widget.
-import { useCallback, useEffect, useState } from 'preact/hooks';
-import { ApiError } from '../shared/http';
+import { useCallback, useEffect, useRef, useState } from 'preact/hooks';
+import { ApiError, Intent } from '../shared/http';
 import { count, dateTime, money } from '../shared/format';
 import type { GroupBuyWithHistory, HistoryEntry, InterestList, Stats } from '../shared/types';
-import type { Api, Transition } from './api';
+import { StaleError, transitionBody, type Api, type Transition } from './api';
 import { StatsChart } from './chart';
 import { CopyButton, Deadline, nextStep, ProblemBox, Progress, Section, StatusBadge } from './ui';
 
@@ -23,14 +24,20 @@ export function CampaignView({ api, handle, slug }: { api: Api; handle: string; 
   const [statsError, setStatsError] = useState<unknown>(null);
   const [people, setPeople] = useState<InterestList | null>(null);
   const [busy, setBusy] = useState('');
-  const [outcome, setOutcome] = useState<{ ok?: string; error?: unknown } | null>(null);
+  const [outcome, setOutcome] = useState<{ ok?: string; stale?: string; error?: unknown } | null>(null);
+  // After a step, focus goes to its outcome, so a keyboard or screen-reader user hears it.
+  const outcomeBox = useRef<HTMLDivElement>(null);
+  // A step pressed again after a lost answer (network, 429, 5xx) reuses its Idempotency-Key.
+  const [intent] = useState(() => new Intent());
   const [extendTo, setExtendTo] = useState('');
   const [refreshedAt, setRefreshedAt] = useState<Date | null>(null);
   const [older, setOlder] = useState<{ entries: HistoryEntry[]; cursor: string | null } | null>(null);
 
-  const refresh = useCallback(async () => {
+  /** `background`: the 10 s poll, kept out of the recent calls a report picks from. */
+  const refresh = useCallback(async (background = false) => {
+    const o = { background };
     try {
-      const r = await api.get(handle, slug, true);
+      const r = await api.get(handle, slug, true, o);
       setGb(r.body);
       setEtag(r.etag);
       setLoadError(null);
@@ -39,7 +46,7 @@ export function CampaignView({ api, handle, slug }: { api: Api; handle: string; 
       setLoadError(e);
       return;
     }
-    const [s, p] = await Promise.allSettled([api.stats(handle, slug), api.interests(handle, slug)]);
+    const [s, p] = await Promise.allSettled([api.stats(handle, slug, o), api.interests(handle, slug, o)]);
     if (s.status === 'fulfilled') {
       setStats(s.value.body);
       setStatsError(null);
@@ -50,7 +57,7 @@ export function CampaignView({ api, handle, slug }: { api: Api; handle: string; 
   useEffect(() => {
     setGb(null);
     void refresh();
-    const t = setInterval(() => document.visibilityState === 'visible' && void refresh(), 10_000);
+    const t = setInterval(() => document.visibilityState === 'visible' && void refresh(true), 10_000);
     return () => clearInterval(t);
   }, [refresh]);
 
@@ -62,13 +69,18 @@ export function CampaignView({ api, handle, slug }: { api: Api; handle: string; 
     setBusy(label);
     setOutcome(null);
     try {
-      const r = await api.transition(handle, slug, t);
+      // The API keys a request on its path and body: the same step of the same group-buy.
+      const key = intent.key(JSON.stringify([handle, slug, t.kind, transitionBody(t)]));
+      const r = await api.transition(handle, slug, t, etag, key);
+      intent.settle();
       setOutcome({ ok: `${label}: done (version ${r.body.version}, request id ${r.requestId}).` });
     } catch (e) {
-      setOutcome({ error: e });
+      intent.settle(e);
+      setOutcome(e instanceof StaleError ? { stale: e.message } : { error: e });
     } finally {
       setBusy('');
       await refresh();
+      outcomeBox.current?.focus();
     }
   }
 
@@ -192,7 +204,10 @@ export function CampaignView({ api, handle, slug }: { api: Api; handle: string; 
       </Section>
 
       <Section title="Steps" id="steps">
-        <p class="muted">Each step reads the group-buy first and sends its version (If-Match) with a fresh Idempotency-Key.</p>
+        <p class="muted">
+          Each step reads the group-buy first and acts only on the version shown here (If-Match); if it changed since, nothing is sent. A step pressed again after
+          a lost answer reuses its Idempotency-Key.
+        </p>
         {gb.status === 'closed' ? <p>Closed: no step is left.</p> : null}
         <div class="actions">
           {gb.status === 'draft' || gb.status === 'paused' ? (
@@ -236,15 +251,22 @@ export function CampaignView({ api, handle, slug }: { api: Api; handle: string; 
           </button>
         </form>
         ) : null}
-        <div aria-live="polite">
-          {busy ? <p>{busy}…</p> : null}
-          {outcome?.ok ? (
-            <p class="ok" role="status">
-              {outcome.ok}
-            </p>
-          ) : null}
+        <div ref={outcomeBox} tabIndex={-1} class="outcome" data-testid="step-outcome">
+          <div aria-live="polite">
+            {busy ? <p>{busy}…</p> : null}
+            {outcome?.ok ? (
+              <p class="ok" role="status">
+                {outcome.ok}
+              </p>
+            ) : null}
+            {outcome?.stale ? (
+              <p class="stale" role="status">
+                {outcome.stale}
+              </p>
+            ) : null}
+          </div>
+          {outcome?.error ? <ProblemBox error={outcome.error} title="Refused" /> : null}
         </div>
-        {outcome?.error ? <ProblemBox error={outcome.error} title="Refused" /> : null}
       </Section>
 
       {isDraw && gb.draw ? (

@@ -1,6 +1,7 @@
 // Interest over time (the stats route): participants and units per hour with the threshold and
 // the cap as lines, registrations and withdrawals as bars, needed per day and the projection.
 // uPlot draws a canvas; the same numbers are in a table for screen readers and keyboards.
+// Every time is the viewer's own (uPlot's default zone, and dateTime()): axis, table, caption.
 import { useEffect, useRef } from 'preact/hooks';
 import uPlot from 'uplot';
 import { count, dateTime } from '../shared/format';
@@ -8,6 +9,18 @@ import type { Stats } from '../shared/types';
 
 // Counts are whole: no tick at 0.5.
 const WHOLE = [1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000, 10000, 20000, 50000, 100000];
+
+type Bucket = Stats['buckets'][number];
+
+/** An hour's start, in uPlot's seconds. */
+function hourStart(b: Bucket): number {
+  return new Date(b.start).getTime() / 1000;
+}
+
+/** An hour's end: where its totals hold. */
+function hourEnd(b: Bucket): number {
+  return hourStart(b) + 3600;
+}
 
 interface Props {
   stats: Stats;
@@ -20,19 +33,19 @@ export function StatsChart({ stats, min, cap }: Props) {
   useEffect(() => {
     const el = box.current;
     if (!el || !stats.buckets.length) return;
-    // The totals are at the end of each hour: one more point closes the last hour, so that a
-    // single bucket still draws its lines, the threshold and the cap across the whole range.
-    const starts = stats.buckets.map((b) => new Date(b.start).getTime() / 1000);
-    const xs = [...starts, starts[starts.length - 1] + 3600];
-    const last = stats.buckets[stats.buckets.length - 1];
+    // participants and units are the totals at the END of each hour: each is drawn at its
+    // hour's start + 1 h, after a leading 0 at the first start (nothing before the first
+    // publish), so that a single bucket still draws a line. The hour's registrations and
+    // withdrawals are drawn at the same end.
+    const xs = [hourStart(stats.buckets[0]), ...stats.buckets.map(hourEnd)];
     const data: uPlot.AlignedData = [
       xs,
-      [...stats.buckets.map((b) => b.participants), last.participants],
-      [...stats.buckets.map((b) => b.units), last.units],
+      [0, ...stats.buckets.map((b) => b.participants)],
+      [0, ...stats.buckets.map((b) => b.units)],
       xs.map(() => min),
       xs.map(() => cap ?? null),
-      [...stats.buckets.map((b) => b.registered), null],
-      [...stats.buckets.map((b) => -b.withdrawn), null],
+      [null, ...stats.buckets.map((b) => b.registered)],
+      [null, ...stats.buckets.map((b) => -b.withdrawn)],
     ];
     const top = Math.max(min, cap ?? 0, ...stats.buckets.map((b) => Math.max(b.participants, b.units))) * 1.1 + 1;
     const perHour = Math.max(1, ...stats.buckets.map((b) => Math.max(b.registered, b.withdrawn)));
@@ -40,9 +53,9 @@ export function StatsChart({ stats, min, cap }: Props) {
     const opts: uPlot.Options = {
       width: Math.max(280, el.clientWidth),
       height: 260,
-      tzDate: (ts) => uPlot.tzDate(new Date(ts * 1000), 'UTC'),
       scales: {
-        x: { time: true, range: [xs[0], xs[xs.length - 1]] },
+        // Half an hour past the last end, so that the last hour's bars, centred on it, show whole.
+        x: { time: true, range: [xs[0], xs[xs.length - 1] + 1800] },
         n: { range: [0, Math.ceil(top)] },
         d: { range: [-perHour * 1.2, perHour * 1.2] },
       },
@@ -52,7 +65,7 @@ export function StatsChart({ stats, min, cap }: Props) {
         { scale: 'd', side: 1, stroke: '#3b372e', grid: { show: false }, label: 'per hour', incrs: WHOLE, values: (_u, ticks) => ticks.map((t) => String(Math.abs(t))) },
       ],
       series: [
-        { label: 'Hour (UTC)' },
+        { label: 'End of hour (your time)' },
         { label: 'Participants', scale: 'n', stroke: '#7a3e00', width: 2, points: { show: true } },
         { label: 'Units', scale: 'n', stroke: '#0b57d0', width: 2, points: { show: true } },
         { label: 'Threshold', scale: 'n', stroke: '#1f6b2e', dash: [6, 4], width: 1.5, points: { show: false } },
@@ -98,10 +111,10 @@ export function StatsChart({ stats, min, cap }: Props) {
           <summary>The numbers, hour by hour</summary>
           <div class="table-wrap">
             <table class="stats-table">
-              <caption class="sr-only">Interest per hour (UTC)</caption>
+              <caption class="sr-only">Interest per hour; totals at the end of each hour (your time)</caption>
               <thead>
                 <tr>
-                  <th scope="col">Hour (your time)</th>
+                  <th scope="col">Hour ending (your time)</th>
                   <th scope="col">Registered</th>
                   <th scope="col">Withdrawn</th>
                   <th scope="col">Participants</th>
@@ -111,7 +124,7 @@ export function StatsChart({ stats, min, cap }: Props) {
               <tbody>
                 {stats.buckets.map((b) => (
                   <tr key={b.start}>
-                    <td>{dateTime(b.start)}</td>
+                    <td>{dateTime(new Date(hourEnd(b) * 1000).toISOString())}</td>
                     <td>{count(b.registered)}</td>
                     <td>{count(b.withdrawn)}</td>
                     <td>{count(b.participants)}</td>

@@ -1,6 +1,7 @@
 // The handle's group-buys (status, progress, deadline, next step) and the create form.
 import { useEffect, useState } from 'preact/hooks';
 import { money, toMinor } from '../shared/format';
+import { Intent } from '../shared/http';
 import type { GroupBuy, NewGroupBuy } from '../shared/types';
 import type { Api } from './api';
 import { Deadline, nextStep, ProblemBox, Progress, StatusBadge } from './ui';
@@ -68,6 +69,8 @@ export function CreateForm({ api, handle, onCreated }: { api: Api; handle: strin
   const [error, setError] = useState<unknown>(null);
   const [busy, setBusy] = useState(false);
   const [allocation, setAllocation] = useState<'first-come' | 'draw'>('first-come');
+  // A second press after a lost answer creates nothing twice: same body, same key.
+  const [intent] = useState(() => new Intent());
   const week = localInput(new Date(Date.now() + 7 * 86400_000));
   const day = localInput(new Date(Date.now() + 86400_000));
 
@@ -102,8 +105,11 @@ export function CreateForm({ api, handle, onCreated }: { api: Api; handle: strin
     setBusy(true);
     setError(null);
     try {
-      onCreated((await api.create(handle, body)).body);
+      const created = (await api.create(handle, body, intent.key(JSON.stringify([handle, body])))).body;
+      intent.settle();
+      onCreated(created);
     } catch (err) {
+      intent.settle(err);
       setError(err);
     } finally {
       setBusy(false);

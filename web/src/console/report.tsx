@@ -1,7 +1,7 @@
 // "Report a problem": POST /v2/support/report with the last request ids and a repro artifact
 // (the console's recent calls: method, path, status, code, request id; never a token or body).
 import { useState } from 'preact/hooks';
-import { recentCalls, type CallRecord } from '../shared/http';
+import { Intent, recentCalls, recentFailures, type CallRecord } from '../shared/http';
 import type { SupportReceipt } from '../shared/types';
 import type { Api } from './api';
 import { CopyButton, ProblemBox } from './ui';
@@ -12,14 +12,31 @@ function artifact(calls: CallRecord[]): string {
   return text.length > 8000 ? text.slice(text.length - 8000) : text;
 }
 
+/**
+ * The recent calls with the recent failures merged in, oldest first: a failure stays
+ * reportable however many calls came after it.
+ */
+function reportableCalls(): CallRecord[] {
+  const all = [...recentCalls, ...recentFailures.filter((f) => !recentCalls.includes(f))];
+  return all.filter((c) => !c.path.endsWith('/support/report')).sort((a, b) => a.at.localeCompare(b.at));
+}
+
+/** The last 20 calls, and every older failure still known. */
+function artifactCalls(calls: CallRecord[]): CallRecord[] {
+  const last = calls.slice(-20);
+  return calls.filter((c) => last.includes(c) || c.status === 0 || c.status >= 400);
+}
+
 export function ReportForm({ api, handle }: { api: Api; handle: string | null }) {
-  const calls = recentCalls.filter((c) => !c.path.endsWith('/support/report'));
+  const [calls] = useState(reportableCalls);
   const failed = [...calls].reverse().find((c) => c.status >= 400);
   const [requestId, setRequestId] = useState(failed?.requestId || calls[calls.length - 1]?.requestId || '');
-  const [repro, setRepro] = useState(() => artifact(calls.slice(-20)));
+  const [repro, setRepro] = useState(() => artifact(artifactCalls(calls)));
   const [error, setError] = useState<unknown>(null);
   const [receipt, setReceipt] = useState<SupportReceipt | null>(null);
   const [busy, setBusy] = useState(false);
+  // One report per intent: resending the same report after a lost answer files it once.
+  const [intent] = useState(() => new Intent());
 
   async function submit(e: Event) {
     e.preventDefault();
@@ -34,8 +51,11 @@ export function ReportForm({ api, handle }: { api: Api; handle: string | null })
         ...(handle ? { handle } : {}),
         ...(requestId ? { requestId } : {}),
       };
-      setReceipt((await api.report(body)).body);
+      const receipt = (await api.report(body, intent.key(JSON.stringify(body)))).body;
+      intent.settle();
+      setReceipt(receipt);
     } catch (err) {
+      intent.settle(err);
       setError(err);
     } finally {
       setBusy(false);

@@ -1,7 +1,7 @@
 // One fetch for every API call of the console and the widget: problem+json errors become
-// ApiError (with the API's own `detail`), every call's request id is recorded, writes carry a
-// fresh Idempotency-Key, transitions an If-Match. Tokens go in headers only, never in a URL
-// or a log.
+// ApiError (with the API's own `detail`), every call's request id is recorded, writes carry an
+// Idempotency-Key (one per user intent, see Intent), transitions an If-Match. Tokens go in
+// headers only, never in a URL or a log.
 import type { Problem } from './types';
 
 export interface CallRecord {
@@ -31,8 +31,16 @@ export interface CallOptions {
   visitorPass?: string | null;
   body?: unknown;
   ifMatch?: string | null;
-  /** A fresh Idempotency-Key (POSTs). */
+  /** A fresh Idempotency-Key (POSTs with no retry of their own). */
   idempotent?: boolean;
+  /** This Idempotency-Key: a retry of the same intent sends the same one (Intent.key). */
+  idempotencyKey?: string;
+  /**
+   * A periodic refresh nobody asked for: kept out of recentCalls, so that polling does not push
+   * the calls a user may want to report out of the ring (a failure is still kept in
+   * recentFailures).
+   */
+  background?: boolean;
   accept?: string;
 }
 
@@ -48,15 +56,22 @@ type Listener = (record: CallRecord) => void;
 const listeners = new Set<Listener>();
 /** The last calls, newest last (the console's request log and the support report). */
 export const recentCalls: CallRecord[] = [];
+/** The last failed calls, newest last: the support report always includes them. */
+export const recentFailures: CallRecord[] = [];
 
 export function onCall(listener: Listener): () => void {
   listeners.add(listener);
   return () => listeners.delete(listener);
 }
 
-function record(r: CallRecord) {
-  recentCalls.push(r);
-  if (recentCalls.length > 50) recentCalls.shift();
+function push(ring: CallRecord[], r: CallRecord, size: number) {
+  ring.push(r);
+  if (ring.length > size) ring.shift();
+}
+
+function record(r: CallRecord, background = false) {
+  if (!background) push(recentCalls, r, 50);
+  if (r.status === 0 || r.status >= 400) push(recentFailures, r, 10);
   for (const l of listeners) l(r);
 }
 
@@ -72,7 +87,8 @@ export async function call<T>(base: string, method: string, path: string, o: Cal
   else if (o.visitorPass) headers['x-visitor-pass'] = o.visitorPass;
   if (o.body !== undefined) headers['content-type'] = 'application/json';
   if (o.ifMatch) headers['if-match'] = o.ifMatch;
-  if (o.idempotent) headers['idempotency-key'] = newKey();
+  if (o.idempotencyKey) headers['idempotency-key'] = o.idempotencyKey;
+  else if (o.idempotent) headers['idempotency-key'] = newKey();
   let res: Response;
   try {
     res = await fetch(base + path, {
@@ -91,7 +107,7 @@ export async function call<T>(base: string, method: string, path: string, o: Cal
       code: 'NETWORK',
       requestId: '',
     } as Problem;
-    record({ at: new Date().toISOString(), method, path: path.split('?')[0], status: 0, requestId: '', code: 'NETWORK' });
+    record({ at: new Date().toISOString(), method, path: path.split('?')[0], status: 0, requestId: '', code: 'NETWORK' }, o.background);
     throw new ApiError(0, problem, '');
   }
   const requestId = res.headers.get('x-request-id') || '';
@@ -114,11 +130,41 @@ export async function call<T>(base: string, method: string, path: string, o: Cal
       ...p,
     } as Problem;
     rec.code = problem.code;
-    record(rec);
+    record(rec, o.background);
     throw new ApiError(res.status, problem, problem.requestId || requestId);
   }
-  record(rec);
+  record(rec, o.background);
   return { status: res.status, body: body as T, etag: res.headers.get('etag'), requestId, headers: res.headers };
+}
+
+/**
+ * Did the API give a definitive answer? A 2xx or a 4xx other than 429 is kept by the API
+ * against its Idempotency-Key; a network failure, a 429 or a 5xx is not, so the outcome is
+ * unknown and a retry must carry the same key (API.md, "Idempotency and limits").
+ */
+export function definitive(error: unknown): boolean {
+  if (!(error instanceof ApiError)) return true;
+  return error.status >= 400 && error.status < 500 && error.status !== 429;
+}
+
+/**
+ * One Idempotency-Key per user intent, not per attempt: the same action with the same body,
+ * tried again after an unknown outcome, reuses the key (the API replays the first answer
+ * rather than acting twice); another action or body, or any definitive answer, starts afresh.
+ */
+export class Intent {
+  private current: { what: string; key: string } | null = null;
+
+  /** The key for `what` (the action and its body, as one string). */
+  key(what: string): string {
+    if (this.current?.what !== what) this.current = { what, key: newKey() };
+    return this.current.key;
+  }
+
+  /** After an attempt: `error` undefined for a success. */
+  settle(error?: unknown) {
+    if (error === undefined || definitive(error)) this.current = null;
+  }
 }
 
 export const enc = encodeURIComponent;

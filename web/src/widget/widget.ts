@@ -12,7 +12,8 @@
 // the page takes it; `token: null` signs out). Without a token the widget obtains a visitor
 // pass (a proof of work solved in a Web Worker) on the first write and keeps it in
 // localStorage. Events (bubbling, composed): `gharart-ready` once interactive, with
-// `detail.ms` (performance.now()), and `gharart-change` after each write with the new state.
+// `detail.ms` (performance.now()), `gharart-change` after each write with the new state, and
+// `gharart-token-expired` when the API refuses the host page's token (401).
 import { ApiError, call, enc, type CallOptions } from '../shared/http';
 import { count, dateTime, money, percent, relative } from '../shared/format';
 import type { MyInterest, PublicGroupBuy, VisitorChallenge, VisitorPass } from '../shared/types';
@@ -45,7 +46,9 @@ p{margin:.35rem 0}
 .row{display:flex;flex-wrap:wrap;gap:.5rem;align-items:center;margin-top:.75rem}
 button{font:inherit;font-weight:600;border-radius:6px;padding:.5rem .9rem;border:1px solid var(--accent);background:var(--accent);color:var(--accent-fg);cursor:pointer;min-height:44px}
 button.secondary{background:#fff;color:var(--accent)}
-button:disabled{opacity:.6;cursor:progress}
+button[aria-disabled=true]{opacity:.6;cursor:progress}
+.live:empty{padding:0;margin:0}
+.live:focus{outline:none}
 button:focus-visible,select:focus-visible,a:focus-visible{outline:3px solid #0b57d0;outline-offset:2px}
 select{font:inherit;padding:.4rem;border-radius:6px;border:1px solid var(--muted);min-height:44px;background:#fff;color:inherit}
 label{font-weight:600}
@@ -163,6 +166,14 @@ function visitorPass(base: string): Promise<string> {
 
 type Mine = MyInterest | null;
 
+/** What a write did, in the visitor's words (the live region announces it). */
+function outcomeText(action: 'register' | 'waitlist' | 'withdraw', result: Mine): string {
+  if (action === 'withdraw') return 'You have withdrawn.';
+  if (result?.entry) return 'You are entered in the draw.';
+  if (result?.waitlist) return `You are on the waitlist, position ${result.waitlist.position}.`;
+  return 'Your interest is registered.';
+}
+
 class GharartGroupBuy extends HTMLElement {
   static observedAttributes = ['handle', 'slug', 'api-base'];
   private root: ShadowRoot;
@@ -171,7 +182,16 @@ class GharartGroupBuy extends HTMLElement {
   private loadError: ApiError | null = null;
   private error: ApiError | null = null;
   private busy = '';
-  private notice = '';
+  /** Why the visitor's own state is not shown (my-interest failed), or ''. */
+  private mineNotice = '';
+  /** The card's changing part: re-rendered whole, inside `card`. */
+  private body: HTMLDivElement;
+  private card: HTMLDivElement;
+  /**
+   * The one live region, created once and outside what re-renders: a screen reader announces
+   * a region whose text changes, not one that is replaced with its text already in it.
+   */
+  private live: HTMLParagraphElement;
   private quantity = 1;
   private _token: string | null = null;
   private ready = false;
@@ -184,6 +204,20 @@ class GharartGroupBuy extends HTMLElement {
   constructor() {
     super();
     this.root = this.attachShadow({ mode: 'open' });
+    const style = document.createElement('style');
+    style.textContent = STYLE;
+    this.card = document.createElement('div');
+    this.card.className = 'card';
+    this.body = document.createElement('div');
+    this.live = document.createElement('p');
+    this.live.className = 'state live';
+    this.live.setAttribute('aria-live', 'polite');
+    this.live.setAttribute('data-part', 'live');
+    // The focus's last resort after a re-render removed the focused control (focusable even
+    // when empty: it is only shrunk then, never display:none).
+    this.live.tabIndex = -1;
+    this.card.append(this.body, this.live);
+    this.root.append(style, this.card);
     this.root.addEventListener('click', (e) => this.onClick(e));
     this.root.addEventListener('change', (e) => {
       const t = e.target as HTMLSelectElement;
@@ -257,24 +291,36 @@ class GharartGroupBuy extends HTMLElement {
   private async load() {
     if (!this.getAttribute('handle') || !this.getAttribute('slug')) return;
     this.loadError = null;
-    try {
-      const [gb, mine] = await Promise.all([
-        call<PublicGroupBuy>(this.base, 'GET', this.path).then((r) => r.body),
-        this.fetchMine(),
-      ]);
-      this.gb = gb;
-      this.mine = mine;
-      const q = mine?.interest?.quantity ?? mine?.waitlist?.quantity ?? mine?.entry?.quantity;
-      if (q) this.quantity = q;
-    } catch (e) {
-      this.loadError = e instanceof ApiError ? e : null;
-      if (!this.loadError) throw e;
-    }
+    // Settled apart: the group-buy shows even when the visitor's own state cannot be read.
+    const [gb, mine] = await Promise.allSettled([call<PublicGroupBuy>(this.base, 'GET', this.path).then((r) => r.body), this.fetchMine()]);
+    if (gb.status === 'fulfilled') this.gb = gb.value;
+    else if (gb.reason instanceof ApiError) this.loadError = gb.reason;
+    else throw gb.reason;
+    if (mine.status === 'fulfilled') this.takeMine(mine.value);
+    else this.mineFailed(mine.reason);
     this.render();
     if (!this.ready) {
       this.ready = true;
       this.setAttribute('data-ready', '');
       this.dispatchEvent(new CustomEvent('gharart-ready', { bubbles: true, composed: true, detail: { ms: performance.now() } }));
+    }
+  }
+
+  private takeMine(mine: Mine) {
+    this.mine = mine;
+    this.mineNotice = '';
+    const q = mine?.interest?.quantity ?? mine?.waitlist?.quantity ?? mine?.entry?.quantity;
+    if (q) this.quantity = q;
+  }
+
+  /** my-interest failed: say so; an expired host token is the host page's to renew. */
+  private mineFailed(e: unknown) {
+    this.mine = null;
+    if (e instanceof ApiError && e.status === 401 && this._token) {
+      this.mineNotice = 'Sign in again to see your interest.';
+      this.dispatchEvent(new CustomEvent('gharart-token-expired', { bubbles: true, composed: true }));
+    } else {
+      this.mineNotice = 'Your own interest could not be read just now.';
     }
   }
 
@@ -296,7 +342,7 @@ class GharartGroupBuy extends HTMLElement {
   private async write(action: 'register' | 'waitlist' | 'withdraw', label: string) {
     this.busy = label;
     this.error = null;
-    this.notice = '';
+    this.say(`${label}…`);
     this.render();
     const attempt = async () => {
       const creds = await this.credentials(true);
@@ -308,6 +354,7 @@ class GharartGroupBuy extends HTMLElement {
       if (action === 'waitlist') body.waitlist = true;
       return (await call<MyInterest>(this.base, 'PUT', `${this.path}/my-interest`, { ...creds!, body })).body;
     };
+    let outcome = '';
     try {
       let result: Mine;
       try {
@@ -317,25 +364,25 @@ class GharartGroupBuy extends HTMLElement {
         forgetPass(this.base);
         result = await attempt();
       }
-      this.mine = result;
+      this.takeMine(result);
       if (result?.groupBuy) this.gb = result.groupBuy;
-      this.notice =
-        action === 'withdraw'
-          ? 'You have withdrawn.'
-          : result?.entry
-            ? 'You are entered in the draw.'
-            : result?.waitlist
-              ? `You are on the waitlist, position ${result.waitlist.position}.`
-              : 'Your interest is registered.';
+      outcome = outcomeText(action, result);
       // Exact counters: the write's view may be a few seconds old (openapi.yaml, Interest).
       await this.refreshGroupBuy();
       this.dispatchEvent(new CustomEvent('gharart-change', { bubbles: true, composed: true, detail: { action, mine: result } }));
     } catch (e) {
       this.error = e instanceof ApiError ? e : new ApiError(0, { type: 'about:blank', title: 'Error', status: 0, detail: String(e), code: 'CLIENT', requestId: '' }, '');
+      outcome = `Not done: ${this.error.message}`;
     } finally {
       this.busy = '';
+      this.say(outcome);
       this.render();
     }
+  }
+
+  /** The live region's text: set, never re-created, so that it is announced. */
+  private say(text: string) {
+    this.live.textContent = text;
   }
 
   private onClick(e: Event) {
@@ -356,7 +403,9 @@ class GharartGroupBuy extends HTMLElement {
 
   private actions(gb: PublicGroupBuy): string {
     const mine = this.mine;
-    const busy = this.busy ? ' disabled aria-disabled="true"' : '';
+    // Not `disabled`: that would drop the focus of the button just pressed. Clicks while busy
+    // are ignored (onClick).
+    const busy = this.busy ? ' aria-disabled="true"' : '';
     const btn = (act: string, text: string, secondary = false) =>
       `<button type="button" data-act="${act}"${secondary ? ' class="secondary"' : ''}${busy}>${esc(text)}</button>`;
     const max = gb.maxQuantityPerParticipant ?? 1;
@@ -422,21 +471,41 @@ class GharartGroupBuy extends HTMLElement {
     return `${state ? `<p class="state">${state}</p>` : ''}${row ? `<div class="row">${row}</div>` : ''}`;
   }
 
+  /** Re-renders the card's body, the focus kept on the same control (or the live region). */
   private render() {
-    const gb = this.gb;
-    let html = `<style>${STYLE}</style>`;
-    if (!gb) {
-      if (this.loadError) {
-        const missing = this.loadError.status === 404;
-        html += `<div class="card" role="region" aria-label="Group-buy"><p class="error" role="alert">${
-          missing ? 'This group-buy is not available.' : esc(this.loadError.message)
-        }</p>${missing ? '' : '<div class="row"><button type="button" data-act="retry">Try again</button></div>'}</div>`;
-      } else {
-        html += `<div class="card" aria-busy="true"><p class="muted">Loading group-buy…</p></div>`;
-      }
-      this.root.innerHTML = html;
-      return;
+    const focus = this.focusTarget();
+    const card = this.card;
+    card.toggleAttribute('aria-busy', !this.gb && !this.loadError);
+    if (this.gb || this.loadError) {
+      card.setAttribute('role', 'region');
+      card.setAttribute('aria-label', this.gb ? `Group-buy: ${this.gb.title}` : 'Group-buy');
     }
+    this.body.innerHTML = this.gb ? this.cardHtml(this.gb) : this.placeholderHtml();
+    if (focus !== null) ((focus && this.body.querySelector<HTMLElement>(focus)) || this.live).focus();
+  }
+
+  /**
+   * A selector for the focused control, found again after innerHTML replaced it: by its
+   * action or its name (the quantity select). '' when the focus is in the body on something
+   * else; null when it is not in the body (nothing to restore).
+   */
+  private focusTarget(): string | null {
+    const el = this.root.activeElement as HTMLElement | null;
+    if (!el || !this.body.contains(el)) return null;
+    if (el.dataset.act) return `[data-act="${el.dataset.act}"]`;
+    const name = el.getAttribute('name');
+    return name ? `[name="${name}"]` : '';
+  }
+
+  private placeholderHtml(): string {
+    if (!this.loadError) return `<p class="muted">Loading group-buy…</p>`;
+    const missing = this.loadError.status === 404;
+    return `<p class="error" role="alert">${missing ? 'This group-buy is not available.' : esc(this.loadError.message)}</p>${
+      missing ? '' : '<div class="row"><button type="button" data-act="retry">Try again</button></div>'
+    }`;
+  }
+
+  private cardHtml(gb: PublicGroupBuy): string {
     const currency = gb.currency || 'INR';
     const price = gb.currentUnitPriceMinor ?? gb.unitPriceMinor ?? 0;
     const participants = gb.participantCount ?? 0;
@@ -465,7 +534,7 @@ class GharartGroupBuy extends HTMLElement {
     const fill = isDraw && !gb.draw?.drawnAt ? percent(gb.draw?.entryCount ?? 0, cap ?? 1) : percent(participants, scale);
     const verify =
       isDraw && gb.draw?.drawnAt
-        ? `<p><a href="${esc(this.base)}/verify-draw.html?handle=${enc(gb.handle || '')}&amp;slug=${enc(gb.slug || '')}${
+        ? `<p><a data-act="verify" href="${esc(this.base)}/verify-draw.html?handle=${enc(gb.handle || '')}&amp;slug=${enc(gb.slug || '')}${
             this.mine?.entry ? `&amp;ticket=${enc(this.mine.entry.ticket)}` : ''
           }" target="_blank" rel="noopener">Verify the draw</a> <span class="muted">(drawn ${esc(dateTime(gb.draw.drawnAt))}, commitment <code>${esc(
             (gb.draw.commitment || '').slice(0, 16),
@@ -473,8 +542,9 @@ class GharartGroupBuy extends HTMLElement {
         : isDraw && gb.draw?.commitment
           ? `<p class="muted">Fair draw: commitment <code>${esc(gb.draw.commitment.slice(0, 16))}…</code></p>`
           : '';
-    html += `<div class="card" role="region" aria-label="Group-buy: ${esc(gb.title)}">
-<h2>${esc(gb.title)} <span class="badge">${esc(status)}</span></h2>
+    // The outcome of a write is not here but in the live region (say()); its error box is not
+    // an alert either, so that it is announced once.
+    return `<h2>${esc(gb.title)} <span class="badge">${esc(status)}</span></h2>
 <p><span class="price">${esc(money(price, currency))}</span>${price !== gb.unitPriceMinor ? `<span class="was">${esc(money(gb.unitPriceMinor ?? 0, currency))}</span>` : ''} <span class="muted">per unit</span></p>
 ${next}
 <div class="bar" role="progressbar" aria-label="Participants" aria-valuemin="0" aria-valuemax="${scale}" aria-valuenow="${isDraw && !gb.draw?.drawnAt ? gb.draw?.entryCount ?? 0 : participants}" aria-valuetext="${esc(progressText)}"><div class="fill" style="width:${fill}%"></div>${
@@ -483,13 +553,9 @@ ${next}
 <p class="muted" data-part="progress">${progressText}</p>
 ${gb.closesAt ? `<p class="muted">${gb.status === 'closed' ? 'Closed' : 'Closes'} ${esc(dateTime(gb.closesAt))}${gb.status === 'closed' ? '' : ` (${esc(relative(gb.closesAt))})`}</p>` : ''}
 ${verify}
+${this.mineNotice ? `<p class="muted" data-part="mine-notice">${esc(this.mineNotice)}</p>` : ''}
 ${this.actions(gb)}
-<div aria-live="polite">${this.busy ? `<p class="muted">${esc(this.busy)}…</p>` : this.notice ? `<p class="state">${esc(this.notice)}</p>` : ''}</div>
-${this.error ? `<div class="error" role="alert">${esc(this.error.message)}${this.error.requestId ? `<br><span class="muted">Request id <code>${esc(this.error.requestId)}</code></span>` : ''}</div>` : ''}
-</div>`;
-    const focused = (this.root.activeElement as HTMLElement | null)?.dataset?.act;
-    this.root.innerHTML = html;
-    if (focused) (this.root.querySelector(`[data-act="${focused}"]`) as HTMLElement | null)?.focus();
+${this.error ? `<div class="error">${esc(this.error.message)}${this.error.requestId ? `<br><span class="muted">Request id <code>${esc(this.error.requestId)}</code></span>` : ''}</div>` : ''}`;
   }
 }
 
