@@ -477,6 +477,27 @@ test('a support report goes out with the last request ids', async () => {
   await expect(owner.getByTestId('report-id')).not.toBeEmpty();
 });
 
+test('a never-published draft is listed however many newer group-buys there are', async () => {
+  // An old draft, then more newer group-buys than one page of the list holds (100).
+  const token = await ownerToken();
+  const create = (slug: string) =>
+    owner.request.post(`${CONSOLE}/v2/handles/${HANDLE}/group-buys`, {
+      headers: { authorization: `Bearer ${token}` },
+      data: { slug, title: `Lamp ${slug}`, currency: 'INR', unitPriceMinor: 100000, minParticipants: 1 },
+    });
+  const forgotten = `forgotten-draft-${run}`;
+  expect((await create(forgotten)).status()).toBe(201);
+  for (let i = 0; i < 101; i += 10) {
+    const batch = await Promise.all(Array.from({ length: 10 }, (_, j) => create(`newer-${run}-${i + j}`)));
+    expect(batch.map((r) => r.status())).toEqual(Array(10).fill(201));
+  }
+  await owner.goto(`${CONSOLE}/#/h/${HANDLE}`);
+  // The first page of the newest holds none of them: the drafts are read in full.
+  const card = owner.getByRole('list', { name: 'Group-buys' }).getByRole('listitem').filter({ hasText: `Lamp ${forgotten}` });
+  await expect(card).toContainText('Never published');
+  await expect(owner.getByRole('button', { name: 'Show older group-buys' })).toBeVisible();
+});
+
 test('budgets: the console initial JavaScript and the widget interactive under 4x CPU throttling', async () => {
   // The console's initial JavaScript: every script the first page loads, gzipped.
   const context = await browser.newContext();

@@ -51,8 +51,27 @@ export class Api {
     return `/v2/handles/${enc(handle)}/group-buys${slug ? `/${enc(slug)}` : ''}`;
   }
 
-  list(handle: string, status?: Status): Promise<CallResult<GroupBuyList>> {
-    return call(this.base, 'GET', `${this.owner(handle)}?limit=100${status ? `&status=${status}` : ''}`, { token: this.token() });
+  /** One page of the handle's group-buys, newest first (100 at most), from `cursor`. */
+  list(handle: string, status?: Status, cursor?: string | null): Promise<CallResult<GroupBuyList>> {
+    const query = `limit=100${status ? `&status=${status}` : ''}${cursor ? `&cursor=${enc(cursor)}` : ''}`;
+    return call(this.base, 'GET', `${this.owner(handle)}?${query}`, { token: this.token() });
+  }
+
+  /**
+   * Every draft of the handle, page after page (at most 10 pages): the never-published ones
+   * are the guide's most common failure, and being old they are what a first page of the
+   * newest leaves out.
+   */
+  async drafts(handle: string): Promise<GroupBuy[]> {
+    const found: GroupBuy[] = [];
+    let cursor: string | null | undefined;
+    for (let page = 0; page < 10; page++) {
+      const r = await this.list(handle, 'draft', cursor);
+      found.push(...(r.body.items ?? []));
+      cursor = r.body.nextCursor;
+      if (!cursor) break;
+    }
+    return found;
   }
 
   create(handle: string, body: NewGroupBuy, idempotencyKey: string): Promise<CallResult<GroupBuy>> {

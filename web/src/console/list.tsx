@@ -6,20 +6,41 @@ import type { GroupBuy, NewGroupBuy } from '../shared/types';
 import type { Api } from './api';
 import { Deadline, nextStep, ProblemBox, Progress, StatusBadge } from './ui';
 
+/** `more` added to `items`, each group-buy once (a draft can be in both lists). */
+function merged(items: GroupBuy[], more: GroupBuy[]): GroupBuy[] {
+  const seen = new Set(items.map((gb) => gb.slug));
+  return [...items, ...more.filter((gb) => !seen.has(gb.slug))];
+}
+
 export function CampaignList({ api, handle }: { api: Api; handle: string }) {
   const [items, setItems] = useState<GroupBuy[] | null>(null);
+  const [older, setOlder] = useState<string | null>(null);
   const [error, setError] = useState<unknown>(null);
   useEffect(() => {
     let live = true;
     setItems(null);
-    api
-      .list(handle)
-      .then((r) => live && setItems(r.body.items))
+    // The newest page, and every draft however old.
+    Promise.all([api.list(handle), api.drafts(handle)])
+      .then(([newest, drafts]) => {
+        if (!live) return;
+        setItems(merged(drafts, newest.body.items ?? []));
+        setOlder(newest.body.nextCursor ?? null);
+      })
       .catch((e) => live && setError(e));
     return () => {
       live = false;
     };
   }, [api, handle]);
+
+  async function showOlder() {
+    try {
+      const r = await api.list(handle, undefined, older);
+      setItems((now) => merged(now ?? [], r.body.items ?? []));
+      setOlder(r.body.nextCursor ?? null);
+    } catch (e) {
+      setError(e);
+    }
+  }
 
   // A draft that was never published first: the guide's most common failure.
   const sorted = items ? [...items].sort((a, b) => Number(b.status === 'draft' && !b.publishedAt) - Number(a.status === 'draft' && !a.publishedAt)) : null;
@@ -56,6 +77,11 @@ export function CampaignList({ api, handle }: { api: Api; handle: string }) {
           );
         })}
       </ul>
+      {older ? (
+        <button type="button" class="link" onClick={showOlder}>
+          Show older group-buys
+        </button>
+      ) : null}
     </>
   );
 }
