@@ -30,7 +30,9 @@ log "packaging, part 1: sam build for arm64 in the background, niced (log: $PACK
 # In this session, not one of its own: with the kernel's autogroup scheduling (Debian's
 # default), a session is a CPU group that competes with the others as an equal, whatever the
 # nice value of its processes; within this one, nice 19 yields to the tests.
-nice -n 19 bash scripts/package-test.sh build >"$PACKAGE_BUILD_LOG" 2>&1 &
+# The quick build (no optimisation, no LTO): the deploy workflow holds the optimised build it
+# ships to the size budget (docs/decisions/0008-quick-packaging-build-in-tests.md).
+PACKAGE_BUILD=quick nice -n 19 bash scripts/package-test.sh build >"$PACKAGE_BUILD_LOG" 2>&1 &
 PACKAGE_BUILD_PID=$!
 
 log "cargo fmt --check"
