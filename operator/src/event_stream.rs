@@ -19,9 +19,7 @@
 use crate::replay::FailedBatch;
 use aws_sdk_dynamodbstreams::types::{Record, Shard, ShardIteratorType};
 use group_buy::domain::Timestamp;
-use group_buy::events::{
-    ChangeRecord, LifecycleEvent, Operation, Publisher, deliver_in_order, record_stats,
-};
+use group_buy::events::{ChangeRecord, LifecycleEvent, Operation, Publisher, consume_in_order};
 use group_buy::store::Store;
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, HashMap, HashSet};
@@ -406,12 +404,7 @@ impl EventStream {
                 // The statistics first, as the deployed function keeps them: a record whose
                 // statistics failed is neither published nor checkpointed.
                 let store = Store::new(self.dynamodb.clone(), self.table.clone());
-                let stats = record_stats(&records, &store).await;
-                let mut delivery =
-                    deliver_in_order(&records[..stats.recorded], events, || true).await;
-                if delivery.failure.is_none() {
-                    delivery.failure = stats.failure;
-                }
+                let delivery = consume_in_order(&records, events, &store, || true).await;
                 if let Some(last) = delivery.delivered.checked_sub(1) {
                     position.delivered_through = Some(records[last].sequence_number.clone());
                 }

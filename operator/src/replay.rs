@@ -11,7 +11,7 @@
 use crate::event_stream::change_record;
 use aws_sdk_dynamodbstreams::error::ProvideErrorMetadata;
 use aws_sdk_dynamodbstreams::types::ShardIteratorType;
-use group_buy::events::{ChangeRecord, Publisher, deliver_in_order, record_stats};
+use group_buy::events::{ChangeRecord, Publisher, consume_in_order};
 use group_buy::store::Store;
 use serde::{Deserialize, Serialize};
 use std::io::Write;
@@ -169,9 +169,8 @@ pub async fn replay<P: Publisher>(
     }
     // The statistics too: a batch given up on had neither its events nor (from the record
     // that failed on) its statistics; both are safe to apply again.
-    let stats = record_stats(&records, store).await;
-    let delivery = deliver_in_order(&records[..stats.recorded], publisher, || true).await;
-    match delivery.failure.or(stats.failure) {
+    let delivery = consume_in_order(&records, publisher, store, || true).await;
+    match delivery.failure {
         None => Replayed::Delivered {
             records: records.len(),
             events: delivery.published,

@@ -4,8 +4,8 @@
 //! times, bisecting the batch), then hands the batch to the on-failure queue, which alarms
 //! (template.yaml, `GroupBuyEventsFunction`).
 
-use super::delivery::{Publisher, deliver_in_order};
-use super::stats::{StatsKeeper, record_stats};
+use super::delivery::Publisher;
+use super::stats::{StatsKeeper, consume_in_order};
 use super::{ChangeRecord, LifecycleEvent, Operation, SOURCE};
 use crate::aws::{environment_credentials, function_dynamodb_client};
 use crate::configuration::TableSettings;
@@ -170,20 +170,16 @@ pub async fn handle<P: Publisher, K: StatsKeeper>(
             }
         }
     }
-    // The statistics first: a record whose statistics failed is not published either, so
-    // that Lambda's retry from it redoes both (each safe to repeat).
     // Boxed: one allocation a batch keeps the function's future shallow enough for rustc's
     // layout computation (its default recursion limit).
-    let stats = Box::pin(record_stats(&records, stats)).await;
-    let delivery = deliver_in_order(&records[..stats.recorded], publisher, || {
+    let delivery = Box::pin(consume_in_order(&records, publisher, stats, || {
         !deadline.too_close_for(TIME_PER_CALL)
-    })
+    }))
     .await;
-    let failed = match (delivery.failure, stats.failure, unreadable) {
-        (Some(why), _, _) => Some((delivery.delivered, why)),
-        (None, Some(why), _) => Some((stats.recorded, why)),
-        (None, None, Some((index, why))) => Some((index, why)),
-        (None, None, None) => None,
+    let failed = match (delivery.failure, unreadable) {
+        (Some(why), _) => Some((delivery.delivered, why)),
+        (None, Some((index, why))) => Some((index, why)),
+        (None, None) => None,
     };
     let mut response = DynamoDbEventResponse::default();
     if let Some((index, why)) = failed {

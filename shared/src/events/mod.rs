@@ -14,7 +14,7 @@ pub mod stats;
 
 pub use delivery::{Delivery, Publisher, deliver_in_order};
 pub use derive::{DeriveError, derive};
-pub use stats::{Recorded, record_stats};
+pub use stats::{Recorded, consume_in_order, record_stats};
 
 use crate::domain::{CloseOutcome, Timestamp};
 use serde::{Deserialize, Serialize};

@@ -9,6 +9,7 @@
 //! | `INT#…` | deleted (a withdrawal) | `withdrawn` + 1 |
 //! | `GB#TALLY` | `participantCount` or `unitCount` changed | `participants`, `units` set |
 
+use super::delivery::{Delivery, Publisher, deliver_in_order};
 use super::derive::{Image, image};
 use super::{ChangeRecord, DeriveError, Operation};
 use crate::call_log::as_function;
@@ -148,6 +149,25 @@ pub async fn record_stats<K: StatsKeeper>(records: &[ChangeRecord], keeper: &K) 
         }
     })
     .await
+}
+
+/// What a consumer of the stream does with a batch, wherever it runs (the Lambda, the local
+/// runner, the replay): the statistics of `records` first, then the events of those whose
+/// statistics were kept, in order. A record whose statistics failed is not published either,
+/// so a retry from it redoes both (each safe to repeat); the `Delivery` names it.
+pub async fn consume_in_order<P: Publisher, K: StatsKeeper>(
+    records: &[ChangeRecord],
+    publisher: &P,
+    keeper: &K,
+    may_call: impl Fn() -> bool,
+) -> Delivery {
+    let stats = record_stats(records, keeper).await;
+    let mut delivery = deliver_in_order(&records[..stats.recorded], publisher, may_call).await;
+    if delivery.failure.is_none() {
+        // Every record with statistics was delivered: the failure is the next one's.
+        delivery.failure = stats.failure;
+    }
+    delivery
 }
 
 async fn record_one<K: StatsKeeper>(record: &ChangeRecord, keeper: &K) -> Result<(), String> {
